@@ -1,0 +1,2 @@
+/** The `ingest` module: see README.md; its issue fills it in. */
+package io.usagemeter.ingest;

@@ -1,0 +1,2 @@
+/** The `limits-enforcer` module: see README.md; its issue fills it in. */
+package io.usagemeter.enforcer;
