@@ -17,13 +17,21 @@ import java.math.BigDecimal;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.jooq.Configuration;
 import org.jooq.DSLContext;
 import org.jooq.JSONB;
+import org.jooq.SQLDialect;
 import org.jooq.exception.DataAccessException;
+import org.jooq.impl.DSL;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -190,6 +198,30 @@ class DatabaseFunctionsTest {
         assertThat(refused.getBonusCredits()).isEqualTo(30L);
         assertThat(Routines.getUserUsageStats(cfg, user, MARCH).getEffectiveLimit()).isEqualTo(1030L);
         assertThat(dsl.fetchCount(APPLIED_COMMANDS, APPLIED_COMMANDS.USER_ID.eq(user))).isEqualTo(3);
+    }
+
+    @Test
+    void aCommandDeliveredConcurrentlyIsAppliedOnce() throws Exception {
+        UUID user = UUID.randomUUID();
+        Routines.ensureUser(cfg, user);
+        ExecutorService pool = Executors.newFixedThreadPool(6);
+        try {
+            List<Callable<Long>> deliveries = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                // Each delivery on its own connection, as from separate enforcer instances.
+                deliveries.add(() -> Routines.adminAddBonusCredits(
+                        DSL.using(db.dataSource(), SQLDialect.POSTGRES).configuration(), "credits-race", user, 7L)
+                        .getBonusCredits());
+            }
+            List<Long> results = new ArrayList<>();
+            for (Future<Long> f : pool.invokeAll(deliveries)) {
+                results.add(f.get());
+            }
+            assertThat(results).containsOnly(7L);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(dsl.fetchValue(USERS.BONUS_CREDITS, USERS.ID.eq(user))).isEqualTo(7L);
     }
 
     @Test

@@ -1,6 +1,8 @@
 package io.usagemeter.schema;
 
 import io.usagemeter.embedded.EmbeddedPostgresServer;
+import java.sql.Connection;
+import java.sql.SQLException;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
@@ -12,11 +14,15 @@ final class MigratedDatabase implements AutoCloseable {
     private final EmbeddedPostgresServer server;
     private final DataSource dataSource;
     private final int migrationsApplied;
+    // The data source is unpooled: one connection for the whole class keeps hundreds of calls cheap.
+    private final Connection connection;
 
-    private MigratedDatabase(EmbeddedPostgresServer server, DataSource dataSource, int migrationsApplied) {
+    private MigratedDatabase(EmbeddedPostgresServer server, DataSource dataSource, int migrationsApplied)
+            throws SQLException {
         this.server = server;
         this.dataSource = dataSource;
         this.migrationsApplied = migrationsApplied;
+        this.connection = dataSource.getConnection();
     }
 
     static MigratedDatabase start() {
@@ -24,7 +30,12 @@ final class MigratedDatabase implements AutoCloseable {
         server.createDatabase("meter");
         DataSource dataSource = server.dataSource("meter");
         int applied = FlywayMigrations.flyway(dataSource).migrate().migrationsExecuted;
-        return new MigratedDatabase(server, dataSource, applied);
+        try {
+            return new MigratedDatabase(server, dataSource, applied);
+        } catch (SQLException e) {
+            server.close();
+            throw new IllegalStateException("could not connect to the migrated database: " + e.getMessage(), e);
+        }
     }
 
     DataSource dataSource() {
@@ -32,7 +43,7 @@ final class MigratedDatabase implements AutoCloseable {
     }
 
     DSLContext dsl() {
-        return DSL.using(dataSource, SQLDialect.POSTGRES);
+        return DSL.using(connection, SQLDialect.POSTGRES);
     }
 
     int migrationsApplied() {
@@ -41,6 +52,11 @@ final class MigratedDatabase implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            // The server goes away next anyway.
+        }
         server.close();
     }
 }

@@ -19,9 +19,4 @@ public record AdoptionReport(String legacySchema, String schemaVersion, int migr
     /** Rows of one legacy table and how many of them became rows of the new table. */
     public record TableCopy(String table, String legacyTable, long legacyRows, long copiedRows) {
     }
-
-    /** Rows copied into {@code table}. */
-    public long copied(String table) {
-        return tables.stream().filter(t -> t.table().equals(table)).mapToLong(TableCopy::copiedRows).sum();
-    }
 }
