@@ -1,0 +1,155 @@
+package io.usagemeter.schema.vault;
+
+import static org.jooq.impl.DSL.count;
+import static org.jooq.impl.DSL.currentOffsetDateTime;
+import static org.jooq.impl.DSL.field;
+import static org.jooq.impl.DSL.name;
+import static org.jooq.impl.DSL.table;
+
+import java.time.OffsetDateTime;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.Record;
+import org.jooq.Table;
+import org.jooq.impl.SQLDataType;
+
+/**
+ * Every query on {@code user_tokens}, through typed jOOQ references with bind values.
+ *
+ * <p>The references are built by name because the generated classes get this table only once migration
+ * V2 is merged; swapping them for {@code io.usagemeter.schema.jooq.Tables.USER_TOKENS} touches this file
+ * alone. Every method takes the {@link DSLContext} to run in, so callers choose the transaction.
+ */
+final class UserTokenTable {
+
+    static final String SCHEME_TINK = "tink-aes256-gcm";
+    static final String SCHEME_LEGACY = "legacy-aes256-cbc";
+
+    static final Table<Record> USER_TOKENS = table(name("user_tokens"));
+    static final Field<Long> ID = field(name("user_tokens", "id"), SQLDataType.BIGINT);
+    static final Field<UUID> USER_ID = field(name("user_tokens", "user_id"), SQLDataType.UUID);
+    static final Field<String> PROVIDER = field(name("user_tokens", "provider"), SQLDataType.CLOB);
+    static final Field<byte[]> CIPHERTEXT = field(name("user_tokens", "ciphertext"), SQLDataType.BLOB);
+    static final Field<byte[]> NONCE = field(name("user_tokens", "nonce"), SQLDataType.BLOB);
+    static final Field<Long> KEY_ID = field(name("user_tokens", "key_id"), SQLDataType.BIGINT);
+    static final Field<String> SCHEME = field(name("user_tokens", "scheme"), SQLDataType.CLOB);
+    static final Field<OffsetDateTime> CREATED_AT =
+            field(name("user_tokens", "created_at"), SQLDataType.TIMESTAMPWITHTIMEZONE);
+    static final Field<OffsetDateTime> ROTATED_AT =
+            field(name("user_tokens", "rotated_at"), SQLDataType.TIMESTAMPWITHTIMEZONE);
+
+    /** One row as stored. {@code nonce} is the IV of legacy rows, null for Tink rows. */
+    record StoredToken(long id, UUID userId, TokenProvider provider, byte[] ciphertext, byte[] nonce, long keyId,
+            String scheme, OffsetDateTime createdAt, OffsetDateTime rotatedAt) {
+
+        boolean isLegacy() {
+            return SCHEME_LEGACY.equals(scheme);
+        }
+    }
+
+    private UserTokenTable() {}
+
+    /** Stores a new token or replaces the user's token for that provider (a replaced token counts as new). */
+    static void upsert(DSLContext db, UUID userId, TokenProvider provider, TokenCipher.SealedToken sealed) {
+        db.insertInto(USER_TOKENS)
+                .set(USER_ID, userId)
+                .set(PROVIDER, provider.wireName())
+                .set(CIPHERTEXT, sealed.ciphertext())
+                .set(KEY_ID, sealed.keyId())
+                .set(SCHEME, SCHEME_TINK)
+                .onConflict(USER_ID, PROVIDER)
+                .doUpdate()
+                .set(CIPHERTEXT, sealed.ciphertext())
+                .set(NONCE, (byte[]) null)
+                .set(KEY_ID, sealed.keyId())
+                .set(SCHEME, SCHEME_TINK)
+                .set(CREATED_AT, currentOffsetDateTime())
+                .set(ROTATED_AT, (OffsetDateTime) null)
+                .execute();
+    }
+
+    static Optional<StoredToken> find(DSLContext db, UUID userId, TokenProvider provider) {
+        return db.select(columns())
+                .from(USER_TOKENS)
+                .where(USER_ID.eq(userId).and(PROVIDER.eq(provider.wireName())))
+                .fetchOptional(UserTokenTable::toStoredToken);
+    }
+
+    static List<StoredToken> forUser(DSLContext db, UUID userId) {
+        return db.select(columns())
+                .from(USER_TOKENS)
+                .where(USER_ID.eq(userId))
+                .orderBy(PROVIDER)
+                .fetch(UserTokenTable::toStoredToken);
+    }
+
+    static boolean delete(DSLContext db, UUID userId, TokenProvider provider) {
+        return db.deleteFrom(USER_TOKENS)
+                .where(USER_ID.eq(userId).and(PROVIDER.eq(provider.wireName())))
+                .execute() > 0;
+    }
+
+    /**
+     * Locks up to {@code limit} Tink rows not under {@code primaryKeyId}, oldest first. SKIP LOCKED lets two
+     * rotations run side by side without waiting on or re-encrypting each other's rows.
+     */
+    static List<StoredToken> lockRowsNotUnder(DSLContext db, long primaryKeyId, int limit) {
+        return db.select(columns())
+                .from(USER_TOKENS)
+                .where(SCHEME.eq(SCHEME_TINK).and(KEY_ID.ne(primaryKeyId)))
+                .orderBy(ID)
+                .limit(limit)
+                .forUpdate()
+                .skipLocked()
+                .fetch(UserTokenTable::toStoredToken);
+    }
+
+    static List<StoredToken> lockLegacyRows(DSLContext db, int limit) {
+        return db.select(columns())
+                .from(USER_TOKENS)
+                .where(SCHEME.eq(SCHEME_LEGACY))
+                .orderBy(ID)
+                .limit(limit)
+                .forUpdate()
+                .skipLocked()
+                .fetch(UserTokenTable::toStoredToken);
+    }
+
+    /** Replaces a row's ciphertext with one made by the current primary key (rotation and legacy migration). */
+    static void reseal(DSLContext db, long id, TokenCipher.SealedToken sealed) {
+        db.update(USER_TOKENS)
+                .set(CIPHERTEXT, sealed.ciphertext())
+                .set(NONCE, (byte[]) null)
+                .set(KEY_ID, sealed.keyId())
+                .set(SCHEME, SCHEME_TINK)
+                .set(ROTATED_AT, currentOffsetDateTime())
+                .where(ID.eq(id))
+                .execute();
+    }
+
+    /** Rows per (scheme, key id), to say which keys are still needed. */
+    static Map<String, Long> rowsPerKey(DSLContext db) {
+        Map<String, Long> rows = new LinkedHashMap<>();
+        db.select(SCHEME, KEY_ID, count())
+                .from(USER_TOKENS)
+                .groupBy(SCHEME, KEY_ID)
+                .orderBy(SCHEME, KEY_ID)
+                .forEach(r -> rows.put(SCHEME_LEGACY.equals(r.value1()) ? "legacy" : Long.toString(r.value2()),
+                        r.value3().longValue()));
+        return rows;
+    }
+
+    private static List<Field<?>> columns() {
+        return List.of(ID, USER_ID, PROVIDER, CIPHERTEXT, NONCE, KEY_ID, SCHEME, CREATED_AT, ROTATED_AT);
+    }
+
+    private static StoredToken toStoredToken(Record r) {
+        return new StoredToken(r.get(ID), r.get(USER_ID), TokenProvider.fromWireName(r.get(PROVIDER)),
+                r.get(CIPHERTEXT), r.get(NONCE), r.get(KEY_ID), r.get(SCHEME), r.get(CREATED_AT), r.get(ROTATED_AT));
+    }
+}
