@@ -1,5 +1,6 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.schema.vault.LegacyTokenCipher;
 import io.usagemeter.schema.vault.ResealReport;
 import io.usagemeter.schema.vault.TokenKeyset;
 import io.usagemeter.schema.vault.TokenProvider;
@@ -24,6 +25,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
@@ -42,6 +44,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(
         name = "tokens",
+        mixinStandardHelpOptions = true,
         description = "Manage users' encrypted provider tokens (keys from METER_TOKEN_KEYSET, database from METER_DB_URL).",
         subcommands = {
             TokensCommand.Keygen.class,
@@ -50,6 +53,7 @@ import picocli.CommandLine.Spec;
             TokensCommand.Delete.class,
             TokensCommand.Rotate.class,
             TokensCommand.MigrateLegacy.class,
+            TokensCommand.RetireKey.class,
         })
 final class TokensCommand implements Runnable {
 
@@ -72,12 +76,33 @@ final class TokensCommand implements Runnable {
     /** Opens the vault (keyset first, so a bad keyset fails before any connection), runs {@code work}, closes. */
     int withVault(Function<TokenVault, Integer> work) {
         TokenKeyset keyset = TokenKeyset.fromEnvironment(env);
-        var legacy = io.usagemeter.schema.vault.LegacyTokenCipher.fromEnvironment(env);
+        Optional<LegacyTokenCipher> legacy = LegacyTokenCipher.fromEnvironment(env);
         ServiceDatabaseConfig database = ServiceDatabaseConfig.fromEnvironment(env);
         try (Connection connection = database.connect()) {
             return work.apply(new TokenVault(DSL.using(connection, SQLDialect.POSTGRES), keyset, legacy));
         } catch (SQLException e) {
             throw new IllegalStateException("database error: " + e.getMessage(), e);
+        }
+    }
+
+    /** Replaces the file atomically, readable by its owner only, so a crash never leaves half a keyset. */
+    private static void writeSecretFile(Path file, String content) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, ".keyset-", ".tmp");
+        try {
+            try {
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException notPosix) {
+                // Windows: the directory's ACL applies.
+            }
+            Files.writeString(tmp, content, StandardCharsets.UTF_8);
+            try {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 
@@ -92,7 +117,7 @@ final class TokensCommand implements Runnable {
         return t == null ? "-" : t.withOffsetSameInstant(ZoneOffset.UTC).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
     }
 
-    @Command(name = "keygen", description = {
+    @Command(name = "keygen", mixinStandardHelpOptions = true, description = {
         "Print a new AES-256-GCM keyset (JSON) for METER_TOKEN_KEYSET, or with --add-to add a new primary key",
         "to an existing keyset file for rotation. The keyset is a secret: never commit it."})
     static final class Keygen implements Callable<Integer> {
@@ -121,30 +146,9 @@ final class TokensCommand implements Runnable {
                     + " remove old keys only after rotate reports 0 remaining.");
             return 0;
         }
-
-        /** Replaces the file atomically, readable by its owner only, so a crash never leaves half a keyset. */
-        private static void writeSecretFile(Path file, String content) throws IOException {
-            Path dir = file.toAbsolutePath().getParent();
-            Path tmp = Files.createTempFile(dir, ".keyset-", ".tmp");
-            try {
-                try {
-                    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-                } catch (UnsupportedOperationException notPosix) {
-                    // Windows: the directory's ACL applies.
-                }
-                Files.writeString(tmp, content, StandardCharsets.UTF_8);
-                try {
-                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-                }
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        }
     }
 
-    @Command(name = "put", description = {
+    @Command(name = "put", mixinStandardHelpOptions = true, description = {
         "Store (or replace) USER's token for PROVIDER, read from standard input (never from an argument).",
         "Example: meter tokens put 7c9e... github < token-file"})
     static final class Put implements Callable<Integer> {
@@ -207,7 +211,9 @@ final class TokensCommand implements Runnable {
         }
     }
 
-    @Command(name = "list", description = "Show USER's stored tokens: provider, scheme, key id, times, fingerprint (never the token).")
+    @Command(name = "list", mixinStandardHelpOptions = true, description = {
+        "Show USER's stored tokens: provider, scheme, key id, times, fingerprint (never the token).",
+        "Exit 1 when a token does not decrypt (shown as unreadable)."})
     static final class ListTokens implements Callable<Integer> {
         @ParentCommand
         TokensCommand tokens;
@@ -239,7 +245,7 @@ final class TokensCommand implements Runnable {
         }
     }
 
-    @Command(name = "delete", description = "Delete USER's token for PROVIDER.")
+    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete USER's token for PROVIDER.")
     static final class Delete implements Callable<Integer> {
         @ParentCommand
         TokensCommand tokens;
@@ -307,7 +313,7 @@ final class TokensCommand implements Runnable {
         }
     }
 
-    @Command(name = "rotate", description = {
+    @Command(name = "rotate", mixinStandardHelpOptions = true, description = {
         "Re-encrypt every token not under the keyset's primary key, in batches, each in its own transaction.",
         "Resumable: run again after an interruption. Exit 3 while rows remain."})
     static final class Rotate extends Reseal {
@@ -317,13 +323,54 @@ final class TokensCommand implements Runnable {
         }
     }
 
-    @Command(name = "migrate-legacy", description = {
+    @Command(name = "migrate-legacy", mixinStandardHelpOptions = true, description = {
         "Move tokens of the older AES-256-CBC scheme (key in METER_LEGACY_TOKEN_KEY) to AES-256-GCM under the",
         "primary key, in batches, resumably. Exit 3 while rows remain."})
     static final class MigrateLegacy extends Reseal {
         @Override
         ResealReport reseal(TokenVault vault) {
             return vault.migrateLegacy(batchSize, batchLimit());
+        }
+    }
+
+    @Command(name = "retire-key", mixinStandardHelpOptions = true, description = {
+        "Remove KEY_ID from the keyset once no token is encrypted under it (after rotate reports 0 remaining).",
+        "Rewrites the file METER_TOKEN_KEYSET names; when it holds inline JSON, prints the new keyset instead."})
+    static final class RetireKey implements Callable<Integer> {
+        @ParentCommand
+        TokensCommand tokens;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "KEY_ID", description = "The key id, as `list` and `rotate` show it.")
+        long keyId;
+
+        @Override
+        public Integer call() {
+            return tokens.withVault(vault -> {
+                TokenKeyset smaller = vault.keyset().withoutKey(keyId);
+                long rows = vault.rowsPerKey().getOrDefault(Long.toString(keyId), 0L);
+                if (rows > 0) {
+                    throw new IllegalStateException(rows + " token(s) are still encrypted under key " + keyId
+                            + ": run `meter tokens rotate` until it reports 0 remaining");
+                }
+                String source = tokens.env.get(TokenKeyset.VARIABLE).strip();
+                PrintWriter out = spec.commandLine().getOut();
+                if (source.startsWith("{")) {
+                    spec.commandLine().getErr().println("meter tokens retire-key: the keyset below is a SECRET;"
+                            + " put it in METER_TOKEN_KEYSET in place of the old one.");
+                    out.println(smaller.toJson());
+                } else {
+                    try {
+                        writeSecretFile(Path.of(source), smaller.toJson());
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot rewrite the keyset file METER_TOKEN_KEYSET names", e);
+                    }
+                    out.println("removed key " + keyId + " from " + source + " (keys now: " + smaller.keyIds() + ")");
+                }
+                return 0;
+            });
         }
     }
 }

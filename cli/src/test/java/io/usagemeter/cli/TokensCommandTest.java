@@ -170,11 +170,23 @@ class TokensCommandTest {
         for (UUID user : users) {
             assertThat(run(env, "", "tokens", "list", user.toString()).exitCode()).isZero();
         }
+        Result tooEarly = run(env, "", "tokens", "retire-key", Long.toString(oldKey));
+        assertThat(tooEarly.exitCode()).isEqualTo(1);
+        assertThat(tooEarly.err()).contains("3 token(s) are still encrypted under key " + oldKey);
+        assertThat(TokenKeyset.fromFile(keysetFile).keyIds()).contains(oldKey);
 
         Result rest = run(env, "", "tokens", "rotate", "--batch-size", "2");
         assertThat(rest.exitCode()).as(rest.err()).isZero();
         assertThat(rest.out()).contains("re-encrypted 3 tokens in 2 batches", "0 remaining");
         assertThat(keyIds()).containsOnly(newKey).hasSize(5);
+
+        Result retired = run(env, "", "tokens", "retire-key", Long.toString(oldKey));
+        assertThat(retired.exitCode()).as(retired.err()).isZero();
+        assertThat(TokenKeyset.fromFile(keysetFile).keyIds()).containsExactly(newKey);
+        assertThat(run(env, "", "tokens", "retire-key", Long.toString(newKey)).err()).contains("primary key");
+        for (UUID user : users) {
+            assertThat(run(env, "", "tokens", "list", user.toString()).exitCode()).isZero();
+        }
     }
 
     @Test

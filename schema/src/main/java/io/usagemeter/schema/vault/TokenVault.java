@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Predicate;
 import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
 import org.slf4j.Logger;
@@ -28,6 +29,7 @@ public final class TokenVault {
     /** Audit trail of who read or changed which token; routed separately from the operational log. */
     private static final Logger AUDIT = LoggerFactory.getLogger("io.usagemeter.audit.tokens");
     private static final Logger LOG = LoggerFactory.getLogger(TokenVault.class);
+    private static final String LEGACY_KEY = UserTokenTable.LEGACY_KEY;
 
     private final DSLContext db;
     private final TokenKeyset keyset;
@@ -118,7 +120,8 @@ public final class TokenVault {
         long primary = keyset.primaryKeyId();
         return reseal("rotate", batchSize, maxBatches,
                 tx -> UserTokenTable.lockRowsNotUnder(tx, primary, batchSize),
-                this::openTink);
+                this::openTink,
+                key -> !key.equals(LEGACY_KEY) && !key.equals(Long.toString(primary)));
     }
 
     /**
@@ -129,7 +132,13 @@ public final class TokenVault {
         return reseal("migrate-legacy", batchSize, maxBatches,
                 tx -> UserTokenTable.lockLegacyRows(tx, batchSize),
                 row -> openLegacy(row, legacy.orElseThrow(() -> new VaultConfigException(
-                        LegacyTokenCipher.VARIABLE + " is not set; it is needed to read the legacy AES-CBC tokens"))));
+                        LegacyTokenCipher.VARIABLE + " is not set; it is needed to read the legacy AES-CBC tokens"))),
+                LEGACY_KEY::equals);
+    }
+
+    /** Rows per key id ({@code "legacy"} for rows of the older scheme), e.g. to tell which keys are still needed. */
+    public Map<String, Long> rowsPerKey() {
+        return UserTokenTable.rowsPerKey(db);
     }
 
     private interface BatchSource {
@@ -140,7 +149,8 @@ public final class TokenVault {
         String open(StoredToken row);
     }
 
-    private ResealReport reseal(String what, int batchSize, long maxBatches, BatchSource source, Opener opener) {
+    private ResealReport reseal(String pass, int batchSize, long maxBatches, BatchSource source, Opener opener,
+            Predicate<String> pendingKey) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be at least 1, was " + batchSize);
         }
@@ -160,16 +170,15 @@ public final class TokenVault {
             }
             batches++;
             resealed += done;
-            LOG.info("{}: batch {} re-encrypted {} tokens under key {}", what, batches, done, keyset.primaryKeyId());
+            LOG.info("{}: batch {} re-encrypted {} tokens under key {}", pass, batches, done, keyset.primaryKeyId());
         }
-        Map<String, Long> rowsPerKey = UserTokenTable.rowsPerKey(db);
+        Map<String, Long> rowsPerKey = rowsPerKey();
         long remaining = rowsPerKey.entrySet().stream()
-                .filter(e -> !e.getKey().equals(Long.toString(keyset.primaryKeyId())))
-                .filter(e -> what.equals("rotate") != e.getKey().equals("legacy"))
+                .filter(e -> pendingKey.test(e.getKey()))
                 .mapToLong(Map.Entry::getValue)
                 .sum();
         AUDIT.info("tokens {}: resealed={} batches={} remaining={} primary_key={}",
-                what, resealed, batches, remaining, keyset.primaryKeyId());
+                pass, resealed, batches, remaining, keyset.primaryKeyId());
         return new ResealReport(batches, resealed, remaining, keyset.primaryKeyId(), rowsPerKey);
     }
 

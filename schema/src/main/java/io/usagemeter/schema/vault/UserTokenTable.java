@@ -29,6 +29,8 @@ final class UserTokenTable {
 
     static final String SCHEME_TINK = "tink-aes256-gcm";
     static final String SCHEME_LEGACY = "legacy-aes256-cbc";
+    /** How {@link #rowsPerKey} names the legacy rows, which have no Tink key. */
+    static final String LEGACY_KEY = "legacy";
 
     static final Table<Record> USER_TOKENS = table(name("user_tokens"));
     static final Field<Long> ID = field(name("user_tokens", "id"), SQLDataType.BIGINT);
@@ -139,7 +141,7 @@ final class UserTokenTable {
                 .from(USER_TOKENS)
                 .groupBy(SCHEME, KEY_ID)
                 .orderBy(SCHEME, KEY_ID)
-                .forEach(r -> rows.put(SCHEME_LEGACY.equals(r.value1()) ? "legacy" : Long.toString(r.value2()),
+                .forEach(r -> rows.put(SCHEME_LEGACY.equals(r.value1()) ? LEGACY_KEY : Long.toString(r.value2()),
                         r.value3().longValue()));
         return rows;
     }
