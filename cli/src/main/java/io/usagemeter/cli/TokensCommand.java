@@ -176,29 +176,29 @@ final class TokensCommand implements Runnable {
                         "the token is read from standard input, not from an argument (arguments end up in shell"
                                 + " history and process listings); argument(s) ignored, nothing stored");
             }
-            String token = readToken();
-            tokens.withVault(vault -> {
-                vault.put(user, provider, token);
+            // Keys and database are checked before the token is read, so a typed token is not wasted.
+            return tokens.withVault(vault -> {
+                vault.put(user, provider, readToken());
                 TokenSummary stored = vault.list(user).stream()
                         .filter(s -> s.provider() == provider).findFirst().orElseThrow();
                 spec.commandLine().getOut().println("stored " + provider.wireName() + " token for user " + user
                         + " (key " + stored.keyId() + ", fingerprint " + stored.fingerprint() + ")");
                 return 0;
             });
-            return 0;
         }
 
         private String readToken() {
             Console console = System.console();
+            String input;
             if (console != null && tokens.stdin == System.in) {
                 char[] typed = console.readPassword("%s token for user %s (input hidden): ", provider.wireName(), user);
-                return typed == null ? "" : new String(typed).strip();
-            }
-            String input;
-            try {
-                input = new String(tokens.stdin.readAllBytes(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read the token from standard input", e);
+                input = typed == null ? "" : new String(typed);
+            } else {
+                try {
+                    input = new String(tokens.stdin.readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read the token from standard input", e);
+                }
             }
             String token = input.strip();
             if (token.isEmpty()) {
