@@ -53,7 +53,19 @@ public final class LegacyTokenCipher {
         }
         Cipher cipher = Cipher.getInstance("AES/CBC/PKCS5Padding"); // Java's PKCS5Padding is PKCS#7 for AES
         cipher.init(Cipher.DECRYPT_MODE, key, new IvParameterSpec(iv));
-        return new String(cipher.doFinal(ciphertext), StandardCharsets.UTF_8);
+        byte[] plain = cipher.doFinal(ciphertext);
+        // CBC has no integrity check: a wrong key still passes the padding check about once in 256 rows.
+        // Provider tokens are printable ASCII, so anything else means a wrong key or an altered row, and
+        // must not be re-encrypted as if it were the token.
+        for (byte b : plain) {
+            if (b < 0x21 || b > 0x7e) {
+                throw new GeneralSecurityException("legacy plaintext is not a printable token");
+            }
+        }
+        if (plain.length == 0) {
+            throw new GeneralSecurityException("legacy plaintext is empty");
+        }
+        return new String(plain, StandardCharsets.US_ASCII);
     }
 
     private static byte[] base64(String value) {

@@ -236,6 +236,15 @@ class TokenVaultTest {
         assertThatThrownBy(() -> withoutLegacyKey.reveal(tokens.keySet().iterator().next(), TokenProvider.OPENAI, "t"))
                 .isInstanceOf(TokenUnreadableException.class).hasMessageContaining("migrate-legacy");
 
+        // A wrong legacy key fails the batch (padding or plaintext check) and changes nothing.
+        byte[] wrongKey = legacyKey.clone();
+        wrongKey[0] ^= 0x01;
+        TokenVault withWrongKey = TokenVault.fromEnvironment(db, Map.of(TokenKeyset.VARIABLE, keyset.toJson(),
+                LegacyTokenCipher.VARIABLE, HexFormat.of().formatHex(wrongKey)));
+        assertThatThrownBy(() -> withWrongKey.migrateLegacy(10, Long.MAX_VALUE))
+                .isInstanceOf(TokenUnreadableException.class).hasMessageContaining("METER_LEGACY_TOKEN_KEY");
+        assertThat(db.fetchCount(USER_TOKENS, SCHEME.eq(UserTokenTable.SCHEME_LEGACY))).isEqualTo(5);
+
         Path keysetFile = dir.resolve("keyset.json");
         Files.writeString(keysetFile, keyset.toJson());
         TokenVault vault = TokenVault.fromEnvironment(db, Map.of(
