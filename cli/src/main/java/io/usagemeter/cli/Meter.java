@@ -1,5 +1,7 @@
 package io.usagemeter.cli;
 
+import java.io.InputStream;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,6 +17,7 @@ import picocli.CommandLine.Command;
             ServiceCommands.Ingest.class,
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
+            TokensCommand.class,
         })
 public final class Meter implements Runnable {
 
@@ -31,8 +34,24 @@ public final class Meter implements Runnable {
     }
 
     static CommandLine commandLine() {
-        return new CommandLine(new Meter())
+        return commandLine(System.getenv(), System.in);
+    }
+
+    /** The command line over an explicit environment and standard input, so tests control both. */
+    static CommandLine commandLine(Map<String, String> env, InputStream stdin) {
+        return new CommandLine(new Meter(), new Factory(env, stdin))
                 .setExecutionExceptionHandler(new OneLineErrors());
+    }
+
+    /** Hands the environment and standard input to the commands that read them. */
+    private record Factory(Map<String, String> env, InputStream stdin) implements CommandLine.IFactory {
+        @Override
+        public <K> K create(Class<K> type) throws Exception {
+            if (type == TokensCommand.class) {
+                return type.cast(new TokensCommand(env, stdin));
+            }
+            return CommandLine.defaultFactory().create(type);
+        }
     }
 
     @Override
