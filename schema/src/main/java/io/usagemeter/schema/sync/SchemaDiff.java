@@ -182,19 +182,11 @@ public final class SchemaDiff {
             return "";
         }
         DataType<?> type = field.getDataType();
-        StringBuilder s = new StringBuilder(type.getTypeName());
-        if (type.hasLength() && type.length() > 0) {
-            s.append('(').append(type.length()).append(')');
-        } else if (type.hasPrecision() && type.precision() > 0) {
-            s.append('(').append(type.precision());
-            if (type.hasScale()) {
-                s.append(',').append(type.scale());
-            }
-            s.append(')');
-        }
+        DSLContext postgres = DSL.using(SQLDialect.POSTGRES);
+        StringBuilder s = new StringBuilder(type.getCastTypeName(postgres.configuration()));
         s.append(type.nullable() ? " null" : " not null");
         if (type.defaulted()) {
-            s.append(" default ").append(DSL.using(SQLDialect.POSTGRES).render(type.defaultValue()));
+            s.append(" default ").append(postgres.render(type.defaultValue()));
         }
         return s.toString();
     }
