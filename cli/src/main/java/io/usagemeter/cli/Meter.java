@@ -1,5 +1,6 @@
 package io.usagemeter.cli;
 
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,11 +16,23 @@ import picocli.CommandLine.Command;
             ServiceCommands.Ingest.class,
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
+            SchemaCommand.class,
         })
 public final class Meter implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /**
+     * The process environment, read by every subcommand through {@link #environment()} instead of
+     * {@code System.getenv()}, so tests can run a command in-process with their own variables
+     * ({@link #commandLine(Map)}).
+     */
+    private final Map<String, String> environment;
+
+    private Meter(Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -31,8 +44,17 @@ public final class Meter implements Runnable {
     }
 
     static CommandLine commandLine() {
-        return new CommandLine(new Meter())
+        return commandLine(System.getenv());
+    }
+
+    /** The command line over the given environment variables (tests pass their own map). */
+    static CommandLine commandLine(Map<String, String> environment) {
+        return new CommandLine(new Meter(environment))
                 .setExecutionExceptionHandler(new OneLineErrors());
+    }
+
+    Map<String, String> environment() {
+        return environment;
     }
 
     @Override

@@ -16,7 +16,7 @@ public final class CredentialMask {
     public static final String MASK = "****";
 
     private static final Pattern PASSWORD_PARAMETER =
-            Pattern.compile("(?i)((?:password|pwd|sslpassword)=)([^&;\\s]*)");
+            Pattern.compile("(?i)((?:password|pwd|sslpassword)=)([^&;\\s)]*)");
     private static final Pattern USER_INFO = Pattern.compile("(//[^/@:\\s]+:)([^@/\\s]*)(@)");
 
     private final List<String> secrets;
