@@ -224,7 +224,7 @@ final class SchemaCommand implements Runnable {
             SchemaDiff diff = new SchemaDiff(schemas);
             int differences = 0;
             if (environments.size() == 2) {
-                differences += report(diff, environments.get(0), environments.get(1));
+                differences += report(diff, environments.get(0), environments.get(1), "");
             }
             if (againstMigrations) {
                 differences += compareWithMigrations(diff, environments);
@@ -232,12 +232,13 @@ final class SchemaCommand implements Runnable {
             return differences == 0 ? 0 : 1;
         }
 
-        private int report(SchemaDiff diff, DatabaseEnvironment left, DatabaseEnvironment right) {
+        /** Prints the differences, each on its own line (indented under a heading when several comparisons run). */
+        private int report(SchemaDiff diff, DatabaseEnvironment left, DatabaseEnvironment right, String indent) {
             List<SchemaDifference> found = diff.compare(left, right);
             if (found.isEmpty()) {
-                print("no differences between " + left.name() + " and " + right.name());
+                print(indent + "no differences between " + left.name() + " and " + right.name());
             }
-            found.forEach(d -> print(d.line()));
+            found.forEach(d -> print(indent + d.line()));
             return found.size();
         }
 
@@ -252,7 +253,8 @@ final class SchemaCommand implements Runnable {
                 }
                 int differences = 0;
                 for (DatabaseEnvironment env : environments) {
-                    differences += report(diff, env, reference);
+                    print(env.name() + " vs the migrations (" + options.source() + "):");
+                    differences += report(diff, env, reference, "  ");
                 }
                 return differences;
             }

@@ -211,7 +211,8 @@ class SchemaCommandTest {
     @Test
     void diffShowsAColumnAddedInProdAnIndexDroppedInDevAndAFunctionChangedInProd() throws Exception {
         Map<String, String> env = freshEnvironments("drift");
-        assertThat(meter(env, "schema", "sync", "--migrations", migrations("base").toString()).code()).isZero();
+        Path migrations = migrations("base");
+        assertThat(meter(env, "schema", "sync", "--migrations", migrations.toString()).code()).isZero();
         execute(env, "PROD", "ALTER TABLE accounts ADD COLUMN nickname text");
         execute(env, "DEV", "DROP INDEX idx_accounts_created_at");
         execute(env, "PROD", """
@@ -224,6 +225,15 @@ class SchemaCommandTest {
                 "prod has column accounts.nickname text (not in dev)",
                 "index idx_accounts_created_at missing in dev",
                 "function account_credits(uuid) differs");
+
+        Run drift = meter(env, "schema", "diff", "--against-migrations", "--migrations", migrations.toString());
+        assertThat(drift.code()).isEqualTo(1);
+        assertThat(drift.out().lines().skip(3)).containsExactly(
+                "dev vs the migrations (filesystem:" + migrations.toAbsolutePath() + "):",
+                "  index idx_accounts_created_at missing in dev",
+                "prod vs the migrations (filesystem:" + migrations.toAbsolutePath() + "):",
+                "  prod has column accounts.nickname text (not in migrations)",
+                "  function account_credits(uuid) differs");
     }
 
     @Test

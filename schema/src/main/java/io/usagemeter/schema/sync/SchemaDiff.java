@@ -51,6 +51,8 @@ public final class SchemaDiff {
     private static final Pattern ALTER_COLUMN = Pattern.compile("alter table (\\S+) alter (?:column )?(\\S+) .+", Pattern.DOTALL);
     private static final Pattern SEQUENCE = Pattern.compile("(create|drop) sequence (?:if (?:not )?exists )?(\\S+).*", Pattern.DOTALL);
 
+    private static final DSLContext RENDER = DSL.using(SQLDialect.POSTGRES);
+
     private final List<String> schemas;
 
     /** Compares the given schemas (usually just {@code public}). */
@@ -146,10 +148,10 @@ public final class SchemaDiff {
         }
         if ((m = DROP_COLUMN.matcher(sql)).matches()) {
             String name = m.group(1) + "." + m.group(2);
-            String definition = describe(field(left, m.group(1), m.group(2)));
+            Field<?> column = field(left, m.group(1), m.group(2));
+            String type = column == null ? "" : " " + column.getDataType().getCastTypeName(RENDER.configuration());
             return new SchemaDifference("column", name,
-                    leftName + " has column " + name + (definition.isEmpty() ? "" : " " + definition)
-                            + " (not in " + rightName + ")");
+                    leftName + " has column " + name + type + " (not in " + rightName + ")");
         }
         if ((m = ALTER_COLUMN.matcher(sql)).matches()) {
             String name = m.group(1) + "." + m.group(2);
@@ -182,11 +184,10 @@ public final class SchemaDiff {
             return "";
         }
         DataType<?> type = field.getDataType();
-        DSLContext postgres = DSL.using(SQLDialect.POSTGRES);
-        StringBuilder s = new StringBuilder(type.getCastTypeName(postgres.configuration()));
+        StringBuilder s = new StringBuilder(type.getCastTypeName(RENDER.configuration()));
         s.append(type.nullable() ? " null" : " not null");
         if (type.defaulted()) {
-            s.append(" default ").append(postgres.render(type.defaultValue()));
+            s.append(" default ").append(RENDER.render(type.defaultValue()));
         }
         return s.toString();
     }
