@@ -5,8 +5,10 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -79,8 +81,8 @@ record CatalogSnapshot(Map<String, Map<String, String>> objects) {
     }
 
     /** Names of tables that are partitions or views: jOOQ would otherwise list them as tables. */
-    static java.util.Set<String> relationsNotComparedAsTables(CatalogSnapshot snapshot) {
-        java.util.Set<String> names = new java.util.HashSet<>();
+    static Set<String> relationsNotComparedAsTables(CatalogSnapshot snapshot) {
+        Set<String> names = new HashSet<>();
         names.addAll(snapshot.objects().get(PARTITION).keySet());
         names.addAll(snapshot.objects().get(VIEW).keySet());
         names.addAll(snapshot.objects().get(MATERIALIZED_VIEW).keySet());

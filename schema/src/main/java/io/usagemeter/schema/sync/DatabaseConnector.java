@@ -7,6 +7,7 @@ import java.net.UnknownHostException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.Properties;
 import javax.sql.DataSource;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -86,7 +87,7 @@ public final class DatabaseConnector {
         } else {
             reason = "cannot connect to " + where + ": " + firstLine(e.getMessage());
         }
-        return new SchemaToolException(new CredentialMask(java.util.List.of(env)).scrub(reason));
+        return new SchemaToolException(new CredentialMask(List.of(env)).scrub(reason));
     }
 
     static String firstLine(String message) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.LocalDate;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -35,7 +36,7 @@ public final class MigrationFiles {
                 + "-- Runs in one transaction with the other statements of this file; a failure rolls it all back.\n"
                 + "-- Never edit this file after it has been applied to dev or prod: add a new migration instead.\n\n";
         try {
-            Files.writeString(file, header, java.nio.file.StandardOpenOption.CREATE_NEW);
+            Files.writeString(file, header, StandardOpenOption.CREATE_NEW);
         } catch (IOException e) {
             throw new UncheckedIOException("could not write " + file + ": " + e.getMessage(), e);
         }
