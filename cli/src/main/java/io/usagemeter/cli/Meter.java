@@ -17,12 +17,24 @@ import picocli.CommandLine.Command;
             ServiceCommands.Ingest.class,
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
+            SchemaCommand.class,
             TokensCommand.class,
         })
 public final class Meter implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /**
+     * The process environment, read by every subcommand through {@link #environment()} instead of
+     * {@code System.getenv()}, so tests can run a command in-process with their own variables
+     * ({@link #commandLine(Map)}).
+     */
+    private final Map<String, String> environment;
+
+    private Meter(Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -37,10 +49,19 @@ public final class Meter implements Runnable {
         return commandLine(System.getenv(), System.in);
     }
 
+    /** The command line over the given environment variables (tests pass their own map). */
+    static CommandLine commandLine(Map<String, String> environment) {
+        return commandLine(environment, System.in);
+    }
+
     /** The command line over an explicit environment and standard input, so tests control both. */
-    static CommandLine commandLine(Map<String, String> env, InputStream stdin) {
-        return new CommandLine(new Meter(), new Factory(env, stdin))
+    static CommandLine commandLine(Map<String, String> environment, InputStream stdin) {
+        return new CommandLine(new Meter(environment), new Factory(environment, stdin))
                 .setExecutionExceptionHandler(new OneLineErrors());
+    }
+
+    Map<String, String> environment() {
+        return environment;
     }
 
     /** Hands the environment and standard input to the commands that read them. */
