@@ -1,6 +1,10 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
+import java.time.Clock;
 import java.util.concurrent.Callable;
+import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -32,11 +36,15 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "aggregator", description = "Run the aggregator (Kafka Streams + PostgreSQL sink).")
-    static final class Aggregator extends NotYet {
+    @Command(name = "aggregator", description = "Run the aggregator: dedupe and monthly usage summaries (Kafka Streams).")
+    static final class Aggregator implements Callable<Integer> {
         @Override
-        String issue() {
-            return "#4";
+        public Integer call() throws InterruptedException {
+            AggregatorService service = new AggregatorService(AggregatorConfig.fromEnv(System.getenv()), Clock.systemUTC());
+            Runtime.getRuntime().addShutdownHook(new Thread(service::close, "meter-aggregator-shutdown"));
+            service.start();
+            service.awaitStop();
+            return service.state() == KafkaStreams.State.ERROR ? 1 : 0;
         }
     }
 
