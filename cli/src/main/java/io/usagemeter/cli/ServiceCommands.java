@@ -36,7 +36,8 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "aggregator", description = "Run the aggregator: dedupe and monthly usage summaries (Kafka Streams).")
+    @Command(name = "aggregator", mixinStandardHelpOptions = true,
+            description = "Run the aggregator: dedupe and monthly usage summaries (Kafka Streams); configured by METER_* variables.")
     static final class Aggregator implements Callable<Integer> {
         @Override
         public Integer call() throws InterruptedException {

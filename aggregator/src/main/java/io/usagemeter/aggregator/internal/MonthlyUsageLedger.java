@@ -71,10 +71,11 @@ public final class MonthlyUsageLedger {
 
     /** Counts {@code event} unless it is a duplicate, too old, or excluded by a reset; returns the changed summary. */
     public Optional<MonthlySummary> count(UsageEvent event) {
-        long highWater = advanceHighWater(event.occurredAt());
         UUID user = event.userId();
         YearMonth month = event.month();
+        // Built first: it refuses times it cannot encode, and nothing may have changed when it does.
         String contributionKey = StateKeys.contribution(month, user, event.occurredAt(), event.eventId());
+        long highWater = advanceHighWater(event.occurredAt());
         if (isDuplicate(event, highWater, month, contributionKey)) {
             return Optional.empty();
         }
