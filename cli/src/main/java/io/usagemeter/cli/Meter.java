@@ -1,5 +1,7 @@
 package io.usagemeter.cli;
 
+import java.io.InputStream;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,11 +17,24 @@ import picocli.CommandLine.Command;
             ServiceCommands.Ingest.class,
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
+            SchemaCommand.class,
+            TokensCommand.class,
         })
 public final class Meter implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /**
+     * The process environment, read by every subcommand through {@link #environment()} instead of
+     * {@code System.getenv()}, so tests can run a command in-process with their own variables
+     * ({@link #commandLine(Map)}).
+     */
+    private final Map<String, String> environment;
+
+    private Meter(Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -31,8 +46,33 @@ public final class Meter implements Runnable {
     }
 
     static CommandLine commandLine() {
-        return new CommandLine(new Meter())
+        return commandLine(System.getenv(), System.in);
+    }
+
+    /** The command line over the given environment variables (tests pass their own map). */
+    static CommandLine commandLine(Map<String, String> environment) {
+        return commandLine(environment, System.in);
+    }
+
+    /** The command line over an explicit environment and standard input, so tests control both. */
+    static CommandLine commandLine(Map<String, String> environment, InputStream stdin) {
+        return new CommandLine(new Meter(environment), new Factory(environment, stdin))
                 .setExecutionExceptionHandler(new OneLineErrors());
+    }
+
+    Map<String, String> environment() {
+        return environment;
+    }
+
+    /** Hands the environment and standard input to the commands that read them. */
+    private record Factory(Map<String, String> env, InputStream stdin) implements CommandLine.IFactory {
+        @Override
+        public <K> K create(Class<K> type) throws Exception {
+            if (type == TokensCommand.class) {
+                return type.cast(new TokensCommand(env, stdin));
+            }
+            return CommandLine.defaultFactory().create(type);
+        }
     }
 
     @Override
