@@ -27,6 +27,7 @@ import org.apache.kafka.streams.StreamsConfig;
  * @param streamThreads stream threads in this instance
  * @param threadFailures how many dead stream threads are replaced, and within which period, before the
  *     instance shuts down instead
+ * @param httpPort port of {@code /metrics}, {@code /health/live} and {@code /health/ready}; 0 picks a free one
  */
 public record AggregatorConfig(
         String bootstrapServers,
@@ -37,9 +38,11 @@ public record AggregatorConfig(
         Duration commitInterval,
         Path stateDir,
         int streamThreads,
-        ThreadFailureBudget threadFailures) {
+        ThreadFailureBudget threadFailures,
+        int httpPort) {
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-aggregator";
+    public static final int DEFAULT_HTTP_PORT = 8082;
 
     /** At most {@code replacements} dead stream threads are replaced per {@code period}. */
     public record ThreadFailureBudget(int replacements, Duration period) {
@@ -68,6 +71,9 @@ public record AggregatorConfig(
             throw new IllegalArgumentException("reset horizon must be between 1 and the retention ("
                     + retentionMonths + ") months, was " + resetHorizonMonths);
         }
+        if (httpPort < 0 || httpPort > 65_535) {
+            throw new IllegalArgumentException("HTTP port must be between 0 and 65535, was " + httpPort);
+        }
         if (streamThreads < 1) {
             throw new IllegalArgumentException("stream threads must be at least 1, was " + streamThreads);
         }
@@ -88,17 +94,19 @@ public record AggregatorConfig(
                 e.positiveInt("METER_AGGREGATOR_STREAM_THREADS", 1),
                 new ThreadFailureBudget(
                         e.positiveInt("METER_AGGREGATOR_THREAD_REPLACEMENTS", 3),
-                        e.duration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))));
+                        e.duration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
+                e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT));
     }
 
-    /** A configuration for tests and the dev stack: defaults everywhere except where Kafka is. */
+    /** A configuration for tests and the dev stack: defaults, except where Kafka and the state are and a free HTTP port. */
     public static AggregatorConfig defaults(String bootstrapServers, Path stateDir) {
-        return fromEnv(Map.of("METER_KAFKA_BOOTSTRAP", bootstrapServers, "METER_AGGREGATOR_STATE_DIR", stateDir.toString()));
+        return fromEnv(Map.of("METER_KAFKA_BOOTSTRAP", bootstrapServers, "METER_AGGREGATOR_STATE_DIR", stateDir.toString(),
+                "METER_AGGREGATOR_HTTP_PORT", "0"));
     }
 
     public AggregatorConfig withApplicationId(String id) {
         return new AggregatorConfig(bootstrapServers, id, dedupeWindow, retentionMonths, resetHorizonMonths,
-                commitInterval, stateDir, streamThreads, threadFailures);
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort);
     }
 
     /**
@@ -147,6 +155,22 @@ public record AggregatorConfig(
                 return d;
             } catch (DateTimeParseException ex) {
                 throw new IllegalArgumentException(name + " must be an ISO-8601 duration such as PT48H, was '" + v + "'");
+            }
+        }
+
+        int port(String name, int fallback) {
+            String v = env.get(name);
+            if (v == null || v.isBlank()) {
+                return fallback;
+            }
+            try {
+                int port = Integer.parseInt(v.trim());
+                if (port < 0 || port > 65_535) {
+                    throw new NumberFormatException();
+                }
+                return port;
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException(name + " must be a port number (0 for any free port), was '" + v + "'");
             }
         }
 

@@ -1,5 +1,12 @@
 package io.usagemeter.aggregator;
 
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
 import java.time.Clock;
 import java.time.Duration;
@@ -10,7 +17,10 @@ import org.apache.kafka.streams.Topology;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The running aggregator: the topology of {@link AggregatorTopology} in one Kafka Streams instance. */
+/**
+ * The running aggregator: the topology of {@link AggregatorTopology} in one Kafka Streams instance,
+ * with its metrics and health endpoints ({@link AggregatorHttp}).
+ */
 public final class AggregatorService implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorService.class);
@@ -18,6 +28,10 @@ public final class AggregatorService implements AutoCloseable {
     private final AggregatorConfig config;
     private final KafkaStreams streams;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final KafkaStreamsMetrics streamsMetrics;
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+    private final AggregatorHttp http;
 
     public AggregatorService(AggregatorConfig config, Clock clock) {
         this.config = Objects.requireNonNull(config, "config");
@@ -25,6 +39,13 @@ public final class AggregatorService implements AutoCloseable {
         this.streams = new KafkaStreams(topology, config.streamsProperties());
         streams.setUncaughtExceptionHandler(new ThreadReplacementPolicy(
                 config.threadFailures().replacements(), config.threadFailures().period(), clock));
+        this.streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics.bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        this.http = new AggregatorHttp(streams::state, registry);
         streams.setStateListener((now, before) -> {
             LOG.info("aggregator {} -> {}", before, now);
             if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) {
@@ -38,6 +59,8 @@ public final class AggregatorService implements AutoCloseable {
                 config.applicationId(), config.bootstrapServers(), config.dedupeWindow(), config.retentionMonths(),
                 config.resetHorizonMonths());
         streams.start();
+        int port = http.start(config.httpPort());
+        LOG.info("aggregator serves /metrics, /health/live and /health/ready on port {}", port);
         return this;
     }
 
@@ -55,8 +78,17 @@ public final class AggregatorService implements AutoCloseable {
         return streams;
     }
 
+    /** The port of the operational endpoints (after {@link #start()}). */
+    public int httpPort() {
+        return http.port();
+    }
+
     @Override
     public void close() {
+        http.close();
         streams.close(Duration.ofSeconds(30));
+        streamsMetrics.close();
+        gcMetrics.close();
+        registry.close();
     }
 }

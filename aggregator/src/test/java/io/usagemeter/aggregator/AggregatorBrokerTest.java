@@ -14,6 +14,10 @@ import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -58,6 +62,8 @@ class AggregatorBrokerTest {
     /** Event times in the past month: the broker refuses record times more than an hour ahead of its clock. */
     private static final Instant START = Instant.now().truncatedTo(ChronoUnit.DAYS).minus(Duration.ofDays(30));
     private static final long SPAN_MS = Duration.ofDays(20).toMillis();
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
     static Path stateDir;
@@ -137,7 +143,20 @@ class AggregatorBrokerTest {
             assertThat(new String(deadLetters.get(0).headers().lastHeader("__streams.errors.offset").value(),
                     StandardCharsets.UTF_8)).isEqualTo(Long.toString(letter.offset()));
             assertThat(service.state()).isEqualTo(KafkaStreams.State.RUNNING);
+
+            HttpResponse<String> ready = get(service, "/health/ready");
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(ready.body()).contains("RUNNING");
+            assertThat(get(service, "/health/live").statusCode()).isEqualTo(200);
+            HttpResponse<String> metrics = get(service, "/metrics");
+            assertThat(metrics.statusCode()).isEqualTo(200);
+            assertThat(metrics.body()).contains("kafka_stream_").contains("jvm_memory_used_bytes");
         }
+    }
+
+    private static HttpResponse<String> get(AggregatorService service, String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + service.httpPort() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private static Map<MonthlySummaryKey, MonthlySummary> reference(List<UsageEvent> distinct,
