@@ -2,6 +2,7 @@ package io.usagemeter.aggregator;
 
 import io.usagemeter.aggregator.internal.DeadLetterDeserializationHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProcessingHandler;
+import io.usagemeter.aggregator.internal.DeadLetterProductionHandler;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -129,6 +130,7 @@ public record AggregatorConfig(
         p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterDeserializationHandler.class);
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProcessingHandler.class);
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProductionHandler.class);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
         return p;

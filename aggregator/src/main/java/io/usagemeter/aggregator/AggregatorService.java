@@ -12,6 +12,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.Topology;
 import org.slf4j.Logger;
@@ -86,7 +87,10 @@ public final class AggregatorService implements AutoCloseable {
     @Override
     public void close() {
         http.close();
-        streams.close(Duration.ofSeconds(30));
+        // Leave the group: a restarted instance gets its tasks back at once instead of after the
+        // session timeout (45 s), which matters more here than sparing the other instances a rebalance.
+        streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         streamsMetrics.close();
         gcMetrics.close();
         registry.close();

@@ -33,7 +33,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
+import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -76,71 +78,135 @@ class AggregatorBrokerTest {
         }
     }
 
+    /** Random users, events with retries and resets: what a test sends and what it must get. */
+    private static final class Workload {
+        final List<UUID> users = new ArrayList<>();
+        final List<UsageEvent> distinct = new ArrayList<>();
+        final List<UsageEvent> sent = new ArrayList<>();
+        final List<AdminCommand.ResetUsage> resets = new ArrayList<>();
+        private final Random random;
+
+        Workload(long seed, int users) {
+            random = new Random(seed);
+            for (int i = 0; i < users; i++) {
+                this.users.add(new UUID(random.nextLong(), i));
+            }
+        }
+
+        /** {@code count} more events, one in ten a retry of any earlier one, and {@code resets} more resets. */
+        Workload add(int count, int resets) {
+            List<UsageEvent> batch = new ArrayList<>();
+            List<AdminCommand.ResetUsage> resetBatch = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int earlier = sent.size() + batch.size();
+                if (earlier > 0 && random.nextInt(10) == 0) {
+                    int pick = random.nextInt(earlier);
+                    batch.add(pick < sent.size() ? sent.get(pick) : batch.get(pick - sent.size()));
+                    continue;
+                }
+                UsageEvent e = new UsageEvent("evt-" + (distinct.size()), users.get(random.nextInt(users.size())),
+                        randomTime(), Provider.values()[random.nextInt(5)], "/api", "POST",
+                        random.nextInt(4) == 0 ? 500 : 200, random.nextInt(2_000), random.nextInt(5_000),
+                        random.nextInt(50_000), random.nextInt(1_000), 1 + random.nextInt(3));
+                distinct.add(e);
+                batch.add(e);
+            }
+            for (int i = 0; i < resets; i++) {
+                Instant at = randomTime();
+                resetBatch.add(new AdminCommand.ResetUsage("reset-" + this.resets.size() + "-" + i,
+                        users.get(random.nextInt(users.size())), YearMonth.from(at.atOffset(ZoneOffset.UTC)), at, at,
+                        "admin@test"));
+            }
+            sent.addAll(batch);
+            this.resets.addAll(resetBatch);
+            lastEvents = batch;
+            lastResets = resetBatch;
+            return this;
+        }
+
+        List<UsageEvent> lastEvents = List.of();
+        List<AdminCommand.ResetUsage> lastResets = List.of();
+
+        private Instant randomTime() {
+            return START.plusMillis((long) (random.nextDouble() * SPAN_MS));
+        }
+
+        /** The contract, naively: each distinct event once, filtered by its month's latest reset. */
+        Map<MonthlySummaryKey, MonthlySummary> reference() {
+            Map<MonthlySummaryKey, Instant> latestReset = new HashMap<>();
+            resets.forEach(r -> latestReset.merge(new MonthlySummaryKey(r.userId(), r.month()), r.resetAt(),
+                    (a, b) -> a.isAfter(b) ? a : b));
+            Map<MonthlySummaryKey, MonthlySummary> reference = new LinkedHashMap<>();
+            latestReset.keySet().forEach(key -> reference.put(key, MonthlySummary.empty(key)));
+            for (UsageEvent e : distinct) {
+                MonthlySummaryKey key = MonthlySummaryKey.of(e);
+                Instant reset = latestReset.get(key);
+                if (reset == null || e.occurredAt().isAfter(reset)) {
+                    reference.put(key, reference.getOrDefault(key, MonthlySummary.empty(key)).plus(e));
+                }
+            }
+            return reference;
+        }
+    }
+
+    /** What the summaries and dead-letter topics hold for one workload's users. */
+    private static final class Observed {
+        final Map<MonthlySummaryKey, MonthlySummary> latest = new HashMap<>();
+        final Map<MonthlySummaryKey, Integer> partitions = new HashMap<>();
+        final List<ConsumerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
+    }
+
+    /** Reads both topics from the start until the summaries of {@code workload}'s users equal its reference. */
+    private static Observed awaitReference(Workload workload, int deadLettersExpected) {
+        Map<MonthlySummaryKey, MonthlySummary> reference = workload.reference();
+        Set<UUID> users = Set.copyOf(workload.users);
+        Set<String> userKeys = users.stream().map(UUID::toString).collect(Collectors.toSet());
+        Observed observed = new Observed();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            consumer.subscribe(List.of(Topics.USAGE_SUMMARIES.name(), Topics.DEAD_LETTER.name()));
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(10)).until(() -> {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.topic().equals(Topics.DEAD_LETTER.name())) {
+                        if (r.key() != null && userKeys.contains(new String(r.key(), StandardCharsets.UTF_8))) {
+                            observed.deadLetters.add(r);
+                        }
+                        continue;
+                    }
+                    MonthlySummaryKey key = Topics.USAGE_SUMMARIES.keySerde().deserializer().deserialize(r.topic(), r.key());
+                    if (users.contains(key.userId())) {
+                        observed.latest.put(key,
+                                Topics.USAGE_SUMMARIES.valueSerde().deserializer().deserialize(r.topic(), r.value()));
+                        observed.partitions.put(key, r.partition());
+                    }
+                }
+                return observed.latest.equals(reference) && observed.deadLetters.size() >= deadLettersExpected;
+            });
+        }
+        assertThat(observed.latest).isEqualTo(reference);
+        return observed;
+    }
+
     @Test
     void summaries_on_the_topic_equal_the_reference() throws Exception {
-        Random random = new Random(20280229L);
-        List<UUID> users = new ArrayList<>();
-        for (int i = 0; i < USERS; i++) {
-            users.add(new UUID(random.nextLong(), i));
-        }
-        List<UsageEvent> distinct = new ArrayList<>();
-        List<UsageEvent> sent = new ArrayList<>();
-        for (int i = 0; i < EVENTS; i++) {
-            if (i > 0 && random.nextInt(10) == 0) {
-                sent.add(sent.get(random.nextInt(sent.size())));   // a retry: same event again
-                continue;
-            }
-            UsageEvent e = new UsageEvent("evt-" + i, users.get(random.nextInt(USERS)),
-                    START.plusMillis((long) (random.nextDouble() * SPAN_MS)), Provider.values()[random.nextInt(5)],
-                    "/api", "POST", random.nextInt(4) == 0 ? 500 : 200, random.nextInt(2_000), random.nextInt(5_000),
-                    random.nextInt(50_000), random.nextInt(1_000), 1 + random.nextInt(3));
-            distinct.add(e);
-            sent.add(e);
-        }
-        List<AdminCommand.ResetUsage> resets = new ArrayList<>();
-        for (int i = 0; i < 20; i++) {
-            Instant at = START.plusMillis((long) (random.nextDouble() * SPAN_MS));
-            resets.add(new AdminCommand.ResetUsage("reset-" + i, users.get(random.nextInt(USERS)),
-                    YearMonth.from(at.atOffset(ZoneOffset.UTC)), at, at, "admin@test"));
-        }
-        Map<MonthlySummaryKey, MonthlySummary> reference = reference(distinct, resets);
-
+        Workload workload = new Workload(20280229L, USERS).add(EVENTS, 20);
         AggregatorConfig config = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), stateDir)
                 .withApplicationId("aggregator-it-" + UUID.randomUUID());
         try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {
             long startedAt = System.nanoTime();
-            produce(sent, resets);
+            produce(workload.lastEvents, workload.lastResets, true);
 
-            Map<MonthlySummaryKey, MonthlySummary> latest = new HashMap<>();
-            Map<MonthlySummaryKey, Integer> partitions = new HashMap<>();
-            List<ConsumerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
-            try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
-                consumer.subscribe(List.of(Topics.USAGE_SUMMARIES.name(), Topics.DEAD_LETTER.name()));
-                await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(10)).until(() -> {
-                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                        if (r.topic().equals(Topics.DEAD_LETTER.name())) {
-                            deadLetters.add(r);
-                            continue;
-                        }
-                        MonthlySummaryKey key = Topics.USAGE_SUMMARIES.keySerde().deserializer().deserialize(r.topic(), r.key());
-                        latest.put(key, Topics.USAGE_SUMMARIES.valueSerde().deserializer().deserialize(r.topic(), r.value()));
-                        partitions.put(key, r.partition());
-                    }
-                    return latest.equals(reference) && !deadLetters.isEmpty();
-                });
-            }
-            System.out.printf("aggregated %d events (%d distinct) into %d summaries in %d ms%n", sent.size(),
-                    distinct.size(), reference.size(), (System.nanoTime() - startedAt) / 1_000_000);
+            Observed observed = awaitReference(workload, 1);
+            System.out.printf("aggregated %d events (%d distinct) into %d summaries in %d ms%n", workload.sent.size(),
+                    workload.distinct.size(), observed.latest.size(), (System.nanoTime() - startedAt) / 1_000_000);
 
-            assertThat(latest).isEqualTo(reference);
-            partitions.forEach((key, partition) -> assertThat(partition).as("partition of %s", key)
+            observed.partitions.forEach((key, partition) -> assertThat(partition).as("partition of %s", key)
                     .isEqualTo(UserPartitioner.partitionOf(key.userId(), TopicSettings.DEFAULT_PARTITIONS)));
-            assertThat(deadLetters).hasSize(1);
+            assertThat(observed.deadLetters).hasSize(1);
             DeadLetter letter = Topics.DEAD_LETTER.valueSerde().deserializer()
-                    .deserialize(Topics.DEAD_LETTER.name(), deadLetters.get(0).value());
+                    .deserialize(Topics.DEAD_LETTER.name(), observed.deadLetters.get(0).value());
             assertThat(letter.stage()).isEqualTo("aggregator.deserialization");
             assertThat(letter.topic()).isEqualTo(Topics.USAGE_EVENTS.name());
-            assertThat(new String(deadLetters.get(0).headers().lastHeader("__streams.errors.offset").value(),
+            assertThat(new String(observed.deadLetters.get(0).headers().lastHeader("__streams.errors.offset").value(),
                     StandardCharsets.UTF_8)).isEqualTo(Long.toString(letter.offset()));
             assertThat(service.state()).isEqualTo(KafkaStreams.State.RUNNING);
 
@@ -154,30 +220,35 @@ class AggregatorBrokerTest {
         }
     }
 
+    @Test
+    void dedupe_and_resets_hold_after_a_restart_on_an_empty_state_directory(@TempDir Path firstState,
+                                                                          @TempDir Path secondState) {
+        Workload workload = new Workload(4242L, 40).add(3_000, 8);
+        String applicationId = "aggregator-restart-" + UUID.randomUUID();
+        try (AggregatorService service = new AggregatorService(
+                AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), firstState)
+                        .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+
+        // A new state directory: every store (seen events, counted events, resets) is restored from its changelog.
+        workload.add(3_000, 8);
+        try (AggregatorService service = new AggregatorService(
+                AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), secondState)
+                        .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+    }
+
     private static HttpResponse<String> get(AggregatorService service, String path) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + service.httpPort() + path)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
-    private static Map<MonthlySummaryKey, MonthlySummary> reference(List<UsageEvent> distinct,
-                                                                     List<AdminCommand.ResetUsage> resets) {
-        Map<MonthlySummaryKey, Instant> latestReset = new HashMap<>();
-        resets.forEach(r -> latestReset.merge(new MonthlySummaryKey(r.userId(), r.month()), r.resetAt(),
-                (a, b) -> a.isAfter(b) ? a : b));
-        Map<MonthlySummaryKey, MonthlySummary> reference = new LinkedHashMap<>();
-        latestReset.keySet().forEach(key -> reference.put(key, MonthlySummary.empty(key)));
-        for (UsageEvent e : distinct) {
-            MonthlySummaryKey key = MonthlySummaryKey.of(e);
-            Instant reset = latestReset.get(key);
-            if (reset == null || e.occurredAt().isAfter(reset)) {
-                reference.put(key, reference.getOrDefault(key, MonthlySummary.empty(key)).plus(e));
-            }
-        }
-        return reference;
-    }
-
     /** Events as ingest sends them (keyed by user, record time = occurred_at), resets spread among them, one poison pill. */
-    private static void produce(List<UsageEvent> events, List<AdminCommand.ResetUsage> resets) {
+    private static void produce(List<UsageEvent> events, List<AdminCommand.ResetUsage> resets, boolean poisonPill) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -187,19 +258,19 @@ class AggregatorBrokerTest {
         String eventsTopic = Topics.USAGE_EVENTS.name();
         String commandsTopic = Topics.ADMIN_COMMANDS.name();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
-            int resetEvery = events.size() / resets.size();
+            int resetEvery = Math.max(1, events.size() / Math.max(1, resets.size()));
             for (int i = 0; i < events.size(); i++) {
                 UsageEvent e = events.get(i);
                 producer.send(new ProducerRecord<>(eventsTopic, null, e.occurredAt().toEpochMilli(),
                         Topics.USAGE_EVENTS.keySerde().serializer().serialize(eventsTopic, e.userId().toString()),
                         Topics.USAGE_EVENTS.valueSerde().serializer().serialize(eventsTopic, e)));
-                if (i % resetEvery == resetEvery / 2) {
+                if (i % resetEvery == resetEvery / 2 && i / resetEvery < resets.size()) {
                     AdminCommand.ResetUsage r = resets.get(i / resetEvery);
                     producer.send(new ProducerRecord<>(commandsTopic, null, r.issuedAt().toEpochMilli(),
                             Topics.ADMIN_COMMANDS.keySerde().serializer().serialize(commandsTopic, r.userId().toString()),
                             Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(commandsTopic, r)));
                 }
-                if (i == events.size() / 3) {
+                if (poisonPill && i == events.size() / 3) {
                     producer.send(new ProducerRecord<>(eventsTopic, e.userId().toString().getBytes(StandardCharsets.UTF_8),
                             "{\"event_id\":".getBytes(StandardCharsets.UTF_8)));
                 }
