@@ -94,8 +94,9 @@ public final class AggregatorTopology {
     private static <V> StoreBuilder<KeyValueStore<String, V>> store(String name, Serde<V> values, boolean hotKeys) {
         StoreBuilder<KeyValueStore<String, V>> store =
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(), values);
-        // Summaries, resets and the high water are rewritten per event: the cache coalesces them per
-        // commit. Seen and counted events are written once each, so caching them would only cost memory.
+        // Summaries and the high water are rewritten, resets read, for every event: the cache serves
+        // them and coalesces writes per commit. Seen and counted events are written once each, so
+        // caching them would only cost memory.
         return hotKeys ? store.withCachingEnabled() : store.withCachingDisabled();
     }
 
