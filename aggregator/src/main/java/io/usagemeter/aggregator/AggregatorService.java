@@ -8,10 +8,19 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
+import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.Topology;
@@ -55,7 +64,14 @@ public final class AggregatorService implements AutoCloseable {
         });
     }
 
+    /**
+     * Starts processing, after checking that the topics exist and that usage events and admin
+     * commands are co-partitioned: a user's resets must reach the task that holds the user's usage.
+     *
+     * @throws IllegalStateException when a topic is missing or the partition counts differ
+     */
     public AggregatorService start() {
+        requireCoPartitionedInputs();
         LOG.info("aggregator {} starting against {} (dedupe window {}, retention {} months, reset horizon {} months)",
                 config.applicationId(), config.bootstrapServers(), config.dedupeWindow(), config.retentionMonths(),
                 config.resetHorizonMonths());
@@ -63,6 +79,30 @@ public final class AggregatorService implements AutoCloseable {
         int port = http.start(config.httpPort());
         LOG.info("aggregator serves /metrics, /health/live and /health/ready on port {}", port);
         return this;
+    }
+
+    private void requireCoPartitionedInputs() {
+        String events = Topics.USAGE_EVENTS.name();
+        String commands = Topics.ADMIN_COMMANDS.name();
+        Map<String, TopicDescription> topics;
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()))) {
+            topics = admin.describeTopics(List.of(events, commands)).allTopicNames().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot read the topics " + events + " and " + commands + " at "
+                    + config.bootstrapServers() + " (create them first, e.g. with the topic bootstrapper): "
+                    + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("Kafka at " + config.bootstrapServers() + " did not answer within 30 s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking the topics", e);
+        }
+        int eventPartitions = topics.get(events).partitions().size();
+        int commandPartitions = topics.get(commands).partitions().size();
+        if (eventPartitions != commandPartitions) {
+            throw new IllegalStateException(events + " has " + eventPartitions + " partitions but " + commands + " has "
+                    + commandPartitions + ": they must be co-partitioned by user_id (same partition count)");
+        }
     }
 
     public KafkaStreams.State state() {

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** One service against external Kafka and PostgreSQL. Each arrives with its own issue. */
@@ -39,9 +40,12 @@ final class ServiceCommands {
     @Command(name = "aggregator", mixinStandardHelpOptions = true,
             description = "Run the aggregator: dedupe and monthly usage summaries (Kafka Streams); configured by METER_* variables.")
     static final class Aggregator implements Callable<Integer> {
+        @ParentCommand
+        Meter meter;
+
         @Override
         public Integer call() throws InterruptedException {
-            AggregatorService service = new AggregatorService(AggregatorConfig.fromEnv(System.getenv()), Clock.systemUTC());
+            AggregatorService service = new AggregatorService(AggregatorConfig.fromEnv(meter.environment()), Clock.systemUTC());
             Runtime.getRuntime().addShutdownHook(new Thread(service::close, "meter-aggregator-shutdown"));
             service.start();
             service.awaitStop();
