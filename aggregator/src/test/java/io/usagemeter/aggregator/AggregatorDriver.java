@@ -88,6 +88,11 @@ final class AggregatorDriver implements AutoCloseable {
         events.pipeInput(key, e, e.occurredAt());
     }
 
+    /** An event with a record time other than its {@code occurred_at}. */
+    void sendAt(UsageEvent e, Instant recordTime) {
+        events.pipeInput(e.userId().toString(), e, recordTime);
+    }
+
     void reset(UUID user, YearMonth month, String resetAt) {
         Instant at = Instant.parse(resetAt);
         commands.pipeInput(user.toString(), new AdminCommand.ResetUsage("reset-" + ++commandIds, user, month, at,

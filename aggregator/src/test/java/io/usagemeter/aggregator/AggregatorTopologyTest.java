@@ -304,6 +304,18 @@ class AggregatorTopologyTest {
         }
 
         @Test
+        void an_event_from_the_future_is_refused_so_it_cannot_move_the_clock_of_decisions() {
+            driver.sendAt(event("future", ALICE, "2099-01-01T00:00:00Z"), Instant.parse("2028-03-05T10:00:00Z"));
+            driver.sendAt(event("skewed", ALICE, "2028-03-05T10:04:59Z"), Instant.parse("2028-03-05T10:00:00Z"));
+            driver.send(event("now", ALICE, "2028-03-05T10:01:00Z"));
+
+            TestRecord<byte[], DeadLetter> letter = single(driver.deadLetters().toArray(TestRecord[]::new));
+            assertThat(letter.value().reason()).contains("more than 5 minutes after its record time");
+            assertThat(driver.stored(ALICE, YearMonth.of(2099, 1))).isNull();
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("within the 5 minutes of skew, and after").isEqualTo(2);
+        }
+
+        @Test
         void a_reset_of_a_month_whose_events_are_gone_is_refused_to_the_dead_letter_topic() {
             driver.send(event("old", ALICE, "2027-10-05T10:00:00Z"), event("now", ALICE, "2028-03-05T10:00:00Z"));
 

@@ -4,6 +4,7 @@ import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.UsageEvent;
 import java.time.Duration;
+import java.time.Instant;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -11,6 +12,9 @@ import org.apache.kafka.streams.processor.api.Record;
 
 /** Counts usage events into monthly summaries and forwards each summary that changed. */
 public final class UsageEventProcessor implements Processor<String, UsageEvent, MonthlySummaryKey, MonthlySummary> {
+
+    /** As at ingest: an event may be at most this far ahead of the time it was sent. */
+    static final Duration FUTURE_TOLERANCE = Duration.ofMinutes(5);
 
     private final MonthlyUsageLedger.LedgerSettings settings;
     private final Duration purgeInterval;
@@ -43,6 +47,14 @@ public final class UsageEventProcessor implements Processor<String, UsageEvent, 
         if (!event.userId().toString().equals(record.key())) {
             throw new IllegalArgumentException("usage event " + event.eventId() + " is keyed by '" + record.key()
                     + "', not by its user_id " + event.userId());
+        }
+        // The latest event time is the clock of every decision, so one event from the far future would
+        // push whole months out of the retention. The record time was bounded by the broker's clock
+        // when it was appended, and it is part of the record, so this check replays the same.
+        if (event.occurredAt().toEpochMilli() - record.timestamp() > FUTURE_TOLERANCE.toMillis()) {
+            throw new IllegalArgumentException("usage event " + event.eventId() + " occurred at " + event.occurredAt()
+                    + ", more than " + FUTURE_TOLERANCE.toMinutes() + " minutes after its record time "
+                    + Instant.ofEpochMilli(record.timestamp()));
         }
         ledger.count(event).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
     }
