@@ -1,2 +1,7 @@
-/** The `aggregator` module: see README.md; its issue fills it in. */
+/**
+ * The aggregator: dedupe, per-user monthly usage summaries and usage resets on Kafka Streams.
+ * {@link io.usagemeter.aggregator.AggregatorTopology#build} wires the topology,
+ * {@link io.usagemeter.aggregator.AggregatorService} runs it, {@code internal} holds the processors
+ * and the store-backed {@code MonthlyUsageLedger} that takes every decision.
+ */
 package io.usagemeter.aggregator;

@@ -1,8 +1,13 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
+import java.time.Clock;
 import java.util.concurrent.Callable;
+import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** One service against external Kafka and PostgreSQL. Each arrives with its own issue. */
@@ -32,11 +37,19 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "aggregator", description = "Run the aggregator (Kafka Streams + PostgreSQL sink).")
-    static final class Aggregator extends NotYet {
+    @Command(name = "aggregator", mixinStandardHelpOptions = true,
+            description = "Run the aggregator: dedupe and monthly usage summaries (Kafka Streams); configured by METER_* variables.")
+    static final class Aggregator implements Callable<Integer> {
+        @ParentCommand
+        Meter meter;
+
         @Override
-        String issue() {
-            return "#4";
+        public Integer call() throws InterruptedException {
+            AggregatorService service = new AggregatorService(AggregatorConfig.fromEnv(meter.environment()), Clock.systemUTC());
+            Runtime.getRuntime().addShutdownHook(new Thread(service::close, "meter-aggregator-shutdown"));
+            service.start();
+            service.awaitStop();
+            return service.state() == KafkaStreams.State.ERROR ? 1 : 0;
         }
     }
 

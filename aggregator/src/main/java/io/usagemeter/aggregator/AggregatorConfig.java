@@ -1,0 +1,195 @@
+package io.usagemeter.aggregator;
+
+import io.usagemeter.aggregator.internal.DeadLetterDeserializationHandler;
+import io.usagemeter.aggregator.internal.DeadLetterProcessingHandler;
+import io.usagemeter.aggregator.internal.DeadLetterProductionHandler;
+import io.usagemeter.schema.topics.Topics;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.streams.StreamsConfig;
+
+/**
+ * The aggregator's settings, parsed once from {@code METER_*} variables.
+ *
+ * @param bootstrapServers Kafka bootstrap servers ({@code METER_KAFKA_BOOTSTRAP})
+ * @param applicationId Kafka Streams application id: consumer group and prefix of internal topics
+ * @param dedupeWindow how far behind the newest event time a repeated {@code event_id} is still recognised
+ * @param retentionMonths calendar months (the newest included) whose summaries stay in the state store
+ * @param resetHorizonMonths calendar months (the newest included) for which every counted event is kept,
+ *     so that a usage reset arriving after the events it excludes can recompute the month exactly
+ * @param commitInterval Kafka Streams commit interval (with exactly-once, also the output latency)
+ * @param stateDir where the local state stores live; kept across restarts
+ * @param streamThreads stream threads in this instance
+ * @param threadFailures how many dead stream threads are replaced, and within which period, before the
+ *     instance shuts down instead
+ * @param httpPort port of {@code /metrics}, {@code /health/live} and {@code /health/ready}; 0 picks a free one
+ */
+public record AggregatorConfig(
+        String bootstrapServers,
+        String applicationId,
+        Duration dedupeWindow,
+        int retentionMonths,
+        int resetHorizonMonths,
+        Duration commitInterval,
+        Path stateDir,
+        int streamThreads,
+        ThreadFailureBudget threadFailures,
+        int httpPort) {
+
+    public static final String DEFAULT_APPLICATION_ID = "usage-meter-aggregator";
+    public static final int DEFAULT_HTTP_PORT = 8082;
+
+    /** At most {@code replacements} dead stream threads are replaced per {@code period}. */
+    public record ThreadFailureBudget(int replacements, Duration period) {
+        public ThreadFailureBudget {
+            Objects.requireNonNull(period, "period");
+            if (replacements < 0 || period.isNegative() || period.isZero()) {
+                throw new IllegalArgumentException("thread failure budget must be >= 0 replacements per positive period");
+            }
+        }
+    }
+
+    public AggregatorConfig {
+        Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+        Objects.requireNonNull(applicationId, "applicationId");
+        Objects.requireNonNull(dedupeWindow, "dedupeWindow");
+        Objects.requireNonNull(commitInterval, "commitInterval");
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(threadFailures, "threadFailures");
+        if (dedupeWindow.isNegative() || dedupeWindow.isZero()) {
+            throw new IllegalArgumentException("dedupe window must be positive, was " + dedupeWindow);
+        }
+        if (retentionMonths < 1) {
+            throw new IllegalArgumentException("retention must be at least 1 month, was " + retentionMonths);
+        }
+        if (resetHorizonMonths < 1 || resetHorizonMonths > retentionMonths) {
+            throw new IllegalArgumentException("reset horizon must be between 1 and the retention ("
+                    + retentionMonths + ") months, was " + resetHorizonMonths);
+        }
+        if (httpPort < 0 || httpPort > 65_535) {
+            throw new IllegalArgumentException("HTTP port must be between 0 and 65535, was " + httpPort);
+        }
+        if (streamThreads < 1) {
+            throw new IllegalArgumentException("stream threads must be at least 1, was " + streamThreads);
+        }
+    }
+
+    /** Reads the configuration from {@code env} (normally {@link System#getenv()}), failing fast on bad values. */
+    public static AggregatorConfig fromEnv(Map<String, String> env) {
+        Env e = new Env(env);
+        return new AggregatorConfig(
+                e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
+                e.string("METER_AGGREGATOR_APPLICATION_ID", DEFAULT_APPLICATION_ID),
+                e.duration("METER_AGGREGATOR_DEDUPE_WINDOW", Duration.ofHours(48)),
+                e.positiveInt("METER_AGGREGATOR_RETENTION_MONTHS", 13),
+                e.positiveInt("METER_AGGREGATOR_RESET_HORIZON_MONTHS", 3),
+                e.duration("METER_AGGREGATOR_COMMIT_INTERVAL", Duration.ofMillis(100)),
+                Path.of(e.string("METER_AGGREGATOR_STATE_DIR",
+                        Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "aggregator").toString())),
+                e.positiveInt("METER_AGGREGATOR_STREAM_THREADS", 1),
+                new ThreadFailureBudget(
+                        e.positiveInt("METER_AGGREGATOR_THREAD_REPLACEMENTS", 3),
+                        e.duration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
+                e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT));
+    }
+
+    /** A configuration for tests and the dev stack: defaults, except where Kafka and the state are and a free HTTP port. */
+    public static AggregatorConfig defaults(String bootstrapServers, Path stateDir) {
+        return fromEnv(Map.of("METER_KAFKA_BOOTSTRAP", bootstrapServers, "METER_AGGREGATOR_STATE_DIR", stateDir.toString(),
+                "METER_AGGREGATOR_HTTP_PORT", "0"));
+    }
+
+    public AggregatorConfig withApplicationId(String id) {
+        return new AggregatorConfig(bootstrapServers, id, dedupeWindow, retentionMonths, resetHorizonMonths,
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort);
+    }
+
+    /**
+     * The Kafka Streams properties, derived here and nowhere else. No default serdes: every
+     * source, sink and store names its serdes from the topic registry.
+     */
+    public Properties streamsProperties() {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitInterval.toMillis());
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
+        // Poison pills go to the dead-letter topic through Streams' own dead-letter support
+        // (KIP-1034: handlers return the records, Streams sends them in the task's transaction)
+        // with topic, partition, offset and reason in headers; processing continues.
+        p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, Topics.DEAD_LETTER.name());
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterDeserializationHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProcessingHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProductionHandler.class);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
+        return p;
+    }
+
+    /** Reads variables and names the offending one when a value does not parse. */
+    private record Env(Map<String, String> env) {
+
+        String string(String name, String fallback) {
+            String v = env.get(name);
+            return v == null || v.isBlank() ? fallback : v.trim();
+        }
+
+        Duration duration(String name, Duration fallback) {
+            String v = env.get(name);
+            if (v == null || v.isBlank()) {
+                return fallback;
+            }
+            try {
+                Duration d = Duration.parse(v.trim());
+                if (d.isNegative() || d.isZero()) {
+                    throw new IllegalArgumentException(name + " must be a positive ISO-8601 duration, was '" + v + "'");
+                }
+                return d;
+            } catch (DateTimeParseException ex) {
+                throw new IllegalArgumentException(name + " must be an ISO-8601 duration such as PT48H, was '" + v + "'");
+            }
+        }
+
+        int port(String name, int fallback) {
+            String v = env.get(name);
+            if (v == null || v.isBlank()) {
+                return fallback;
+            }
+            try {
+                int port = Integer.parseInt(v.trim());
+                if (port < 0 || port > 65_535) {
+                    throw new NumberFormatException();
+                }
+                return port;
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException(name + " must be a port number (0 for any free port), was '" + v + "'");
+            }
+        }
+
+        int positiveInt(String name, int fallback) {
+            String v = env.get(name);
+            if (v == null || v.isBlank()) {
+                return fallback;
+            }
+            try {
+                int i = Integer.parseInt(v.trim());
+                if (i < 1) {
+                    throw new NumberFormatException();
+                }
+                return i;
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException(name + " must be a positive integer, was '" + v + "'");
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package io.usagemeter.aggregator;
+
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
+import io.usagemeter.schema.topics.Topics;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.Topology;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running aggregator: the topology of {@link AggregatorTopology} in one Kafka Streams instance,
+ * with its metrics and health endpoints ({@link AggregatorHttp}).
+ */
+public final class AggregatorService implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AggregatorService.class);
+
+    private final AggregatorConfig config;
+    private final KafkaStreams streams;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final KafkaStreamsMetrics streamsMetrics;
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+    private final AggregatorHttp http;
+
+    public AggregatorService(AggregatorConfig config, Clock clock) {
+        this.config = Objects.requireNonNull(config, "config");
+        Topology topology = AggregatorTopology.build(config);
+        this.streams = new KafkaStreams(topology, config.streamsProperties());
+        streams.setUncaughtExceptionHandler(new ThreadReplacementPolicy(
+                config.threadFailures().replacements(), config.threadFailures().period(), clock));
+        this.streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics.bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        this.http = new AggregatorHttp(streams::state, registry);
+        streams.setStateListener((now, before) -> {
+            LOG.info("aggregator {} -> {}", before, now);
+            if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) {
+                stopped.countDown();
+            }
+        });
+    }
+
+    /**
+     * Starts processing, after checking that the topics exist and that usage events and admin
+     * commands are co-partitioned: a user's resets must reach the task that holds the user's usage.
+     *
+     * @throws IllegalStateException when a topic is missing or the partition counts differ
+     */
+    public AggregatorService start() {
+        requireCoPartitionedInputs();
+        LOG.info("aggregator {} starting against {} (dedupe window {}, retention {} months, reset horizon {} months)",
+                config.applicationId(), config.bootstrapServers(), config.dedupeWindow(), config.retentionMonths(),
+                config.resetHorizonMonths());
+        streams.start();
+        int port = http.start(config.httpPort());
+        LOG.info("aggregator serves /metrics, /health/live and /health/ready on port {}", port);
+        return this;
+    }
+
+    private void requireCoPartitionedInputs() {
+        String events = Topics.USAGE_EVENTS.name();
+        String commands = Topics.ADMIN_COMMANDS.name();
+        Map<String, TopicDescription> topics;
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()))) {
+            topics = admin.describeTopics(List.of(events, commands)).allTopicNames().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot read the topics " + events + " and " + commands + " at "
+                    + config.bootstrapServers() + " (create them first, e.g. with the topic bootstrapper): "
+                    + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("Kafka at " + config.bootstrapServers() + " did not answer within 30 s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking the topics", e);
+        }
+        int eventPartitions = topics.get(events).partitions().size();
+        int commandPartitions = topics.get(commands).partitions().size();
+        if (eventPartitions != commandPartitions) {
+            throw new IllegalStateException(events + " has " + eventPartitions + " partitions but " + commands + " has "
+                    + commandPartitions + ": they must be co-partitioned by user_id (same partition count)");
+        }
+    }
+
+    public KafkaStreams.State state() {
+        return streams.state();
+    }
+
+    /** Blocks until the instance stopped, closed or failed past its failure budget. */
+    public void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    /** The Kafka Streams instance, for metrics binders and interactive queries. */
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    /** The port of the operational endpoints (after {@link #start()}). */
+    public int httpPort() {
+        return http.port();
+    }
+
+    @Override
+    public void close() {
+        http.close();
+        // Leave the group: a restarted instance gets its tasks back at once instead of after the
+        // session timeout (45 s), which matters more here than sparing the other instances a rebalance.
+        streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+        streamsMetrics.close();
+        gcMetrics.close();
+        registry.close();
+    }
+}

@@ -1,0 +1,106 @@
+package io.usagemeter.aggregator;
+
+import io.usagemeter.aggregator.internal.MonthlyUsageLedger.LedgerSettings;
+import io.usagemeter.aggregator.internal.UsageEventProcessor;
+import io.usagemeter.aggregator.internal.UsageResetProcessor;
+import io.usagemeter.aggregator.internal.UserPartitioner;
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.serde.JsonSerde;
+import io.usagemeter.schema.topics.Topic;
+import io.usagemeter.schema.topics.Topics;
+import java.time.Duration;
+import java.time.Instant;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.TopologyConfig;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.StoreBuilder;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The aggregator's topology: usage events and usage resets, both keyed by {@code user_id} and
+ * co-partitioned, update the same per-task stores, and every changed monthly summary goes to the
+ * compacted summaries topic in the partition of its user. No re-keying, so no repartition topic.
+ */
+public final class AggregatorTopology {
+
+    public static final String USAGE_EVENTS_SOURCE = "usage-events-source";
+    public static final String ADMIN_COMMANDS_SOURCE = "admin-commands-source";
+    public static final String COUNT_USAGE_PROCESSOR = "count-usage";
+    public static final String APPLY_RESETS_PROCESSOR = "apply-usage-resets";
+    public static final String MERGE_SUMMARIES = "changed-summaries";
+    public static final String SUMMARIES_SINK = "usage-summaries-sink";
+
+    /** The latest {@code occurred_at} seen by the task: the clock of every decision. */
+    public static final String EVENT_TIME_STORE = "aggregator-event-time";
+    /** {@code user|event_id → occurred_at}: the dedupe memory, purged past the dedupe window. */
+    public static final String SEEN_EVENTS_STORE = "aggregator-seen-events";
+    /** Every counted event of the months within the reset horizon, ordered by time within a user's month. */
+    public static final String COUNTED_EVENTS_STORE = "aggregator-counted-events";
+    /** {@code month|user → reset_at}, the latest reset of each user's month. */
+    public static final String USAGE_RESETS_STORE = "aggregator-usage-resets";
+    /** {@code month|user → summary} for the months within the retention. */
+    public static final String MONTHLY_SUMMARIES_STORE = "aggregator-monthly-summaries";
+
+    private static final String[] STORES = {
+        EVENT_TIME_STORE, SEEN_EVENTS_STORE, COUNTED_EVENTS_STORE, USAGE_RESETS_STORE, MONTHLY_SUMMARIES_STORE
+    };
+    private static final Serde<Instant> INSTANT = new JsonSerde<>(Instant.class);
+    private static final Duration MIN_PURGE_INTERVAL = Duration.ofMinutes(1);
+
+    private AggregatorTopology() {
+    }
+
+    public static Topology build(AggregatorConfig config) {
+        StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
+        builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true));
+        builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false));
+        builder.addStateStore(store(COUNTED_EVENTS_STORE, Topics.USAGE_EVENTS.valueSerde(), false));
+        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true));
+        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, Topics.USAGE_SUMMARIES.valueSerde(), true));
+
+        LedgerSettings settings = new LedgerSettings(
+                config.dedupeWindow(), config.retentionMonths(), config.resetHorizonMonths());
+        Duration purgeInterval = max(config.dedupeWindow().dividedBy(4), MIN_PURGE_INTERVAL);
+
+        KStream<MonthlySummaryKey, MonthlySummary> fromEvents = source(builder, Topics.USAGE_EVENTS, USAGE_EVENTS_SOURCE)
+                .process(() -> new UsageEventProcessor(settings, purgeInterval), Named.as(COUNT_USAGE_PROCESSOR), STORES);
+        KStream<MonthlySummaryKey, MonthlySummary> fromResets =
+                source(builder, Topics.ADMIN_COMMANDS, ADMIN_COMMANDS_SOURCE)
+                        .process(() -> new UsageResetProcessor(settings), Named.as(APPLY_RESETS_PROCESSOR), STORES);
+
+        Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
+        fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES))
+                .to(summaries.name(), Produced.with(summaries.keySerde(), summaries.valueSerde())
+                        .withStreamPartitioner(new UserPartitioner())
+                        .withName(SUMMARIES_SINK));
+        return builder.build();
+    }
+
+    private static <K, V> KStream<K, V> source(StreamsBuilder builder, Topic<K, V> topic, String name) {
+        return builder.stream(topic.name(), Consumed.with(topic.keySerde(), topic.valueSerde()).withName(name));
+    }
+
+    private static <V> StoreBuilder<KeyValueStore<String, V>> store(String name, Serde<V> values, boolean hotKeys) {
+        StoreBuilder<KeyValueStore<String, V>> store =
+                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(), values);
+        // Summaries and the high water are rewritten, resets read, for every event: the cache serves
+        // them and coalesces writes per commit. Seen and counted events are written once each, so
+        // caching them would only cost memory.
+        return hotKeys ? store.withCachingEnabled() : store.withCachingDisabled();
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
+    }
+}

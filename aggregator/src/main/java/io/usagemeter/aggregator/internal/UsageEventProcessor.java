@@ -1,0 +1,61 @@
+package io.usagemeter.aggregator.internal;
+
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.UsageEvent;
+import java.time.Duration;
+import java.time.Instant;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+
+/** Counts usage events into monthly summaries and forwards each summary that changed. */
+public final class UsageEventProcessor implements Processor<String, UsageEvent, MonthlySummaryKey, MonthlySummary> {
+
+    /** As at ingest: an event may be at most this far ahead of the time it was sent. */
+    static final Duration FUTURE_TOLERANCE = Duration.ofMinutes(5);
+
+    private final MonthlyUsageLedger.LedgerSettings settings;
+    private final Duration purgeInterval;
+    private ProcessorContext<MonthlySummaryKey, MonthlySummary> context;
+    private MonthlyUsageLedger ledger;
+
+    /**
+     * @param purgeInterval how much stream time passes between purges; purges never change a
+     *     decision, they only bound the state, so stream time (not wall-clock) is good enough
+     */
+    public UsageEventProcessor(MonthlyUsageLedger.LedgerSettings settings, Duration purgeInterval) {
+        this.settings = settings;
+        this.purgeInterval = purgeInterval;
+    }
+
+    @Override
+    public void init(ProcessorContext<MonthlySummaryKey, MonthlySummary> context) {
+        this.context = context;
+        this.ledger = new MonthlyUsageLedger(context, settings);
+        context.schedule(purgeInterval, PunctuationType.STREAM_TIME, at -> ledger.purge());
+    }
+
+    @Override
+    public void process(Record<String, UsageEvent> record) {
+        UsageEvent event = record.value();
+        if (event == null) {
+            throw new IllegalArgumentException("a usage event must not be a tombstone (key " + record.key() + ")");
+        }
+        // The partition decides which task holds a user's usage: a mis-keyed event would be counted apart.
+        if (!event.userId().toString().equals(record.key())) {
+            throw new IllegalArgumentException("usage event " + event.eventId() + " is keyed by '" + record.key()
+                    + "', not by its user_id " + event.userId());
+        }
+        // The latest event time is the clock of every decision, so one event from the far future would
+        // push whole months out of the retention. The record time was bounded by the broker's clock
+        // when it was appended, and it is part of the record, so this check replays the same.
+        if (event.occurredAt().toEpochMilli() - record.timestamp() > FUTURE_TOLERANCE.toMillis()) {
+            throw new IllegalArgumentException("usage event " + event.eventId() + " occurred at " + event.occurredAt()
+                    + ", more than " + FUTURE_TOLERANCE.toMinutes() + " minutes after its record time "
+                    + Instant.ofEpochMilli(record.timestamp()));
+        }
+        ledger.count(event).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
+    }
+}

@@ -1,0 +1,39 @@
+package io.usagemeter.aggregator.internal;
+
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+
+/** Applies usage resets from the admin commands and forwards the recomputed month; other commands are the enforcer's. */
+public final class UsageResetProcessor implements Processor<String, AdminCommand, MonthlySummaryKey, MonthlySummary> {
+
+    private final MonthlyUsageLedger.LedgerSettings settings;
+    private ProcessorContext<MonthlySummaryKey, MonthlySummary> context;
+    private MonthlyUsageLedger ledger;
+
+    public UsageResetProcessor(MonthlyUsageLedger.LedgerSettings settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public void init(ProcessorContext<MonthlySummaryKey, MonthlySummary> context) {
+        this.context = context;
+        this.ledger = new MonthlyUsageLedger(context, settings);
+    }
+
+    @Override
+    public void process(Record<String, AdminCommand> record) {
+        if (!(record.value() instanceof AdminCommand.ResetUsage reset)) {
+            return;
+        }
+        // Resets must reach the task that holds the user's events (co-partitioned by user_id).
+        if (!reset.userId().toString().equals(record.key())) {
+            throw new IllegalArgumentException("usage reset " + reset.commandId() + " is keyed by '" + record.key()
+                    + "', not by its user_id " + reset.userId());
+        }
+        ledger.reset(reset).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
+    }
+}

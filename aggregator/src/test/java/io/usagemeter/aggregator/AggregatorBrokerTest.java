@@ -1,0 +1,293 @@
+package io.usagemeter.aggregator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.usagemeter.aggregator.internal.UserPartitioner;
+import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.events.DeadLetter;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import io.usagemeter.schema.topics.Topics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real aggregator on the embedded broker with exactly-once: tens of thousands of random
+ * events with resends and late arrivals, a few resets and one poison pill; the summaries on the
+ * topic must equal a reference computed here, each in its user's partition.
+ */
+class AggregatorBrokerTest {
+
+    private static final int USERS = 300;
+    private static final int EVENTS = 30_000;
+    /** Event times in the past month: the broker refuses record times more than an hour ahead of its clock. */
+    private static final Instant START = Instant.now().truncatedTo(ChronoUnit.DAYS).minus(Duration.ofDays(30));
+    private static final long SPAN_MS = Duration.ofDays(20).toMillis();
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @TempDir
+    static Path stateDir;
+
+    @BeforeAll
+    static void topics() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                SharedEmbeddedKafka.bootstrapServers()))) {
+            TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+        }
+    }
+
+    /** Random users, events with retries and resets: what a test sends and what it must get. */
+    private static final class Workload {
+        final List<UUID> users = new ArrayList<>();
+        final List<UsageEvent> distinct = new ArrayList<>();
+        final List<UsageEvent> sent = new ArrayList<>();
+        final List<AdminCommand.ResetUsage> resets = new ArrayList<>();
+        private final Random random;
+
+        Workload(long seed, int users) {
+            random = new Random(seed);
+            for (int i = 0; i < users; i++) {
+                this.users.add(new UUID(random.nextLong(), i));
+            }
+        }
+
+        /** {@code count} more events, one in ten a retry of any earlier one, and {@code resets} more resets. */
+        Workload add(int count, int resets) {
+            List<UsageEvent> batch = new ArrayList<>();
+            List<AdminCommand.ResetUsage> resetBatch = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int earlier = sent.size() + batch.size();
+                if (earlier > 0 && random.nextInt(10) == 0) {
+                    int pick = random.nextInt(earlier);
+                    batch.add(pick < sent.size() ? sent.get(pick) : batch.get(pick - sent.size()));
+                    continue;
+                }
+                UsageEvent e = new UsageEvent("evt-" + (distinct.size()), users.get(random.nextInt(users.size())),
+                        randomTime(), Provider.values()[random.nextInt(5)], "/api", "POST",
+                        random.nextInt(4) == 0 ? 500 : 200, random.nextInt(2_000), random.nextInt(5_000),
+                        random.nextInt(50_000), random.nextInt(1_000), 1 + random.nextInt(3));
+                distinct.add(e);
+                batch.add(e);
+            }
+            for (int i = 0; i < resets; i++) {
+                Instant at = randomTime();
+                resetBatch.add(new AdminCommand.ResetUsage("reset-" + this.resets.size() + "-" + i,
+                        users.get(random.nextInt(users.size())), YearMonth.from(at.atOffset(ZoneOffset.UTC)), at, at,
+                        "admin@test"));
+            }
+            sent.addAll(batch);
+            this.resets.addAll(resetBatch);
+            lastEvents = batch;
+            lastResets = resetBatch;
+            return this;
+        }
+
+        List<UsageEvent> lastEvents = List.of();
+        List<AdminCommand.ResetUsage> lastResets = List.of();
+
+        private Instant randomTime() {
+            return START.plusMillis((long) (random.nextDouble() * SPAN_MS));
+        }
+
+        /** The contract, naively: each distinct event once, filtered by its month's latest reset. */
+        Map<MonthlySummaryKey, MonthlySummary> reference() {
+            Map<MonthlySummaryKey, Instant> latestReset = new HashMap<>();
+            resets.forEach(r -> latestReset.merge(new MonthlySummaryKey(r.userId(), r.month()), r.resetAt(),
+                    (a, b) -> a.isAfter(b) ? a : b));
+            Map<MonthlySummaryKey, MonthlySummary> reference = new LinkedHashMap<>();
+            latestReset.keySet().forEach(key -> reference.put(key, MonthlySummary.empty(key)));
+            for (UsageEvent e : distinct) {
+                MonthlySummaryKey key = MonthlySummaryKey.of(e);
+                Instant reset = latestReset.get(key);
+                if (reset == null || e.occurredAt().isAfter(reset)) {
+                    reference.put(key, reference.getOrDefault(key, MonthlySummary.empty(key)).plus(e));
+                }
+            }
+            return reference;
+        }
+    }
+
+    /** What the summaries and dead-letter topics hold for one workload's users. */
+    private static final class Observed {
+        final Map<MonthlySummaryKey, MonthlySummary> latest = new HashMap<>();
+        final Map<MonthlySummaryKey, Integer> partitions = new HashMap<>();
+        final List<ConsumerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
+    }
+
+    /** Reads both topics from the start until the summaries of {@code workload}'s users equal its reference. */
+    private static Observed awaitReference(Workload workload, int deadLettersExpected) {
+        Map<MonthlySummaryKey, MonthlySummary> reference = workload.reference();
+        Set<UUID> users = Set.copyOf(workload.users);
+        Set<String> userKeys = users.stream().map(UUID::toString).collect(Collectors.toSet());
+        Observed observed = new Observed();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            consumer.subscribe(List.of(Topics.USAGE_SUMMARIES.name(), Topics.DEAD_LETTER.name()));
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(10)).until(() -> {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.topic().equals(Topics.DEAD_LETTER.name())) {
+                        if (r.key() != null && userKeys.contains(new String(r.key(), StandardCharsets.UTF_8))) {
+                            observed.deadLetters.add(r);
+                        }
+                        continue;
+                    }
+                    MonthlySummaryKey key = Topics.USAGE_SUMMARIES.keySerde().deserializer().deserialize(r.topic(), r.key());
+                    if (users.contains(key.userId())) {
+                        observed.latest.put(key,
+                                Topics.USAGE_SUMMARIES.valueSerde().deserializer().deserialize(r.topic(), r.value()));
+                        observed.partitions.put(key, r.partition());
+                    }
+                }
+                return observed.latest.equals(reference) && observed.deadLetters.size() >= deadLettersExpected;
+            });
+        }
+        assertThat(observed.latest).isEqualTo(reference);
+        return observed;
+    }
+
+    @Test
+    void summaries_on_the_topic_equal_the_reference() throws Exception {
+        Workload workload = new Workload(20280229L, USERS).add(EVENTS, 20);
+        AggregatorConfig config = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), stateDir)
+                .withApplicationId("aggregator-it-" + UUID.randomUUID());
+        try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {
+            long startedAt = System.nanoTime();
+            produce(workload.lastEvents, workload.lastResets, true);
+
+            Observed observed = awaitReference(workload, 1);
+            System.out.printf("aggregated %d events (%d distinct) into %d summaries in %d ms%n", workload.sent.size(),
+                    workload.distinct.size(), observed.latest.size(), (System.nanoTime() - startedAt) / 1_000_000);
+
+            observed.partitions.forEach((key, partition) -> assertThat(partition).as("partition of %s", key)
+                    .isEqualTo(UserPartitioner.partitionOf(key.userId(), TopicSettings.DEFAULT_PARTITIONS)));
+            assertThat(observed.deadLetters).hasSize(1);
+            DeadLetter letter = Topics.DEAD_LETTER.valueSerde().deserializer()
+                    .deserialize(Topics.DEAD_LETTER.name(), observed.deadLetters.get(0).value());
+            assertThat(letter.stage()).isEqualTo("aggregator.deserialization");
+            assertThat(letter.topic()).isEqualTo(Topics.USAGE_EVENTS.name());
+            assertThat(new String(observed.deadLetters.get(0).headers().lastHeader("__streams.errors.offset").value(),
+                    StandardCharsets.UTF_8)).isEqualTo(Long.toString(letter.offset()));
+            assertThat(service.state()).isEqualTo(KafkaStreams.State.RUNNING);
+
+            HttpResponse<String> ready = get(service, "/health/ready");
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(ready.body()).contains("RUNNING");
+            assertThat(get(service, "/health/live").statusCode()).isEqualTo(200);
+            HttpResponse<String> metrics = get(service, "/metrics");
+            assertThat(metrics.statusCode()).isEqualTo(200);
+            assertThat(metrics.body()).contains("kafka_stream_").contains("jvm_memory_used_bytes");
+        }
+    }
+
+    @Test
+    void dedupe_and_resets_hold_after_a_restart_on_an_empty_state_directory(@TempDir Path firstState,
+                                                                          @TempDir Path secondState) {
+        Workload workload = new Workload(4242L, 40).add(3_000, 8);
+        String applicationId = "aggregator-restart-" + UUID.randomUUID();
+        try (AggregatorService service = new AggregatorService(
+                AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), firstState)
+                        .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+
+        // A new state directory: every store (seen events, counted events, resets) is restored from its changelog.
+        workload.add(3_000, 8);
+        try (AggregatorService service = new AggregatorService(
+                AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), secondState)
+                        .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+    }
+
+    private static HttpResponse<String> get(AggregatorService service, String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + service.httpPort() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Events as ingest sends them (keyed by user, record time = occurred_at), resets spread among them, one poison pill. */
+    private static void produce(List<UsageEvent> events, List<AdminCommand.ResetUsage> resets, boolean poisonPill) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        String eventsTopic = Topics.USAGE_EVENTS.name();
+        String commandsTopic = Topics.ADMIN_COMMANDS.name();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            int resetEvery = Math.max(1, events.size() / Math.max(1, resets.size()));
+            for (int i = 0; i < events.size(); i++) {
+                UsageEvent e = events.get(i);
+                producer.send(new ProducerRecord<>(eventsTopic, null, e.occurredAt().toEpochMilli(),
+                        Topics.USAGE_EVENTS.keySerde().serializer().serialize(eventsTopic, e.userId().toString()),
+                        Topics.USAGE_EVENTS.valueSerde().serializer().serialize(eventsTopic, e)));
+                if (i % resetEvery == resetEvery / 2 && i / resetEvery < resets.size()) {
+                    AdminCommand.ResetUsage r = resets.get(i / resetEvery);
+                    producer.send(new ProducerRecord<>(commandsTopic, null, r.issuedAt().toEpochMilli(),
+                            Topics.ADMIN_COMMANDS.keySerde().serializer().serialize(commandsTopic, r.userId().toString()),
+                            Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(commandsTopic, r)));
+                }
+                if (poisonPill && i == events.size() / 3) {
+                    producer.send(new ProducerRecord<>(eventsTopic, e.userId().toString().getBytes(StandardCharsets.UTF_8),
+                            "{\"event_id\":".getBytes(StandardCharsets.UTF_8)));
+                }
+            }
+            producer.flush();
+        }
+    }
+
+    private static KafkaConsumer<byte[], byte[]> consumer() {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "aggregator-it-reader-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, IsolationLevel.READ_COMMITTED.toString().toLowerCase());
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        return new KafkaConsumer<>(p);
+    }
+}
