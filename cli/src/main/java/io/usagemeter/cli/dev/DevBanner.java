@@ -36,7 +36,7 @@ final class DevBanner {
         for (DevServices.Service service : services) {
             if (service.inBuild()) {
                 out.printf("  %-11s %-24s %s%n", service.name(), service.url(ports), service.role());
-                out.printf("  %-11s %-24s metrics%n", "", service.url(ports) + "/metrics");
+                out.printf("  %-11s metrics %s%n", "", service.url(ports) + "/metrics");
             } else {
                 out.printf("  %-11s not in this build (arrives with issue %s)%n", service.name(), service.issue());
             }

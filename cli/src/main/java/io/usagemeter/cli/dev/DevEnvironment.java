@@ -56,7 +56,7 @@ public final class DevEnvironment {
         vars.put("METER_ENFORCER_PORT", Integer.toString(ports.enforcer()));
         vars.put("METER_ENFORCER_ADVERTISED_URL", shellVariables.get("METER_ENFORCER_URL"));
         vars.put("METER_ENFORCER_STATE_DIR", dataDir.streamsState("enforcer").toString());
-        vars.put("METER_AGGREGATOR_METRICS_PORT", Integer.toString(ports.aggregatorMetrics()));
+        vars.put("METER_AGGREGATOR_HTTP_PORT", Integer.toString(ports.aggregatorMetrics()));
         vars.put("METER_AGGREGATOR_STATE_DIR", dataDir.streamsState("aggregator").toString());
         return vars;
     }

@@ -1,5 +1,8 @@
 package io.usagemeter.cli.dev;
 
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
+import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 
@@ -48,7 +51,8 @@ final class DevServices {
     static List<Service> all() {
         return List.of(
                 new Service(INGEST, "#3", DevPorts::ingest, "POST /v1/events, POST /v1/referrals", null),
-                new Service(AGGREGATOR, "#4", DevPorts::aggregatorMetrics, "monthly summaries to PostgreSQL", null),
+                new Service(AGGREGATOR, "#4", DevPorts::aggregatorMetrics, "dedupe and monthly summaries (metrics and health only)",
+                        env -> new AggregatorService(AggregatorConfig.fromEnv(env), Clock.systemUTC()).start()),
                 new Service(ENFORCER, "#5", DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
                         null));
     }

@@ -68,7 +68,7 @@ public final class DevStack implements AutoCloseable {
                 }
                 throw new DevStackException(component.name() + " did not start: " + oneLine(e), e);
             }
-            progress.accept(String.format("  %-12s started in %.1f s", component.name(),
+            progress.accept(String.format("  %-12s ready in %.1f s", component.name(),
                     (System.nanoTime() - started) / 1e9));
         }
     }
