@@ -18,8 +18,8 @@ final class StopSignals {
 
     static void install(Runnable requestStop) {
         AtomicInteger received = new AtomicInteger();
-        try {
-            for (String name : new String[] {"INT", "TERM"}) {
+        for (String name : new String[] {"INT", "TERM"}) {
+            try {
                 sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
                     if (received.incrementAndGet() == 1) {
                         requestStop.run();
@@ -28,9 +28,10 @@ final class StopSignals {
                         Runtime.getRuntime().halt(130);
                     }
                 });
+            } catch (LinkageError | IllegalArgumentException e) {
+                // SIGINT is ignored in a background job of a non-interactive shell, and the JVM refuses it then.
+                log.debug("no handler for SIG{} ({}); the shutdown hook stops the stack", name, e.toString());
             }
-        } catch (LinkageError | IllegalArgumentException e) {
-            log.debug("no signal handlers ({}); the shutdown hook stops the stack", e.toString());
         }
     }
 }
