@@ -1,0 +1,322 @@
+package io.usagemeter.schema.events;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * The usage event contract (product.md, "Usage event (v1)"), shared by the ingest service and
+ * the Java client so both reject exactly the same events with the same messages.
+ *
+ * <p>{@link #parse(JsonNode)} checks shape, types and ranges of a JSON document and reports every
+ * violation, not only the first. {@link #check(UsageEvent, Instant, Duration)} checks a typed event
+ * against the ranges and the time rules (not too far in the future, not older than the lateness
+ * bound). {@link #validate(JsonNode, Instant, Duration)} does both.
+ */
+public final class UsageEventValidation {
+
+    public static final int EVENT_ID_MAX_LENGTH = 128;
+    public static final int ENDPOINT_MAX_LENGTH = 512;
+    public static final int STATUS_CODE_MIN = 100;
+    public static final int STATUS_CODE_MAX = 599;
+    /** How far in the future {@code occurred_at} may lie (clock skew between apps and ingest). */
+    public static final Duration MAX_FUTURE_SKEW = Duration.ofMinutes(5);
+    /** How old an event may be by default (as Stripe's meter events); configurable at ingest. */
+    public static final Duration DEFAULT_LATENESS = Duration.ofDays(35);
+
+    public static final Set<String> REQUIRED_FIELDS = Set.of("event_id", "user_id", "occurred_at", "provider",
+            "endpoint", "method", "status_code", "response_time_ms", "request_bytes", "response_bytes");
+    public static final Set<String> OPTIONAL_FIELDS = Set.of("tokens", "units");
+    /** Every wire field of usage event v1, in contract order (used in the unknown-field message). */
+    public static final List<String> FIELDS = List.of("event_id", "user_id", "occurred_at", "provider",
+            "endpoint", "method", "status_code", "response_time_ms", "request_bytes", "response_bytes",
+            "tokens", "units");
+
+    // RFC 9110 token characters: a method is a token.
+    private static final Pattern METHOD_TOKEN = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
+    private static final Pattern CANONICAL_UUID = Pattern.compile(
+            "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+    private UsageEventValidation() {
+    }
+
+    /** Either a valid event or the list of every violation found. */
+    public sealed interface Result permits Valid, Invalid {
+        boolean isValid();
+    }
+
+    public record Valid(UsageEvent event) implements Result {
+        public Valid {
+            Objects.requireNonNull(event, "event");
+        }
+
+        @Override
+        public boolean isValid() {
+            return true;
+        }
+    }
+
+    public record Invalid(List<Violation> violations) implements Result {
+        public Invalid {
+            violations = List.copyOf(violations);
+            if (violations.isEmpty()) {
+                throw new IllegalArgumentException("an invalid result needs at least one violation");
+            }
+        }
+
+        @Override
+        public boolean isValid() {
+            return false;
+        }
+    }
+
+    /** Shape, types and ranges of one JSON event; no time rules (see {@link #validate}). */
+    public static Result parse(JsonNode node) {
+        List<Violation> violations = new ArrayList<>();
+        if (node == null || !node.isObject()) {
+            return new Invalid(List.of(new Violation(Violation.DOCUMENT, "a usage event must be a JSON object")));
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!REQUIRED_FIELDS.contains(name) && !OPTIONAL_FIELDS.contains(name)) {
+                violations.add(new Violation(name, "unknown field '" + name + "'; allowed fields are " + String.join(", ", FIELDS)));
+            }
+        }
+        Fields fields = new Fields(node, violations);
+        String eventId = fields.string("event_id");
+        String userIdText = fields.string("user_id");
+        String occurredAtText = fields.string("occurred_at");
+        String providerText = fields.string("provider");
+        String endpoint = fields.string("endpoint");
+        String method = fields.string("method");
+        Integer statusCode = fields.integer("status_code");
+        Long responseTimeMs = fields.longValue("response_time_ms");
+        Long requestBytes = fields.longValue("request_bytes");
+        Long responseBytes = fields.longValue("response_bytes");
+        Long tokens = fields.optionalLong("tokens", UsageEvent.DEFAULT_TOKENS);
+        Long units = fields.optionalLong("units", UsageEvent.DEFAULT_UNITS);
+
+        UUID userId = userIdText == null ? null : parseUserId(userIdText, violations);
+        Instant occurredAt = occurredAtText == null ? null : parseOccurredAt(occurredAtText, violations);
+        Provider provider = null;
+        if (providerText != null) {
+            provider = Provider.fromWireName(providerText).orElse(null);
+            if (provider == null) {
+                violations.add(new Violation("provider", "must be one of " + String.join(", ", Provider.wireNames())
+                        + ", was '" + abbreviate(providerText) + "'"));
+            }
+        }
+        if (eventId != null) {
+            checkEventId(eventId, violations);
+        }
+        if (endpoint != null) {
+            checkEndpoint(endpoint, violations);
+        }
+        if (method != null) {
+            checkMethod(method, violations);
+        }
+        if (statusCode != null) {
+            checkStatusCode(statusCode, violations);
+        }
+        checkNotNegative("response_time_ms", responseTimeMs, violations);
+        checkNotNegative("request_bytes", requestBytes, violations);
+        checkNotNegative("response_bytes", responseBytes, violations);
+        checkNotNegative("tokens", tokens, violations);
+        if (units != null) {
+            checkUnits(units, violations);
+        }
+        if (!violations.isEmpty()) {
+            return new Invalid(violations);
+        }
+        return new Valid(new UsageEvent(eventId, userId, occurredAt, provider, endpoint, method, statusCode,
+                responseTimeMs, requestBytes, responseBytes, tokens, units));
+    }
+
+    /** {@link #parse} and then the time rules of {@link #check} against {@code now}. */
+    public static Result validate(JsonNode node, Instant now, Duration lateness) {
+        Result parsed = parse(node);
+        if (parsed instanceof Valid valid) {
+            List<Violation> violations = check(valid.event(), now, lateness);
+            return violations.isEmpty() ? parsed : new Invalid(violations);
+        }
+        return parsed;
+    }
+
+    /**
+     * Ranges and time rules of a typed event: {@code occurred_at} at most {@link #MAX_FUTURE_SKEW}
+     * after {@code now} and at most {@code lateness} before it (both bounds inclusive).
+     *
+     * @return every violation, empty when the event is valid
+     */
+    public static List<Violation> check(UsageEvent event, Instant now, Duration lateness) {
+        Objects.requireNonNull(now, "now");
+        Objects.requireNonNull(lateness, "lateness");
+        List<Violation> violations = new ArrayList<>();
+        checkEventId(event.eventId(), violations);
+        checkEndpoint(event.endpoint(), violations);
+        checkMethod(event.method(), violations);
+        checkStatusCode(event.statusCode(), violations);
+        checkNotNegative("response_time_ms", event.responseTimeMs(), violations);
+        checkNotNegative("request_bytes", event.requestBytes(), violations);
+        checkNotNegative("response_bytes", event.responseBytes(), violations);
+        checkNotNegative("tokens", event.tokens(), violations);
+        checkUnits(event.units(), violations);
+        Instant occurredAt = event.occurredAt();
+        if (occurredAt.isAfter(now.plus(MAX_FUTURE_SKEW))) {
+            violations.add(new Violation("occurred_at", "is more than " + MAX_FUTURE_SKEW.toMinutes()
+                    + " minutes in the future (" + occurredAt + ", now " + now + ")"));
+        }
+        if (occurredAt.isBefore(now.minus(lateness))) {
+            violations.add(new Violation("occurred_at", "is older than the lateness bound of " + describe(lateness)
+                    + " (" + occurredAt + ", now " + now + ")"));
+        }
+        return violations;
+    }
+
+    private static void checkEventId(String eventId, List<Violation> violations) {
+        int length = eventId.codePointCount(0, eventId.length());
+        if (length < 1 || length > EVENT_ID_MAX_LENGTH) {
+            violations.add(new Violation("event_id", "must be 1 to " + EVENT_ID_MAX_LENGTH + " characters, was " + length));
+        }
+    }
+
+    private static void checkEndpoint(String endpoint, List<Violation> violations) {
+        int length = endpoint.codePointCount(0, endpoint.length());
+        if (length < 1 || length > ENDPOINT_MAX_LENGTH) {
+            violations.add(new Violation("endpoint", "must be 1 to " + ENDPOINT_MAX_LENGTH + " characters, was " + length));
+        }
+    }
+
+    private static void checkMethod(String method, List<Violation> violations) {
+        if (method.isEmpty()) {
+            violations.add(new Violation("method", "must not be empty"));
+        } else if (!METHOD_TOKEN.matcher(method).matches()) {
+            violations.add(new Violation("method", "must be an HTTP method token (e.g. GET, POST), was '" + abbreviate(method) + "'"));
+        }
+    }
+
+    private static void checkStatusCode(int statusCode, List<Violation> violations) {
+        if (statusCode < STATUS_CODE_MIN || statusCode > STATUS_CODE_MAX) {
+            violations.add(new Violation("status_code", "must be within " + STATUS_CODE_MIN + " and " + STATUS_CODE_MAX + ", was " + statusCode));
+        }
+    }
+
+    private static void checkNotNegative(String field, Long value, List<Violation> violations) {
+        if (value != null && value < 0) {
+            violations.add(new Violation(field, "must be 0 or more, was " + value));
+        }
+    }
+
+    private static void checkUnits(long units, List<Violation> violations) {
+        if (units < 1) {
+            violations.add(new Violation("units", "must be 1 or more, was " + units));
+        }
+    }
+
+    private static UUID parseUserId(String text, List<Violation> violations) {
+        if (!CANONICAL_UUID.matcher(text).matches()) {
+            violations.add(new Violation("user_id", "must be a UUID (8-4-4-4-12 hex digits), was '" + abbreviate(text) + "'"));
+            return null;
+        }
+        return UUID.fromString(text);
+    }
+
+    private static Instant parseOccurredAt(String text, List<Violation> violations) {
+        try {
+            return OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+        } catch (DateTimeParseException e) {
+            violations.add(new Violation("occurred_at", "must be an RFC 3339 timestamp with offset, e.g. "
+                    + "2025-01-31T12:00:00Z, was '" + abbreviate(text) + "'"));
+            return null;
+        }
+    }
+
+    private static String describe(Duration d) {
+        return d.toSeconds() % 86_400 == 0 ? d.toDays() + " days" : d.toString();
+    }
+
+    // Echo rejected values back, but never a megabyte of them.
+    private static String abbreviate(String value) {
+        return value.length() <= 64 ? value : value.substring(0, 64) + "...";
+    }
+
+    /** Typed reads of JSON fields that record a violation instead of throwing. */
+    private record Fields(JsonNode node, List<Violation> violations) {
+
+        String string(String name) {
+            JsonNode value = required(name);
+            if (value == null) {
+                return null;
+            }
+            if (!value.isTextual()) {
+                violations.add(new Violation(name, "must be a string, was " + type(value)));
+                return null;
+            }
+            return value.textValue();
+        }
+
+        Integer integer(String name) {
+            JsonNode value = required(name);
+            if (value == null) {
+                return null;
+            }
+            if (!value.isIntegralNumber() || !value.canConvertToInt()) {
+                violations.add(new Violation(name, "must be an integer, was " + type(value)));
+                return null;
+            }
+            return value.intValue();
+        }
+
+        Long longValue(String name) {
+            JsonNode value = required(name);
+            return value == null ? null : asLong(name, value);
+        }
+
+        /** An optional number: absent or {@code null} means {@code defaultValue}. */
+        Long optionalLong(String name, long defaultValue) {
+            JsonNode value = node.get(name);
+            if (value == null || value.isNull()) {
+                return defaultValue;
+            }
+            return asLong(name, value);
+        }
+
+        private Long asLong(String name, JsonNode value) {
+            if (!value.isIntegralNumber() || !value.canConvertToLong()) {
+                violations.add(new Violation(name, "must be an integer, was " + type(value)));
+                return null;
+            }
+            return value.longValue();
+        }
+
+        private JsonNode required(String name) {
+            JsonNode value = node.get(name);
+            if (value == null || value.isNull()) {
+                violations.add(new Violation(name, "is required"));
+                return null;
+            }
+            return value;
+        }
+
+        private static String type(JsonNode value) {
+            return switch (value.getNodeType()) {
+                case STRING -> "a string";
+                case NUMBER -> value.isIntegralNumber() ? "an integer out of range" : "a fractional number";
+                case BOOLEAN -> "a boolean";
+                case ARRAY -> "an array";
+                case OBJECT -> "an object";
+                default -> value.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
+            };
+        }
+    }
+}

@@ -1,0 +1,161 @@
+package io.usagemeter.schema.topics;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.CreateTopicsResult;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates the topics that are missing and reports, without altering, existing topics whose
+ * partitions, replication or configs differ from their definition. Altering a live topic
+ * (partition count changes key placement, retention drops data) is an operator's decision.
+ */
+public final class TopicBootstrapper {
+
+    private static final Logger log = LoggerFactory.getLogger(TopicBootstrapper.class);
+    private static final long TIMEOUT_SECONDS = 30;
+
+    private final Admin admin;
+    private final short replicationFactor;
+
+    public TopicBootstrapper(Admin admin, short replicationFactor) {
+        this.admin = Objects.requireNonNull(admin, "admin");
+        if (replicationFactor < 1) {
+            throw new IllegalArgumentException("replication factor must be 1 or more, was " + replicationFactor);
+        }
+        this.replicationFactor = replicationFactor;
+    }
+
+    /** Bootstraps {@link Topics#all(TopicSettings)}. */
+    public static BootstrapReport bootstrap(Admin admin, TopicSettings settings) {
+        return new TopicBootstrapper(admin, settings.replicationFactor()).bootstrap(Topics.all(settings));
+    }
+
+    /** Creates what is missing among {@code topics}, compares the rest, logs and returns the report. */
+    public BootstrapReport bootstrap(Collection<? extends Topic<?, ?>> topics) {
+        Map<String, Topic<?, ?>> byName = new HashMap<>();
+        topics.forEach(t -> byName.put(t.name(), t));
+        Set<String> existing = await(admin.listTopics().names(), "list topics");
+
+        List<String> created = new ArrayList<>();
+        List<String> existingNames = new ArrayList<>();
+        List<NewTopic> toCreate = new ArrayList<>();
+        for (Topic<?, ?> topic : byName.values()) {
+            if (existing.contains(topic.name())) {
+                existingNames.add(topic.name());
+            } else {
+                toCreate.add(new NewTopic(topic.name(), topic.partitions(), replicationFactor).configs(topic.configs()));
+            }
+        }
+        if (!toCreate.isEmpty()) {
+            CreateTopicsResult result = admin.createTopics(toCreate);
+            for (NewTopic newTopic : toCreate) {
+                try {
+                    await(result.values().get(newTopic.name()), "create topic " + newTopic.name());
+                    created.add(newTopic.name());
+                } catch (TopicCreationRace race) {
+                    // Another instance created it between our list and create: compare it like any existing one.
+                    existingNames.add(newTopic.name());
+                }
+            }
+        }
+
+        List<BootstrapReport.TopicDrift> drifts = compare(existingNames.stream().map(byName::get).toList());
+        Set<String> drifted = drifts.stream().map(BootstrapReport.TopicDrift::topic).collect(Collectors.toSet());
+        List<String> unchanged = existingNames.stream().filter(name -> !drifted.contains(name)).sorted().toList();
+        BootstrapReport report = new BootstrapReport(created.stream().sorted().toList(), unchanged, drifts);
+        log(report);
+        return report;
+    }
+
+    private List<BootstrapReport.TopicDrift> compare(List<Topic<?, ?>> topics) {
+        if (topics.isEmpty()) {
+            return List.of();
+        }
+        List<String> names = topics.stream().map(Topic::name).toList();
+        Map<String, TopicDescription> descriptions = await(admin.describeTopics(names).allTopicNames(), "describe topics");
+        List<ConfigResource> resources = names.stream().map(n -> new ConfigResource(ConfigResource.Type.TOPIC, n)).toList();
+        Map<ConfigResource, Config> configs = await(admin.describeConfigs(resources).all(), "describe topic configs");
+
+        List<BootstrapReport.TopicDrift> drifts = new ArrayList<>();
+        for (Topic<?, ?> topic : topics) {
+            List<BootstrapReport.Difference> differences = new ArrayList<>();
+            TopicDescription description = descriptions.get(topic.name());
+            int partitions = description.partitions().size();
+            if (partitions != topic.partitions()) {
+                differences.add(new BootstrapReport.Difference("partitions",
+                        Integer.toString(topic.partitions()), Integer.toString(partitions)));
+            }
+            int replicas = description.partitions().get(0).replicas().size();
+            if (replicas != replicationFactor) {
+                differences.add(new BootstrapReport.Difference("replication.factor",
+                        Short.toString(replicationFactor), Integer.toString(replicas)));
+            }
+            Config actual = configs.get(new ConfigResource(ConfigResource.Type.TOPIC, topic.name()));
+            topic.configs().forEach((name, expected) -> {
+                ConfigEntry entry = actual.get(name);
+                String value = entry == null ? null : entry.value();
+                if (!expected.equals(value)) {
+                    differences.add(new BootstrapReport.Difference(name, expected, value));
+                }
+            });
+            if (!differences.isEmpty()) {
+                drifts.add(new BootstrapReport.TopicDrift(topic.name(), differences));
+            }
+        }
+        drifts.sort((a, b) -> a.topic().compareTo(b.topic()));
+        return drifts;
+    }
+
+    private static void log(BootstrapReport report) {
+        if (!report.created().isEmpty()) {
+            log.info("Created topics {}", report.created());
+        }
+        if (!report.unchanged().isEmpty()) {
+            log.info("Topics already as defined: {}", report.unchanged());
+        }
+        for (BootstrapReport.TopicDrift drift : report.drifted()) {
+            log.warn("Topic {} differs from its definition and was NOT altered: {}", drift.topic(), drift.differences());
+        }
+    }
+
+    private static <T> T await(KafkaFuture<T> future, String what) {
+        try {
+            return future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting to " + what, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof TopicExistsException) {
+                throw new TopicCreationRace();
+            }
+            throw new IllegalStateException("could not " + what + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("Kafka did not answer within " + TIMEOUT_SECONDS + " s to " + what, e);
+        }
+    }
+
+    private static final class TopicCreationRace extends RuntimeException {
+        TopicCreationRace() {
+            super(null, null, false, false);
+        }
+    }
+}
