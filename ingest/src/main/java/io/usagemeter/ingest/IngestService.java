@@ -29,7 +29,6 @@ import io.usagemeter.ingest.keys.ApiKeyStore;
 import io.usagemeter.schema.events.ReferralEvent;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.events.UsageEventValidation;
-import io.usagemeter.schema.events.Violation;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
@@ -142,7 +141,7 @@ public final class IngestService implements AutoCloseable {
         service.owned.add(producer);
         service.owned.add(admin);
         service.owned.add(gc);
-        service.owned.add(registry);
+        service.owned.add(registry::close);
         return service;
     }
 
@@ -201,7 +200,7 @@ public final class IngestService implements AutoCloseable {
             var now = clock.instant();
             List<ReferralEvent> referrals = EventRequests.validateAll(elements,
                     (element, violations) -> ReferralValidation.validate(element, now, config.maxLateness(), violations));
-            publisher.publishAll(Topics.REFERRALS, referrals, r -> r.referrerId().toString(), ReferralEvent::occurredAt);
+            publisher.publishAll(Topics.REFERRALS, referrals, r -> r.referredId().toString(), ReferralEvent::occurredAt);
             return referrals.size();
         });
     }
