@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             ServiceCommands.Ingest.class,
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
+            AdminCommand.class,
         })
 public final class Meter implements Runnable {
 

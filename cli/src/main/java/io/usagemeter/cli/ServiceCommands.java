@@ -1,6 +1,9 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -24,11 +27,23 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "ingest", description = "Run the HTTP ingest service.")
-    static final class Ingest extends NotYet {
+    /**
+     * {@code meter ingest}: the HTTP ingest service configured from {@code METER_*} variables,
+     * running until the process is stopped; a named shutdown hook stops it cleanly.
+     */
+    @Command(name = "ingest", description = "Run the HTTP ingest service (config from METER_INGEST_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
+    static final class Ingest implements Callable<Integer> {
         @Override
-        String issue() {
-            return "#3";
+        public Integer call() throws InterruptedException {
+            IngestConfig config = IngestConfig.fromEnv(System.getenv());
+            IngestService service = IngestService.create(config).start();
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                service.close();
+                stopped.countDown();
+            }, "meter-ingest-shutdown"));
+            stopped.await();
+            return 0;
         }
     }
 
