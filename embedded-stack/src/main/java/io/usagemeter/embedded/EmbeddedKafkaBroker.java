@@ -1,0 +1,251 @@
+package io.usagemeter.embedded;
+
+import io.usagemeter.embedded.internal.BrokerLogging;
+import io.usagemeter.embedded.internal.Directories;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A real single-node Kafka (KRaft, broker and controller combined) running inside this JVM, for
+ * tests, benchmarks and {@code meter dev}. No ZooKeeper, no Docker.
+ *
+ * <p>By default it listens on a free port and keeps its data in a temporary directory deleted on
+ * {@link #close()}. With a chosen data directory the data survives: {@link #stop()} then
+ * {@link #restart()} (same ports, so connected clients reconnect by themselves), or a later
+ * {@link #start(Path, int)} on the same directory, keeps every topic and record.
+ *
+ * <p>Tuned for one node: internal topics have replication factor 1, consumer groups rebalance
+ * without delay, and topics are never auto-created (every topic comes from the topic registry).
+ */
+public final class EmbeddedKafkaBroker implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
+    private static final int NODE_ID = 1;
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+
+    private final Path dataDir;
+    private final boolean temporary;
+    private final int port;
+    private final int controllerPort;
+    private final Map<String, String> overrides;
+    private KafkaRaftServer server;
+
+    private EmbeddedKafkaBroker(Path dataDir, boolean temporary, int port, int controllerPort, Map<String, String> overrides) {
+        this.dataDir = dataDir;
+        this.temporary = temporary;
+        this.port = port;
+        this.controllerPort = controllerPort;
+        this.overrides = Map.copyOf(overrides);
+    }
+
+    /** A throw-away broker in a temporary directory, on a free port. */
+    public static EmbeddedKafkaBroker start() {
+        return start(null, 0);
+    }
+
+    /**
+     * A broker whose data lives in {@code dataDir} (kept across restarts), listening on {@code port}.
+     *
+     * @param dataDir the data directory (created and formatted when new), or {@code null} for a
+     *     temporary one that is deleted on {@link #close()}
+     * @param port the client port, or 0 for a free one
+     */
+    public static EmbeddedKafkaBroker start(Path dataDir, int port) {
+        return start(dataDir, port, Map.of());
+    }
+
+    /** As {@link #start(Path, int)}, with broker configs that replace or add to the defaults. */
+    public static EmbeddedKafkaBroker start(Path dataDir, int port, Map<String, String> brokerConfigOverrides) {
+        BrokerLogging.quietByDefault();
+        boolean temporary = dataDir == null;
+        Path dir;
+        try {
+            dir = temporary ? Files.createTempDirectory("embedded-kafka-") : Files.createDirectories(dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not create the Kafka data directory: " + e.getMessage(), e);
+        }
+        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(dir, temporary,
+                port > 0 ? port : freePort(), freePort(), brokerConfigOverrides);
+        try {
+            broker.startServer();
+        } catch (RuntimeException e) {
+            broker.close();
+            throw e;
+        }
+        return broker;
+    }
+
+    /** {@code host:port} for the clients' {@code bootstrap.servers}. */
+    public String bootstrapServers() {
+        return "localhost:" + port;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    public synchronized boolean isRunning() {
+        return server != null;
+    }
+
+    /** Shuts the broker down, keeping its data and ports for {@link #restart()}. */
+    public synchronized void stop() {
+        if (server == null) {
+            return;
+        }
+        long started = System.nanoTime();
+        try {
+            server.shutdown();
+            server.awaitShutdown();
+        } finally {
+            server = null;
+        }
+        log.info("Embedded Kafka on port {} stopped in {} ms", port, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    }
+
+    /** Starts a stopped broker again on the same data directory and ports. */
+    public synchronized void restart() {
+        if (server != null) {
+            throw new IllegalStateException("the broker on port " + port + " is running; stop it first");
+        }
+        startServer();
+    }
+
+    /** Stops the broker; a temporary data directory is deleted. */
+    @Override
+    public synchronized void close() {
+        try {
+            stop();
+        } finally {
+            if (temporary) {
+                Directories.deleteRecursively(dataDir);
+            }
+        }
+    }
+
+    private synchronized void startServer() {
+        long started = System.nanoTime();
+        Properties props = brokerProperties();
+        format(props);
+        KafkaRaftServer raftServer = new KafkaRaftServer(KafkaConfig.fromProps(props), Time.SYSTEM);
+        try {
+            raftServer.startup();
+            server = raftServer;
+            awaitReady();
+        } catch (RuntimeException e) {
+            server = null;
+            raftServer.shutdown();
+            raftServer.awaitShutdown();
+            throw new IllegalStateException("embedded Kafka did not start on port " + port + ": " + e.getMessage(), e);
+        }
+        log.info("Embedded Kafka started on {} in {} ms (data in {})", bootstrapServers(),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), dataDir);
+    }
+
+    private Properties brokerProperties() {
+        Properties props = new Properties();
+        props.put("process.roles", "broker,controller");
+        props.put("node.id", Integer.toString(NODE_ID));
+        props.put("controller.quorum.voters", NODE_ID + "@localhost:" + controllerPort);
+        props.put("listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
+        props.put("advertised.listeners", "PLAINTEXT://localhost:" + port);
+        props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        props.put("controller.listener.names", "CONTROLLER");
+        props.put("inter.broker.listener.name", "PLAINTEXT");
+        props.put("log.dirs", dataDir.resolve("logs").toString());
+        // One node: every internal topic must fit on it.
+        props.put("offsets.topic.replication.factor", "1");
+        props.put("offsets.topic.num.partitions", "10");
+        props.put("transaction.state.log.replication.factor", "1");
+        props.put("transaction.state.log.min.isr", "1");
+        props.put("transaction.state.log.num.partitions", "10");
+        props.put("share.coordinator.state.topic.replication.factor", "1");
+        props.put("share.coordinator.state.topic.min.isr", "1");
+        props.put("group.initial.rebalance.delay.ms", "0");
+        // Topics come from the registry (TopicBootstrapper); a typo must fail, not create a topic.
+        props.put("auto.create.topics.enable", "false");
+        // The default 128 MiB compaction buffer per broker is far more than a dev node needs.
+        props.put("log.cleaner.dedupe.buffer.size", Integer.toString(16 * 1024 * 1024));
+        props.putAll(overrides);
+        return props;
+    }
+
+    /** Formats the data directory on first use; an already formatted one is left as it is. */
+    private void format(Properties props) {
+        if (Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
+            return;
+        }
+        Path config = dataDir.resolve("server.properties");
+        try (OutputStream out = Files.newOutputStream(config)) {
+            props.store(out, "embedded Kafka, written for the storage formatter");
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write " + config + ": " + e.getMessage(), e);
+        }
+        ByteArrayOutputStream output = new ByteArrayOutputStream();
+        int exitCode;
+        try (PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8)) {
+            exitCode = StorageTool.execute(new String[]{"format", "-t", Uuid.randomUuid().toString(),
+                    "-c", config.toString()}, out);
+        } catch (Exception e) {
+            throw new IllegalStateException("could not format Kafka storage in " + dataDir + ": " + e.getMessage()
+                    + " " + output.toString(StandardCharsets.UTF_8).trim(), e);
+        }
+        if (exitCode != 0) {
+            throw new IllegalStateException("could not format Kafka storage in " + dataDir + " (exit " + exitCode + "): "
+                    + output.toString(StandardCharsets.UTF_8).trim());
+        }
+    }
+
+    /** Startup returns before the broker serves clients; wait until it answers a metadata request. */
+    private void awaitReady() {
+        Properties adminProps = new Properties();
+        adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        adminProps.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        adminProps.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Long.toString(READY_TIMEOUT.toMillis()));
+        try (Admin admin = Admin.create(adminProps)) {
+            admin.describeCluster().nodes().get(READY_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the broker", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("the broker did not answer within " + READY_TIMEOUT.toSeconds() + " s", e);
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress("localhost", 0));
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("no free port: " + e.getMessage(), e);
+        }
+    }
+}
