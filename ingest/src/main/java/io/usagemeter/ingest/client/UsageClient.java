@@ -25,6 +25,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,12 +55,15 @@ import org.slf4j.LoggerFactory;
 public final class UsageClient implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(UsageClient.class);
+    /** A sink outage fails thousands of events at once: one log line per interval is enough. */
+    private static final Duration RETRY_LOG_INTERVAL = Duration.ofSeconds(5);
 
     private final Settings settings;
     private final Transport transport;
     private final Semaphore room;
     private final Set<PendingEvent> pending = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService retries;
+    private final AtomicLong lastRetryLogNanos = new AtomicLong(System.nanoTime() - RETRY_LOG_INTERVAL.toNanos());
     private volatile boolean closed;
 
     private UsageClient(Settings settings, TransportFactory transportFactory) {
@@ -199,8 +203,11 @@ public final class UsageClient implements AutoCloseable {
                     settings.initialBackoff.toMillis() << Math.min(attempt - 1, 20));
             // Full jitter between half and the whole backoff spreads retries of many clients.
             long delay = Math.max(notBefore.toMillis(), backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
-            if (attempt == 1 || attempt % 10 == 0) {
-                LOG.info("usage event delivery failed ({}), retrying in {} ms (attempt {})", cause.toString(), delay, attempt);
+            long now = System.nanoTime();
+            long last = lastRetryLogNanos.get();
+            if (now - last >= RETRY_LOG_INTERVAL.toNanos() && lastRetryLogNanos.compareAndSet(last, now)) {
+                LOG.info("usage event delivery failed ({}); retrying with backoff, {} events pending",
+                        cause.toString(), pending.size());
             }
             try {
                 retries.schedule(() -> transport.send(event), delay, TimeUnit.MILLISECONDS);

@@ -49,9 +49,20 @@ public final class RecordPublisher {
             var keySerializer = topic.keySerde().serializer();
             var valueSerializer = topic.valueSerde().serializer();
             for (V value : values) {
-                acks.add(producer.send(new ProducerRecord<>(topic.name(), null, time.apply(value).toEpochMilli(),
+                Future<RecordMetadata> ack = producer.send(new ProducerRecord<>(topic.name(), null,
+                        time.apply(value).toEpochMilli(),
                         keySerializer.serialize(topic.name(), key.apply(value)),
-                        valueSerializer.serialize(topic.name(), value))));
+                        valueSerializer.serialize(topic.name(), value)));
+                acks.add(ack);
+                // send() may block up to max.block.ms (no metadata while the broker is down) and then
+                // return an already failed future instead of throwing: stop at the first such
+                // failure or once the deadline passed, so one request never waits more than one bound.
+                if (ack.isDone() || System.nanoTime() - deadline >= 0) {
+                    if (System.nanoTime() - deadline >= 0) {
+                        throw new TimeoutException();
+                    }
+                    ack.get();
+                }
             }
             for (Future<RecordMetadata> ack : acks) {
                 long remaining = deadline - System.nanoTime();

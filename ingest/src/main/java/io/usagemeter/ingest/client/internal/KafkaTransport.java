@@ -4,11 +4,14 @@ import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topic;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.TimeoutException;
 
 /**
  * Straight to the usage events topic: keyed by user id, record time = occurred_at. The producer
@@ -17,15 +20,21 @@ import org.apache.kafka.common.errors.RetriableException;
  */
 public final class KafkaTransport implements Transport {
 
+    private static final Duration UNAVAILABLE_PAUSE = Duration.ofSeconds(1);
+
     private final Producer<String, UsageEvent> producer;
     private final Topic<String, UsageEvent> topic;
     private final DeliveryOutcomes outcomes;
+    private final long maxBlockNanos;
+    private volatile long unavailableUntilNanos = System.nanoTime();
 
     public KafkaTransport(Properties producerProperties, Topic<String, UsageEvent> topic, DeliveryOutcomes outcomes) {
         this.producer = new KafkaProducer<>(producerProperties,
                 topic.keySerde().serializer(), topic.valueSerde().serializer());
         this.topic = topic;
         this.outcomes = outcomes;
+        this.maxBlockNanos = Duration.ofMillis(Long.parseLong(
+                String.valueOf(producerProperties.getOrDefault(ProducerConfig.MAX_BLOCK_MS_CONFIG, 60_000)))).toNanos();
     }
 
     @Override
@@ -33,14 +42,25 @@ public final class KafkaTransport implements Transport {
         UsageEvent event = pending.event();
         var record = new ProducerRecord<>(topic.name(), null, event.occurredAt().toEpochMilli(),
                 event.userId().toString(), event);
+        if (System.nanoTime() - unavailableUntilNanos < 0) {
+            outcomes.retry(pending, new TimeoutException("Kafka unavailable (no metadata within max.block.ms)"), Duration.ZERO);
+            return;
+        }
         try {
-            producer.send(record, (metadata, error) -> {
+            long started = System.nanoTime();
+            Future<?> ack = producer.send(record, (metadata, error) -> {
                 if (error == null) {
                     outcomes.delivered(pending);
                 } else {
                     report(pending, error);
                 }
             });
+            // A send that blocked for all of max.block.ms and came back already failed means the
+            // broker is unreachable: let the next sends fail over to backoff at once instead of
+            // each blocking the caller (or the retry thread) for max.block.ms again.
+            if (ack.isDone() && System.nanoTime() - started >= maxBlockNanos * 9 / 10) {
+                unavailableUntilNanos = System.nanoTime() + UNAVAILABLE_PAUSE.toNanos();
+            }
         } catch (KafkaException e) {
             // send() itself failed, e.g. no metadata within max.block.ms while the broker is down.
             report(pending, e);
