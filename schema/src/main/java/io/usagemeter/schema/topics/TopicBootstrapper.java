@@ -16,8 +16,10 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
@@ -78,6 +80,8 @@ public final class TopicBootstrapper {
             }
         }
 
+        awaitLeaders(created);
+
         List<BootstrapReport.TopicDrift> drifts = compare(existingNames.stream().map(byName::get).toList());
         Set<String> drifted = drifts.stream().map(BootstrapReport.TopicDrift::topic).collect(Collectors.toSet());
         List<String> unchanged = existingNames.stream().filter(name -> !drifted.contains(name)).sorted().toList();
@@ -123,6 +127,48 @@ public final class TopicBootstrapper {
         }
         drifts.sort((a, b) -> a.topic().compareTo(b.topic()));
         return drifts;
+    }
+
+    /**
+     * Waits until every partition of the new topics answers on its leader. Creation returns before
+     * the broker has taken leadership; an idempotent producer that writes in that gap can get
+     * NOT_LEADER_OR_FOLLOWER on an early batch while a later one is accepted, and then fails that
+     * partition with OutOfOrderSequence until its delivery timeout (seen on the embedded broker).
+     */
+    private void awaitLeaders(List<String> topics) {
+        if (topics.isEmpty()) {
+            return;
+        }
+        Map<String, TopicDescription> descriptions = await(admin.describeTopics(topics).allTopicNames(), "describe new topics");
+        Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
+        descriptions.values().forEach(d -> d.partitions().forEach(
+                p -> partitions.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest())));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+        while (true) {
+            try {
+                // ListOffsets is served by the partition leader only, so success means writable.
+                admin.listOffsets(partitions).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for leaders of " + topics, e);
+            } catch (ExecutionException | TimeoutException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("new topics " + topics + " have no leader after "
+                            + TIMEOUT_SECONDS + " s: " + e.getMessage(), e);
+                }
+                sleep(100);
+            }
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
     }
 
     private static void log(BootstrapReport report) {
