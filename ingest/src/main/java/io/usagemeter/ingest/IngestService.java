@@ -231,6 +231,7 @@ public final class IngestService implements AutoCloseable {
         } catch (IngestRejection rejection) {
             status = rejection.status();
             metrics.rejected(route, rejection);
+            LOG.debug("refused POST /v1/{} with {} ({}): {}", route, status, rejection.reason(), rejection.getMessage());
             if (status == 401) {
                 ctx.header("WWW-Authenticate", "Bearer");
             } else if (status == 503) {

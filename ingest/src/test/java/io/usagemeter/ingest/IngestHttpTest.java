@@ -4,6 +4,10 @@ import static io.usagemeter.ingest.TestStack.event;
 import static io.usagemeter.ingest.TestStack.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.usagemeter.ingest.keys.ApiKeyScopes;
 import io.usagemeter.schema.events.Provider;
@@ -31,6 +35,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.slf4j.LoggerFactory;
 
 /** {@code POST /v1/events} and {@code /v1/referrals} over real HTTP, against a real broker and PostgreSQL. */
 class IngestHttpTest {
@@ -40,8 +45,15 @@ class IngestHttpTest {
     private static IngestService service;
     private static String apiKey;
 
+    /** Every log event of the run, to check that no API key ever reaches a log. */
+    private static final ListAppender<ILoggingEvent> LOGS = new ListAppender<>();
+
     @BeforeAll
     static void start() {
+        Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+        LOGS.start();
+        root.addAppender(LOGS);
+        ((Logger) LoggerFactory.getLogger("io.usagemeter")).setLevel(Level.DEBUG);
         stack = TestStack.start();
         service = IngestService.create(stack.config()).start();
         apiKey = stack.keys.issue("ingest-http-test", Set.of(ApiKeyScopes.EVENTS_WRITE, ApiKeyScopes.REFERRALS_WRITE)).secret();
@@ -49,6 +61,7 @@ class IngestHttpTest {
 
     @AfterAll
     static void stop() {
+        ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).detachAppender(LOGS);
         if (service != null) {
             service.close();
         }
@@ -231,6 +244,25 @@ class IngestHttpTest {
         assertThat(forbidden.statusCode()).isEqualTo(403);
         assertThat(Json.tree(forbidden.body()).get("error").asText()).contains(ApiKeyScopes.EVENTS_WRITE);
         assertThat(forbidden.body()).doesNotContain(referralsOnly.secret());
+    }
+
+    @Test
+    void noApiKeyEverAppearsInTheLogs() {
+        String body = json(event("log-" + UUID.randomUUID(), UUID.randomUUID(), Instant.now()));
+        String unknown = "um_this-key-was-never-issued-0123456789abcdef";
+        var scoped = stack.keys.issue("log-check", Set.of(ApiKeyScopes.REFERRALS_WRITE));
+        stack.post(service, "/v1/events", JSON, body, unknown);
+        stack.post(service, "/v1/events", JSON, body, scoped.secret());
+        stack.post(service, "/v1/events", JSON, body, apiKey);
+        stack.post(service, "/v1/events", JSON, "{", apiKey);
+
+        List<String> logged;
+        synchronized (LOGS.list) {
+            logged = LOGS.list.stream().map(e -> e.getFormattedMessage()
+                    + (e.getThrowableProxy() == null ? "" : e.getThrowableProxy().getMessage())).toList();
+        }
+        assertThat(logged).isNotEmpty().noneMatch(line -> line.contains(unknown) || line.contains(scoped.secret())
+                || line.contains(apiKey));
     }
 
     @Test
