@@ -39,8 +39,19 @@ final class ApiKeyCommands {
     @Command(name = "create-api-key",
             description = "Create an ingest API key and print it once (only its hash is stored).")
     static final class Create implements Callable<Integer> {
+        private final Map<String, String> env;
+
         @Spec
         CommandSpec spec;
+
+        Create() {
+            this(System.getenv());
+        }
+
+        /** With {@code env} in place of the process environment (tests). */
+        Create(Map<String, String> env) {
+            this.env = env;
+        }
 
         @Parameters(index = "0", paramLabel = "NAME", description = "Who or what uses the key, e.g. the app's name.")
         String name;
@@ -51,7 +62,7 @@ final class ApiKeyCommands {
 
         @Override
         public Integer call() {
-            IssuedApiKey issued = store(System.getenv()).issue(name, scopes);
+            IssuedApiKey issued = store(env).issue(name, scopes);
             ApiKey key = issued.key();
             spec.commandLine().getErr().println("created API key " + key.id() + " '" + key.name() + "' (prefix "
                     + key.prefix() + ", scopes " + String.join(",", key.scopes().stream().sorted().toList())
@@ -63,15 +74,26 @@ final class ApiKeyCommands {
 
     @Command(name = "revoke-api-key", description = "Revoke an API key by its prefix or id; it stops working within the key cache TTL.")
     static final class Revoke implements Callable<Integer> {
+        private final Map<String, String> env;
+
         @Spec
         CommandSpec spec;
+
+        Revoke() {
+            this(System.getenv());
+        }
+
+        /** With {@code env} in place of the process environment (tests). */
+        Revoke(Map<String, String> env) {
+            this.env = env;
+        }
 
         @Parameters(index = "0", paramLabel = "PREFIX_OR_ID", description = "The key's prefix (as printed at creation) or its id.")
         String prefixOrId;
 
         @Override
         public Integer call() {
-            Optional<ApiKey> revoked = store(System.getenv()).revoke(prefixOrId);
+            Optional<ApiKey> revoked = store(env).revoke(prefixOrId);
             if (revoked.isEmpty()) {
                 spec.commandLine().getErr().println("meter admin revoke-api-key: no active key matches '" + prefixOrId + "'");
                 return 1;
