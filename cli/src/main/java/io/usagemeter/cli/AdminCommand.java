@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code meter admin}: operator verbs. Each issue adds its verbs as subcommands. */
-@Command(name = "admin", description = "Operator commands.",
+@Command(name = "admin", description = "Operator commands.", mixinStandardHelpOptions = true,
         subcommands = {ApiKeyCommands.Create.class, ApiKeyCommands.Revoke.class})
 final class AdminCommand implements Runnable {
 

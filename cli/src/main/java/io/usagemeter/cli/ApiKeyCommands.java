@@ -36,7 +36,7 @@ final class ApiKeyCommands {
         return new ApiKeyStore(dataSource, Clock.systemUTC());
     }
 
-    @Command(name = "create-api-key",
+    @Command(name = "create-api-key", mixinStandardHelpOptions = true,
             description = "Create an ingest API key and print it once (only its hash is stored).")
     static final class Create implements Callable<Integer> {
         private final Map<String, String> env;
@@ -72,7 +72,7 @@ final class ApiKeyCommands {
         }
     }
 
-    @Command(name = "revoke-api-key", description = "Revoke an API key by its prefix or id; it stops working within the key cache TTL.")
+    @Command(name = "revoke-api-key", mixinStandardHelpOptions = true, description = "Revoke an API key by its prefix or id; it stops working within the key cache TTL.")
     static final class Revoke implements Callable<Integer> {
         private final Map<String, String> env;
 

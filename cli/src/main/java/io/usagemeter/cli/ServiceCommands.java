@@ -31,7 +31,7 @@ final class ServiceCommands {
      * {@code meter ingest}: the HTTP ingest service configured from {@code METER_*} variables,
      * running until the process is stopped; a named shutdown hook stops it cleanly.
      */
-    @Command(name = "ingest", description = "Run the HTTP ingest service (config from METER_INGEST_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
+    @Command(name = "ingest", mixinStandardHelpOptions = true, description = "Run the HTTP ingest service (config from METER_INGEST_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
     static final class Ingest implements Callable<Integer> {
         @Override
         public Integer call() throws InterruptedException {
