@@ -2,8 +2,11 @@ package io.usagemeter.cli;
 
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
 import java.time.Clock;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,11 +32,26 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "ingest", description = "Run the HTTP ingest service.")
-    static final class Ingest extends NotYet {
+    /**
+     * {@code meter ingest}: the HTTP ingest service configured from {@code METER_*} variables,
+     * running until the process is stopped; a named shutdown hook stops it cleanly.
+     */
+    @Command(name = "ingest", mixinStandardHelpOptions = true, description = "Run the HTTP ingest service (config from METER_INGEST_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
+    static final class Ingest implements Callable<Integer> {
+        @ParentCommand
+        Meter meter;
+
         @Override
-        String issue() {
-            return "#3";
+        public Integer call() throws InterruptedException {
+            IngestConfig config = IngestConfig.fromEnv(meter.environment());
+            IngestService service = IngestService.create(config).start();
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                service.close();
+                stopped.countDown();
+            }, "meter-ingest-shutdown"));
+            stopped.await();
+            return 0;
         }
     }
 
