@@ -172,4 +172,63 @@ class EnforcerHttpIT {
         assertThat(metrics.statusCode()).isEqualTo(200);
         assertThat(metrics.body()).contains("kafka_stream");
     }
+
+    @Test
+    void limitClientCachesToleratesOutagesUpToItsBoundThenAppliesItsPolicy() throws Exception {
+        UUID user = UUID.randomUUID();
+        stack.publishUsage(Map.of(user, 1200L), MONTH);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(1200));
+        MutableClock clock = new MutableClock(java.time.Instant.now());
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        var client = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + port))
+                .cacheTtl(Duration.ofSeconds(1)).maxStaleness(Duration.ofSeconds(30)).clock(clock)
+                .meterRegistry(registry).build();
+
+        var first = client.check(user);
+        assertThat(first.source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.ENFORCER);
+        assertThat(first.allowed()).isFalse();
+        assertThat(client.check(user).source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.CACHE);
+        assertThat(registry.get("meter.limit.client.decisions").tag("source", "cache").counter().count()).isEqualTo(1.0);
+
+        // An enforcer that cannot be reached: a closed port.
+        int closedPort;
+        try (var socket = new java.net.ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        for (var policy : io.usagemeter.enforcer.client.LimitClient.FailPolicy.values()) {
+            var unreachable = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + closedPort))
+                    .failPolicy(policy).clock(clock).build();
+            var decision = unreachable.check(user);
+            assertThat(decision.source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.FAIL_POLICY);
+            assertThat(decision.allowed()).isEqualTo(policy == io.usagemeter.enforcer.client.LimitClient.FailPolicy.OPEN);
+        }
+    }
+
+    /** A clock tests move by hand. */
+    static final class MutableClock extends Clock {
+        private volatile java.time.Instant now;
+
+        MutableClock(java.time.Instant now) {
+            this.now = now;
+        }
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return now;
+        }
+    }
 }
