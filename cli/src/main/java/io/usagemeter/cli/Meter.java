@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
             TokensCommand.class,
+            EnforcerAdminGroup.class,
         })
 public final class Meter implements Runnable {
 
