@@ -71,11 +71,20 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "enforcer", description = "Run the limits enforcer (Kafka Streams + limit checks).")
-    static final class Enforcer extends NotYet {
+    /**
+     * {@code meter enforcer}: the limits enforcer configured from {@code METER_*} variables, running until the
+     * process is stopped; a named shutdown hook stops it cleanly.
+     */
+    @Command(name = "enforcer", description = "Run the limits enforcer (Kafka Streams + limit checks; config from "
+            + "METER_ENFORCER_*, METER_ADMIN_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
+    static final class Enforcer implements Callable<Integer> {
+        @ParentCommand
+        Meter meter;
+
         @Override
-        String issue() {
-            return "#5";
+        public Integer call() throws InterruptedException {
+            io.usagemeter.enforcer.EnforcerMain.run(io.usagemeter.enforcer.EnforcerConfig.fromEnv(meter.environment()));
+            return 0;
         }
     }
 }

