@@ -24,6 +24,7 @@ import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
+import java.sql.PreparedStatement;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -39,12 +40,12 @@ import org.jooq.Table;
 import org.jooq.impl.SQLDataType;
 
 /**
- * The sink's SQL, through the generated tables with bind values only. Rows travel as one array per
- * column and are expanded by {@code unnest}: one statement and one round trip per table and batch,
- * which SinkWriteBench measured as the fastest correct form. Every method runs in the caller's
- * transaction.
+ * The sink's SQL, with bind values only, through the generated tables except for the raw-event
+ * insert (see {@link #insertEvents}). Rows travel as one array per column and are expanded by
+ * {@code unnest}: one statement and one round trip per table and batch, which SinkWriteBench measured
+ * as the fastest correct form. Every method runs in the caller's transaction.
  */
-final class SinkWriter {
+public final class SinkWriter {
 
     private static final ApiUsage API_USAGE = Tables.API_USAGE;
     private static final MonthlyUsageSummary SUMMARY = Tables.MONTHLY_USAGE_SUMMARY;
@@ -94,15 +95,33 @@ final class SinkWriter {
                 .execute();
     }
 
-    /** Inserts the events, ignoring those already stored (a redelivery or a replay); returns rows inserted. */
-    static int insertEvents(DSLContext tx, List<UsageEvent> events, OffsetDateTime ingestedAt) {
+    /**
+     * The raw-event insert: one array per column, expanded by {@code unnest}. Written in plain JDBC
+     * on the transaction's connection because SinkWriteBench measured it 1.5 to 2 times faster than
+     * the same statement built by jOOQ (which binds each array as text); the SQL is a constant and
+     * every value is a bind value.
+     */
+    private static final String INSERT_EVENTS = "INSERT INTO api_usage (event_id, user_id, occurred_at, provider,"
+            + " endpoint, method, status_code, response_time_ms, request_bytes, response_bytes, tokens, units,"
+            + " ingested_at)"
+            + " SELECT e.*, ? FROM unnest(?::text[], ?::uuid[], ?::timestamptz[], ?::text[], ?::text[], ?::text[],"
+            + " ?::int[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])"
+            + " AS e (event_id, user_id, occurred_at, provider, endpoint, method, status_code, response_time_ms,"
+            + " request_bytes, response_bytes, tokens, units)"
+            + " ON CONFLICT DO NOTHING";
+
+    /**
+     * Inserts the events, ignoring those already stored (a redelivery or a replay); returns rows inserted.
+     * Public only for {@code SinkWriteBench}, which measures this statement against the alternatives.
+     */
+    public static int insertEvents(DSLContext tx, List<UsageEvent> events, OffsetDateTime ingestedAt) {
         if (events.isEmpty()) {
             return 0;
         }
         int n = events.size();
         String[] eventIds = new String[n];
         UUID[] userIds = new UUID[n];
-        OffsetDateTime[] occurredAt = new OffsetDateTime[n];
+        String[] occurredAt = new String[n];
         String[] providers = new String[n];
         String[] endpoints = new String[n];
         String[] methods = new String[n];
@@ -116,7 +135,7 @@ final class SinkWriter {
             UsageEvent e = events.get(i);
             eventIds[i] = e.eventId();
             userIds[i] = e.userId();
-            occurredAt[i] = e.occurredAt().atOffset(ZoneOffset.UTC);
+            occurredAt[i] = e.occurredAt().toString(); // ISO-8601 in UTC, microseconds kept
             providers[i] = e.provider().wireName();
             endpoints[i] = e.endpoint();
             methods[i] = e.method();
@@ -127,31 +146,24 @@ final class SinkWriter {
             tokens[i] = e.tokens();
             units[i] = e.units();
         }
-        Table<?> rows = table("unnest({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11})",
-                array(eventIds, API_USAGE.EVENT_ID), array(userIds, API_USAGE.USER_ID),
-                array(occurredAt, API_USAGE.OCCURRED_AT), array(providers, API_USAGE.PROVIDER),
-                array(endpoints, API_USAGE.ENDPOINT), array(methods, API_USAGE.METHOD),
-                array(statusCodes, API_USAGE.STATUS_CODE), array(responseTimes, API_USAGE.RESPONSE_TIME_MS),
-                array(requestBytes, API_USAGE.REQUEST_BYTES), array(responseBytes, API_USAGE.RESPONSE_BYTES),
-                array(tokens, API_USAGE.TOKENS), array(units, API_USAGE.UNITS))
-                .as("e", "event_id", "user_id", "occurred_at", "provider", "endpoint", "method", "status_code",
-                        "response_time_ms", "request_bytes", "response_bytes", "tokens", "units");
-        return tx.insertInto(API_USAGE,
-                        API_USAGE.EVENT_ID, API_USAGE.USER_ID, API_USAGE.OCCURRED_AT, API_USAGE.PROVIDER,
-                        API_USAGE.ENDPOINT, API_USAGE.METHOD, API_USAGE.STATUS_CODE, API_USAGE.RESPONSE_TIME_MS,
-                        API_USAGE.REQUEST_BYTES, API_USAGE.RESPONSE_BYTES, API_USAGE.TOKENS, API_USAGE.UNITS,
-                        API_USAGE.INGESTED_AT)
-                .select(select(
-                        column(rows, API_USAGE.EVENT_ID), column(rows, API_USAGE.USER_ID),
-                        column(rows, API_USAGE.OCCURRED_AT), column(rows, API_USAGE.PROVIDER),
-                        column(rows, API_USAGE.ENDPOINT), column(rows, API_USAGE.METHOD),
-                        column(rows, API_USAGE.STATUS_CODE), column(rows, API_USAGE.RESPONSE_TIME_MS),
-                        column(rows, API_USAGE.REQUEST_BYTES), column(rows, API_USAGE.RESPONSE_BYTES),
-                        column(rows, API_USAGE.TOKENS), column(rows, API_USAGE.UNITS),
-                        val(ingestedAt, API_USAGE.INGESTED_AT))
-                        .from(rows))
-                .onConflictDoNothing()
-                .execute();
+        return tx.connectionResult(c -> {
+            try (PreparedStatement ps = c.prepareStatement(INSERT_EVENTS)) {
+                ps.setObject(1, ingestedAt);
+                ps.setArray(2, c.createArrayOf("text", eventIds));
+                ps.setArray(3, c.createArrayOf("uuid", userIds));
+                ps.setArray(4, c.createArrayOf("text", occurredAt));
+                ps.setArray(5, c.createArrayOf("text", providers));
+                ps.setArray(6, c.createArrayOf("text", endpoints));
+                ps.setArray(7, c.createArrayOf("text", methods));
+                ps.setArray(8, c.createArrayOf("int4", statusCodes));
+                ps.setArray(9, c.createArrayOf("int8", responseTimes));
+                ps.setArray(10, c.createArrayOf("int8", requestBytes));
+                ps.setArray(11, c.createArrayOf("int8", responseBytes));
+                ps.setArray(12, c.createArrayOf("int8", tokens));
+                ps.setArray(13, c.createArrayOf("int8", units));
+                return ps.executeUpdate();
+            }
+        });
     }
 
     /**
