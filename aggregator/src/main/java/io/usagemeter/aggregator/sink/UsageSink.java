@@ -191,6 +191,9 @@ public final class UsageSink implements AutoCloseable {
     private boolean resync() {
         Set<TopicPartition> assigned = consumer.assignment();
         try {
+            if (assigned.isEmpty() && !database.reachable()) {
+                throw new IllegalStateException("no answer");
+            }
             seekToStored(assigned);
         } catch (RuntimeException e) {
             metrics.retries.increment();
