@@ -179,12 +179,16 @@ public final class UsageSink implements AutoCloseable {
         available();
         Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
         batch.nextOffsets().forEach((tp, next) -> commit.put(tp, new OffsetAndMetadata(next)));
-        // For lag monitoring only: the sink never reads these back.
-        consumer.commitAsync(commit, (offsets, e) -> {
-            if (e != null) {
-                log.debug("committing offsets to Kafka for monitoring failed: {}", e.getMessage());
-            }
-        });
+        // For lag monitoring only: the sink never reads these back, so a failed commit changes nothing.
+        try {
+            consumer.commitAsync(commit, (offsets, e) -> {
+                if (e != null) {
+                    log.debug("committing offsets to Kafka for monitoring failed: {}", e.getMessage());
+                }
+            });
+        } catch (RuntimeException e) {
+            log.debug("committing offsets to Kafka for monitoring failed: {}", e.getMessage());
+        }
     }
 
     /** Seeks every assigned partition to its stored offset and resumes; false while the database is down. */

@@ -140,7 +140,8 @@ class UsageSinkTest {
             SimpleMeterRegistry firstRegistry = new SimpleMeterRegistry();
             try (UsageSink first = new UsageSink(config, dataSource, Clock.systemUTC(), firstRegistry)) {
                 first.start();
-                await().atMost(Duration.ofSeconds(30)).until(() -> consumed(firstRegistry) >= 100);
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> consumed(firstRegistry) >= 100);
             }
             double firstRun = consumed(firstRegistry);
             assertThat(firstRun).isLessThan(records.size());
