@@ -13,6 +13,7 @@ import io.usagemeter.embedded.SharedEmbeddedKafka;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.jooq.Tables;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -31,6 +32,7 @@ import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +56,14 @@ class UsageSinkPostgresOutageTest {
         // Bound to the port, not to the server object: it reaches the restarted server too.
         dataSource = server.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
+    }
+
+    @BeforeEach
+    void emptyTables() throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            DSL.using(c, SQLDialect.POSTGRES)
+                    .truncate(Tables.API_USAGE, Tables.MONTHLY_USAGE_SUMMARY, Tables.SINK_OFFSETS).execute();
+        }
     }
 
     @AfterAll
@@ -105,6 +115,41 @@ class UsageSinkPostgresOutageTest {
                 Set<MonthlySummary> expected = finalSummaries(emitted);
                 assertThat(SinkFixtures.readSummaries(db)).isEqualTo(expected);
             }
+        }
+    }
+
+    @Test
+    void startsWhileDownWaitsPausedAndWritesEverythingOnceItAnswers() throws Exception {
+        try (SinkTopicsFixture kafka = SinkTopicsFixture.create("sink-start-down", 2)) {
+            List<UsageEvent> events = events(14, 10, 150);
+            List<MonthlySummary> emitted = runningSummaries(events);
+            List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+            events.forEach(e -> records.add(kafka.event(e)));
+            emitted.forEach(s -> records.add(kafka.summary(s)));
+            kafka.commit(records, 100);
+            String name = "sink-start-down-" + UUID.randomUUID();
+            SimpleMeterRegistry registry = new SimpleMeterRegistry();
+
+            server.close();
+            try (UsageSink sink = new UsageSink(kafka.sinkConfig(name), dataSource, Clock.systemUTC(), registry)) {
+                sink.start();
+                // The partitions are assigned while the stored offsets cannot be read: they wait paused.
+                await().atMost(Duration.ofSeconds(30)).until(() -> retries(registry) >= 3);
+                assertThat(sink.ready()).isFalse();
+
+                server = EmbeddedPostgresServer.start(dataDir, port);
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                        assertThat(storedOffsets(name)).isEqualTo(kafka.committedNextOffsets));
+                assertThat(sink.ready()).isTrue();
+            }
+
+            try (Connection c = dataSource.getConnection()) {
+                var db = DSL.using(c, SQLDialect.POSTGRES);
+                assertThat(SinkFixtures.readEvents(db)).isEqualTo(new HashSet<>(events));
+                assertThat(SinkFixtures.readSummaries(db)).isEqualTo(finalSummaries(emitted));
+            }
+            assertThat(registry.get("meter.sink.records.consumed").tag("topic", kafka.topics.usageEvents()).counter()
+                    .count()).isEqualTo(events.size());
         }
     }
 
