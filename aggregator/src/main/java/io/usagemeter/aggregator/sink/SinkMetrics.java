@@ -43,9 +43,11 @@ final class SinkMetrics {
                 .description("1 while the sink can write to PostgreSQL").tag("sink", sink).register(registry);
     }
 
-    /** Counts records consumed from {@code topic}. */
+    /** Counts records of {@code topic} whose batch was committed. */
     Counter consumed(String topic) {
-        return Counter.builder("meter.sink.records.consumed").tag("sink", sink).tag("topic", topic).register(registry);
+        return Counter.builder("meter.sink.records.consumed")
+                .description("Records consumed and committed to PostgreSQL with their offsets (a retried batch counts once)")
+                .tag("sink", sink).tag("topic", topic).register(registry);
     }
 
     private Counter rows(String table, String operation) {
