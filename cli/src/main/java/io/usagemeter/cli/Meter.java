@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
             SchemaCommand.class,
+            AdminCommand.class,
             TokensCommand.class,
         })
 public final class Meter implements Runnable {
@@ -64,14 +65,27 @@ public final class Meter implements Runnable {
         return environment;
     }
 
-    /** Hands the environment and standard input to the commands that read them. */
+    /**
+     * Hands the environment and standard input to the commands that take them in their constructor
+     * ({@code (Map)} or {@code (Map, InputStream)}); every other command is built by picocli.
+     */
     private record Factory(Map<String, String> env, InputStream stdin) implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> type) throws Exception {
-            if (type == TokensCommand.class) {
-                return type.cast(new TokensCommand(env, stdin));
+            try {
+                var withStdin = type.getDeclaredConstructor(Map.class, InputStream.class);
+                withStdin.setAccessible(true);
+                return withStdin.newInstance(env, stdin);
+            } catch (NoSuchMethodException notThisOne) {
+                // fall through
             }
-            return CommandLine.defaultFactory().create(type);
+            try {
+                var withEnv = type.getDeclaredConstructor(Map.class);
+                withEnv.setAccessible(true);
+                return withEnv.newInstance(env);
+            } catch (NoSuchMethodException notThisOne) {
+                return CommandLine.defaultFactory().create(type);
+            }
         }
     }
 

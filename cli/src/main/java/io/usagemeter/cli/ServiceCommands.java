@@ -2,8 +2,12 @@ package io.usagemeter.cli;
 
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
 import java.time.Clock;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,11 +33,26 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "ingest", description = "Run the HTTP ingest service.")
-    static final class Ingest extends NotYet {
+    /**
+     * {@code meter ingest}: the HTTP ingest service configured from {@code METER_*} variables,
+     * running until the process is stopped; a named shutdown hook stops it cleanly.
+     */
+    @Command(name = "ingest", mixinStandardHelpOptions = true, description = "Run the HTTP ingest service (config from METER_INGEST_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
+    static final class Ingest implements Callable<Integer> {
+        @ParentCommand
+        Meter meter;
+
         @Override
-        String issue() {
-            return "#3";
+        public Integer call() throws InterruptedException {
+            IngestConfig config = IngestConfig.fromEnv(meter.environment());
+            IngestService service = IngestService.create(config).start();
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                service.close();
+                stopped.countDown();
+            }, "meter-ingest-shutdown"));
+            stopped.await();
+            return 0;
         }
     }
 
@@ -43,9 +62,15 @@ final class ServiceCommands {
         @ParentCommand
         Meter meter;
 
+        @picocli.CommandLine.Option(names = "--no-sink",
+                description = "Run only the Streams app (summaries to Kafka); no PostgreSQL writer.")
+        boolean noSink;
+
         @Override
         public Integer call() throws InterruptedException {
-            AggregatorService service = new AggregatorService(AggregatorConfig.fromEnv(meter.environment()), Clock.systemUTC());
+            AggregatorConfig config = AggregatorConfig.fromEnv(meter.environment());
+            SinkConfig sinkConfig = noSink ? null : SinkConfig.fromEnvironment(meter.environment());
+            AggregatorService service = new AggregatorService(config, Clock.systemUTC(), sinkConfig);
             Runtime.getRuntime().addShutdownHook(new Thread(service::close, "meter-aggregator-shutdown"));
             service.start();
             service.awaitStop();
@@ -53,11 +78,20 @@ final class ServiceCommands {
         }
     }
 
-    @Command(name = "enforcer", description = "Run the limits enforcer (Kafka Streams + limit checks).")
-    static final class Enforcer extends NotYet {
+    /**
+     * {@code meter enforcer}: the limits enforcer configured from {@code METER_*} variables, running until the
+     * process is stopped; a named shutdown hook stops it cleanly.
+     */
+    @Command(name = "enforcer", description = "Run the limits enforcer (Kafka Streams + limit checks; config from "
+            + "METER_ENFORCER_*, METER_ADMIN_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
+    static final class Enforcer implements Callable<Integer> {
+        @ParentCommand
+        Meter meter;
+
         @Override
-        String issue() {
-            return "#5";
+        public Integer call() throws InterruptedException {
+            io.usagemeter.enforcer.EnforcerMain.run(io.usagemeter.enforcer.EnforcerConfig.fromEnv(meter.environment()));
+            return 0;
         }
     }
 }

@@ -1,2 +1,6 @@
-/** The `limits-enforcer` module: see README.md; its issue fills it in. */
+/**
+ * The limits enforcer: a Kafka Streams app that keeps every user's entitlement (plan, referrals,
+ * bonus credits) and limit state, emits 80 % / 100 % limit events, answers limit checks over HTTP
+ * from any instance, and persists admin and referral effects to PostgreSQL.
+ */
 package io.usagemeter.enforcer;

@@ -1,0 +1,268 @@
+package io.usagemeter.bench;
+
+import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
+import io.usagemeter.ingest.client.UsageClient;
+import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.json.Json;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import io.usagemeter.schema.topics.Topics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.HdrHistogram.Histogram;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.flywaydb.core.Flyway;
+
+/**
+ * Ingest throughput on one embedded broker, in one run:
+ * <ol>
+ *   <li>raw {@link KafkaProducer} of pre-serialised ~300-byte events (the ceiling), and the same
+ *       producer serialising {@link UsageEvent}s with the topic serde;</li>
+ *   <li>HTTP batches of 500 events over 8 and 32 concurrent connections;</li>
+ *   <li>single-event HTTP requests over 32 connections;</li>
+ *   <li>{@link UsageClient}'s Kafka transport.</li>
+ * </ol>
+ * Everything shares the machine (broker, service and load in one JVM), as in {@code meter dev}.
+ * Sizes: {@code -Devents=1000000 -DsingleRequests=40000 -Dconnections=8,32}.
+ */
+public final class IngestBench {
+
+    private static final int USERS = 10_000;
+    private static final int BATCH = 500;
+
+    private final EmbeddedKafkaBroker kafka;
+    private final Instant base = Instant.now().minusSeconds(600);
+    private final String run = UUID.randomUUID().toString().substring(0, 8);
+    private final UUID[] users = new UUID[USERS];
+
+    private IngestBench(EmbeddedKafkaBroker kafka) {
+        this.kafka = kafka;
+        for (int i = 0; i < USERS; i++) {
+            users[i] = new UUID(0x5eed_0000_0000_0000L, i);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int events = Integer.getInteger("events", 1_000_000);
+        int singleRequests = Integer.getInteger("singleRequests", 40_000);
+        List<Integer> connections = new ArrayList<>();
+        for (String c : System.getProperty("connections", "8,32").split(",")) {
+            connections.add(Integer.parseInt(c.strip()));
+        }
+        try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start();
+             EmbeddedPostgresServer postgres = EmbeddedPostgresServer.start()) {
+            String dbUrl = postgres.createDatabase("meter");
+            Flyway.configure().dataSource(dbUrl, EmbeddedPostgresServer.SUPERUSER, "")
+                    .locations("classpath:db/migration").load().migrate();
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+                TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+            }
+            var dataSource = new org.postgresql.ds.PGSimpleDataSource();
+            dataSource.setUrl(dbUrl);
+            dataSource.setUser(EmbeddedPostgresServer.SUPERUSER);
+            String apiKey = new ApiKeyStore(dataSource, Clock.systemUTC())
+                    .issue("bench", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
+            IngestConfig config = IngestConfig.defaults(kafka.bootstrapServers(), dbUrl, EmbeddedPostgresServer.SUPERUSER, "")
+                    .withPort(0);
+            try (IngestService service = IngestService.create(config).start()) {
+                new IngestBench(kafka).runAll(events, singleRequests, connections,
+                        URI.create("http://localhost:" + service.port() + "/v1/events"), apiKey);
+            }
+        }
+    }
+
+    private void runAll(int events, int singleRequests, List<Integer> connections, URI uri, String apiKey) throws Exception {
+        System.out.printf(Locale.ROOT, "usage event JSON: %d bytes on average; %d events per measured run, %d users%n",
+                averageSize(), events, USERS);
+        rawProducerBytes(events / 5, "warm-up");
+        double ceiling = rawProducerBytes(events, "raw KafkaProducer, pre-serialised bytes (ceiling)");
+        double rawSerde = rawProducerSerde(events);
+        for (int c : connections) {
+            httpBatches(events / 5, c, uri, apiKey, null, 0);
+            httpBatches(events, c, uri, apiKey, "HTTP batches of " + BATCH + ", " + c + " connections", ceiling);
+        }
+        int c = connections.get(connections.size() - 1);
+        httpSingles(singleRequests / 5, c, uri, apiKey, null, 0);
+        httpSingles(singleRequests, c, uri, apiKey, "HTTP single-event requests, " + c + " connections", ceiling);
+        usageClientKafka(events / 5, null, 0, 0);
+        usageClientKafka(events, "UsageClient, Kafka transport", ceiling, rawSerde);
+    }
+
+    private UsageEvent event(int i) {
+        return new UsageEvent(run + "-" + i, users[i % USERS], base.plusMillis(i % 500_000), Provider.values()[i % 5],
+                "/v1/projects/" + (i % 97) + "/models/gpt-4o-mini/chat/completions?stream=false", "POST",
+                i % 17 == 0 ? 429 : 200, 40 + i % 900, 700 + i % 3000, 1500 + i % 20_000, i % 4000, 1 + i % 3);
+    }
+
+    private int averageSize() {
+        long total = 0;
+        for (int i = 0; i < 1000; i++) {
+            total += Json.write(event(i)).length();
+        }
+        return (int) (total / 1000);
+    }
+
+    private Properties producerProperties() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        return p;
+    }
+
+    private double rawProducerBytes(int count, String label) {
+        byte[][] values = new byte[1000][];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = Json.write(event(i)).getBytes(StandardCharsets.UTF_8);
+        }
+        byte[][] keys = new byte[USERS][];
+        for (int i = 0; i < USERS; i++) {
+            keys[i] = users[i].toString().getBytes(StandardCharsets.UTF_8);
+        }
+        try (var producer = new KafkaProducer<>(producerProperties(), new ByteArraySerializer(), new ByteArraySerializer())) {
+            long start = System.nanoTime();
+            for (int i = 0; i < count; i++) {
+                producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, base.toEpochMilli() + i % 500_000,
+                        keys[i % USERS], values[i % values.length]));
+            }
+            producer.flush();
+            return report(label, count, System.nanoTime() - start, 0, null);
+        }
+    }
+
+    private double rawProducerSerde(int count) {
+        var topic = Topics.USAGE_EVENTS;
+        try (var producer = new KafkaProducer<>(producerProperties(), topic.keySerde().serializer(), topic.valueSerde().serializer())) {
+            long start = System.nanoTime();
+            for (int i = 0; i < count; i++) {
+                UsageEvent e = event(i);
+                producer.send(new ProducerRecord<>(topic.name(), null, e.occurredAt().toEpochMilli(), e.userId().toString(), e));
+            }
+            producer.flush();
+            return report("raw KafkaProducer, UsageEvent + topic serde", count, System.nanoTime() - start, 0, null);
+        }
+    }
+
+    private void httpBatches(int count, int connections, URI uri, String apiKey, String label, double ceiling) throws Exception {
+        int requests = count / BATCH;
+        List<String> bodies = new ArrayList<>();
+        for (int b = 0; b < 50; b++) {
+            List<UsageEvent> batch = new ArrayList<>(BATCH);
+            for (int i = 0; i < BATCH; i++) {
+                batch.add(event(b * BATCH + i));
+            }
+            bodies.add(Json.write(batch));
+        }
+        load(requests, connections, uri, apiKey, bodies, label, requests * BATCH, ceiling);
+    }
+
+    private void httpSingles(int requests, int connections, URI uri, String apiKey, String label, double ceiling) throws Exception {
+        List<String> bodies = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            bodies.add(Json.write(event(i)));
+        }
+        load(requests, connections, uri, apiKey, bodies, label, requests, ceiling);
+    }
+
+    /** {@code requests} POSTs spread over {@code connections} threads, each with its own latency histogram. */
+    private void load(int requests, int connections, URI uri, String apiKey, List<String> bodies, String label,
+                      int events, double ceiling) throws Exception {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger failures = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(connections);
+        long start = System.nanoTime();
+        List<Future<Histogram>> results = new ArrayList<>();
+        for (int t = 0; t < connections; t++) {
+            results.add(pool.submit(() -> {
+                Histogram latency = new Histogram(60_000_000_000L, 3);
+                int i;
+                while ((i = next.getAndIncrement()) < requests) {
+                    HttpRequest request = HttpRequest.newBuilder(uri)
+                            .header("Content-Type", "application/json")
+                            .header("Authorization", "Bearer " + apiKey)
+                            .POST(HttpRequest.BodyPublishers.ofString(bodies.get(i % bodies.size())))
+                            .build();
+                    long sent = System.nanoTime();
+                    HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
+                    latency.recordValue(System.nanoTime() - sent);
+                    if (response.statusCode() != 202) {
+                        failures.incrementAndGet();
+                    }
+                }
+                return latency;
+            }));
+        }
+        Histogram all = new Histogram(60_000_000_000L, 3);
+        for (Future<Histogram> r : results) {
+            all.add(r.get());
+        }
+        long elapsed = System.nanoTime() - start;
+        pool.shutdown();
+        if (failures.get() > 0) {
+            System.out.printf(Locale.ROOT, "  %d requests were not answered 202%n", failures.get());
+        }
+        if (label != null) {
+            report(label, events, elapsed, ceiling, all);
+        }
+    }
+
+    private void usageClientKafka(int count, String label, double ceiling, double rawSerde) {
+        try (UsageClient client = UsageClient.toKafka(kafka.bootstrapServers()).maxPendingEvents(200_000).build()) {
+            long start = System.nanoTime();
+            for (int i = 0; i < count; i++) {
+                client.emit(event(i));
+            }
+            client.flush();
+            long elapsed = System.nanoTime() - start;
+            if (label != null) {
+                double rate = report(label, count, elapsed, ceiling, null);
+                System.out.printf(Locale.ROOT, "  %.0f %% of the raw producer with the same serde%n", 100 * rate / rawSerde);
+            }
+        }
+    }
+
+    private static double report(String label, int events, long elapsedNanos, double ceiling, Histogram latency) {
+        double rate = events / (elapsedNanos / 1e9);
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-55s %,10.0f events/s", label, rate));
+        if (ceiling > 0) {
+            line.append(String.format(Locale.ROOT, "  %5.1f %% of raw", 100 * rate / ceiling));
+        }
+        if (latency != null) {
+            line.append(String.format(Locale.ROOT, "  request p50 %.2f ms, p99 %.2f ms",
+                    latency.getValueAtPercentile(50) / 1e6, latency.getValueAtPercentile(99) / 1e6));
+        }
+        System.out.println(line);
+        return rate;
+    }
+}

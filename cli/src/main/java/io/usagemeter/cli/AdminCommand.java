@@ -1,0 +1,18 @@
+package io.usagemeter.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code meter admin}: operator verbs. Each issue adds its verbs as subcommands. */
+@Command(name = "admin", description = "Operator commands.", mixinStandardHelpOptions = true,
+        subcommands = {ApiKeyCommands.Create.class, ApiKeyCommands.Revoke.class})
+final class AdminCommand implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+    }
+}

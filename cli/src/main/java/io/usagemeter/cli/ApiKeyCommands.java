@@ -1,0 +1,105 @@
+package io.usagemeter.cli;
+
+import io.usagemeter.ingest.keys.ApiKey;
+import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.ingest.keys.IssuedApiKey;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.postgresql.ds.PGSimpleDataSource;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code meter admin create-api-key | revoke-api-key}: ingest API keys in the database named by
+ * {@code METER_DB_URL}, {@code METER_DB_USER} and {@code METER_DB_PASSWORD} (the services' database).
+ */
+final class ApiKeyCommands {
+
+    private ApiKeyCommands() {}
+
+    static ApiKeyStore store(Map<String, String> env) {
+        String url = env.get("METER_DB_URL");
+        if (url == null || url.isBlank()) {
+            throw new IllegalArgumentException("METER_DB_URL is not set (the database holding API keys)");
+        }
+        PGSimpleDataSource dataSource = new PGSimpleDataSource();
+        dataSource.setUrl(url);
+        dataSource.setUser(env.getOrDefault("METER_DB_USER", "postgres"));
+        dataSource.setPassword(env.getOrDefault("METER_DB_PASSWORD", ""));
+        return new ApiKeyStore(dataSource, Clock.systemUTC());
+    }
+
+    @Command(name = "create-api-key", mixinStandardHelpOptions = true,
+            description = "Create an ingest API key and print it once (only its hash is stored).")
+    static final class Create implements Callable<Integer> {
+        private final Map<String, String> env;
+
+        @Spec
+        CommandSpec spec;
+
+        Create() {
+            this(System.getenv());
+        }
+
+        /** With {@code env} in place of the process environment (tests). */
+        Create(Map<String, String> env) {
+            this.env = env;
+        }
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "Who or what uses the key, e.g. the app's name.")
+        String name;
+
+        @Option(names = "--scope", paramLabel = "SCOPE", split = ",",
+                description = "events:write and/or referrals:write (repeatable; default: events:write).")
+        List<String> scopes = List.of(ApiKeyScopes.EVENTS_WRITE);
+
+        @Override
+        public Integer call() {
+            IssuedApiKey issued = store(env).issue(name, scopes);
+            ApiKey key = issued.key();
+            spec.commandLine().getErr().println("created API key " + key.id() + " '" + key.name() + "' (prefix "
+                    + key.prefix() + ", scopes " + String.join(",", key.scopes().stream().sorted().toList())
+                    + "); it is shown once, store it now:");
+            spec.commandLine().getOut().println(issued.secret());
+            return 0;
+        }
+    }
+
+    @Command(name = "revoke-api-key", mixinStandardHelpOptions = true, description = "Revoke an API key by its prefix or id; it stops working within the key cache TTL.")
+    static final class Revoke implements Callable<Integer> {
+        private final Map<String, String> env;
+
+        @Spec
+        CommandSpec spec;
+
+        Revoke() {
+            this(System.getenv());
+        }
+
+        /** With {@code env} in place of the process environment (tests). */
+        Revoke(Map<String, String> env) {
+            this.env = env;
+        }
+
+        @Parameters(index = "0", paramLabel = "PREFIX_OR_ID", description = "The key's prefix (as printed at creation) or its id.")
+        String prefixOrId;
+
+        @Override
+        public Integer call() {
+            Optional<ApiKey> revoked = store(env).revoke(prefixOrId);
+            if (revoked.isEmpty()) {
+                spec.commandLine().getErr().println("meter admin revoke-api-key: no active key matches '" + prefixOrId + "'");
+                return 1;
+            }
+            spec.commandLine().getOut().println("revoked API key " + revoked.get().id() + " '" + revoked.get().name() + "'");
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,324 @@
+package io.usagemeter.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.usagemeter.enforcer.LimitRules;
+import io.usagemeter.enforcer.db.AdminReports;
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.json.Json;
+import io.usagemeter.schema.topics.Topics;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * The enforcer's admin verbs: {@code reset-usage}, {@code add-credits}, {@code set-plan}, {@code users},
+ * {@code analytics}. Each works over the admin API ({@code METER_ENFORCER_URL} + {@code METER_ADMIN_TOKEN})
+ * when both are set, otherwise directly against Kafka ({@code METER_KAFKA_BOOTSTRAP}) and PostgreSQL
+ * ({@code METER_DB_URL}, ...), and says which.
+ */
+final class EnforcerAdminCommands {
+
+    private EnforcerAdminCommands() {
+    }
+
+    /** Where a verb goes: the admin API or Kafka and PostgreSQL directly. */
+    abstract static class AdminVerb implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--via", description = "api (METER_ENFORCER_URL + METER_ADMIN_TOKEN) or direct "
+                + "(METER_KAFKA_BOOTSTRAP, METER_DB_URL); default: api when both API variables are set")
+        String via;
+
+        final Map<String, String> env;
+        final Clock clock = Clock.systemUTC();
+
+        AdminVerb(Map<String, String> env) {
+            this.env = env;
+        }
+
+        boolean overApi() {
+            boolean apiConfigured = set("METER_ENFORCER_URL") && set("METER_ADMIN_TOKEN");
+            if (via == null) {
+                return apiConfigured;
+            }
+            return switch (via) {
+                case "api" -> {
+                    if (!apiConfigured) {
+                        throw new IllegalArgumentException("--via api needs METER_ENFORCER_URL and METER_ADMIN_TOKEN");
+                    }
+                    yield true;
+                }
+                case "direct" -> false;
+                default -> throw new IllegalArgumentException("--via must be api or direct, was " + via);
+            };
+        }
+
+        boolean set(String name) {
+            String v = env.get(name);
+            return v != null && !v.isBlank();
+        }
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+
+        void say(String line) {
+            spec.commandLine().getErr().println(line);
+        }
+
+        // ---- API
+
+        JsonNode api(String method, String path, Object body) throws Exception {
+            URI base = URI.create(env.get("METER_ENFORCER_URL").strip());
+            say("via admin API at " + base);
+            HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path))
+                    .timeout(Duration.ofSeconds(15))
+                    .header("Authorization", "Bearer " + env.get("METER_ADMIN_TOKEN").strip())
+                    .header("Content-Type", "application/json");
+            request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(Json.write(body)));
+            HttpResponse<String> response = HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode json = response.body().isBlank() ? null : Json.tree(response.body());
+            if (response.statusCode() >= 300) {
+                String error = json != null && json.has("error") ? json.get("error").asText() : response.body();
+                throw new IllegalStateException("admin API answered " + response.statusCode() + ": " + error
+                        + (json != null && json.has("details") && !json.get("details").isEmpty() ? " " + json.get("details") : ""));
+            }
+            return json;
+        }
+
+        // ---- direct
+
+        DSLContext database() {
+            ServiceDatabaseConfig db = ServiceDatabaseConfig.fromEnvironment(env);
+            say("via PostgreSQL at " + db.maskedUrl());
+            org.postgresql.ds.PGSimpleDataSource ds = new org.postgresql.ds.PGSimpleDataSource();
+            ds.setUrl(db.url());
+            ds.setUser(db.user());
+            ds.setPassword(db.password());
+            return DSL.using(ds, SQLDialect.POSTGRES);
+        }
+
+        void publish(AdminCommand command) throws Exception {
+            if (!set("METER_KAFKA_BOOTSTRAP")) {
+                throw new IllegalArgumentException("set METER_KAFKA_BOOTSTRAP (direct mode) or METER_ENFORCER_URL and "
+                        + "METER_ADMIN_TOKEN (admin API)");
+            }
+            String bootstrap = env.get("METER_KAFKA_BOOTSTRAP").strip();
+            say("via Kafka at " + bootstrap);
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            p.put(ProducerConfig.ACKS_CONFIG, "all");
+            p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+            try (var producer = new KafkaProducer<>(p, new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer())) {
+                producer.send(new ProducerRecord<>(Topics.ADMIN_COMMANDS.name(), null, command.issuedAt().toEpochMilli(),
+                        command.userId().toString(), command)).get(30, TimeUnit.SECONDS);
+            }
+        }
+
+        String issuer() {
+            return "cli:" + System.getProperty("user.name", "unknown");
+        }
+
+        void printJson(Object value) throws Exception {
+            out().println(Json.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(value));
+        }
+    }
+
+    @Command(name = "reset-usage", mixinStandardHelpOptions = true,
+            description = "Reset a user's usage of a month from now on (only events after the reset count).")
+    static final class ResetUsage extends AdminVerb {
+        ResetUsage(Map<String, String> env) {
+            super(env);
+        }
+
+        @Parameters(index = "0", paramLabel = "USER_ID")
+        UUID user;
+
+        @Option(names = "--month", paramLabel = "YYYY-MM", description = "default: the current month (UTC)")
+        YearMonth month;
+
+        @Option(names = "--dry-run", description = "show usage before and after without publishing the reset")
+        boolean dryRun;
+
+        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
+        String commandId;
+
+        @Override
+        public Integer call() throws Exception {
+            YearMonth m = month == null ? LimitRules.monthOf(clock.instant()) : month;
+            String id = commandId == null ? UUID.randomUUID().toString() : commandId;
+            if (overApi()) {
+                Map<String, Object> body = new LinkedHashMap<>();
+                body.put("month", m.toString());
+                body.put("dry_run", dryRun);
+                body.put("command_id", id);
+                printJson(api("POST", "/v1/admin/users/" + user + "/reset-usage", body));
+                return 0;
+            }
+            DSLContext dsl = database();
+            var stats = dsl.resultQuery("SELECT used, effective_limit FROM get_user_usage_stats(?, ?)", user, m.atDay(1)).fetchOne();
+            long used = stats == null ? 0 : stats.get(0, Long.class);
+            long limit = stats == null ? 0 : stats.get(1, Long.class);
+            Instant now = clock.instant();
+            if (!dryRun) {
+                publish(new AdminCommand.ResetUsage(id, user, m, now, now, issuer()));
+            }
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("command_id", id);
+            result.put("dry_run", dryRun);
+            result.put("published", !dryRun);
+            result.put("user_id", user);
+            result.put("month", m.toString());
+            result.put("reset_at", now.toString());
+            result.put("before", snapshot(used, limit));
+            result.put("after", snapshot(0, limit));
+            printJson(result);
+            return 0;
+        }
+
+        private static Map<String, Object> snapshot(long used, long limit) {
+            return Map.of("used", used, "effective_limit", limit, "remaining", Math.max(limit - used, 0),
+                    "state", LimitRules.status(used, limit).name().toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
+    @Command(name = "add-credits", mixinStandardHelpOptions = true,
+            description = "Add bonus credits to a user's allowance (every month).")
+    static final class AddCredits extends AdminVerb {
+        AddCredits(Map<String, String> env) {
+            super(env);
+        }
+
+        @Parameters(index = "0", paramLabel = "USER_ID")
+        UUID user;
+
+        @Parameters(index = "1", paramLabel = "AMOUNT")
+        long amount;
+
+        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
+        String commandId;
+
+        @Override
+        public Integer call() throws Exception {
+            if (amount <= 0) {
+                throw new IllegalArgumentException("AMOUNT must be positive, was " + amount);
+            }
+            String id = commandId == null ? UUID.randomUUID().toString() : commandId;
+            if (overApi()) {
+                printJson(api("POST", "/v1/admin/users/" + user + "/credits", Map.of("amount", amount, "command_id", id)));
+                return 0;
+            }
+            publish(new AdminCommand.AddBonusCredits(id, user, amount, clock.instant(), issuer()));
+            out().println("published add_bonus_credits " + id + ": +" + amount + " for " + user);
+            return 0;
+        }
+    }
+
+    @Command(name = "set-plan", mixinStandardHelpOptions = true, description = "Move a user to a plan of subscription_limits.")
+    static final class SetPlan extends AdminVerb {
+        SetPlan(Map<String, String> env) {
+            super(env);
+        }
+
+        @Parameters(index = "0", paramLabel = "USER_ID")
+        UUID user;
+
+        @Parameters(index = "1", paramLabel = "PLAN")
+        String plan;
+
+        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
+        String commandId;
+
+        @Override
+        public Integer call() throws Exception {
+            String id = commandId == null ? UUID.randomUUID().toString() : commandId;
+            if (overApi()) {
+                printJson(api("PUT", "/v1/admin/users/" + user + "/plan", Map.of("plan", plan, "command_id", id)));
+                return 0;
+            }
+            if (set("METER_DB_URL")) {
+                Integer known = database().resultQuery("SELECT count(*) FROM subscription_limits WHERE plan = ?", plan)
+                        .fetchOne(0, Integer.class);
+                if (known == null || known == 0) {
+                    throw new IllegalArgumentException("unknown plan '" + plan + "' (not in subscription_limits)");
+                }
+            }
+            publish(new AdminCommand.SetPlan(id, user, plan, clock.instant(), issuer()));
+            out().println("published set_plan " + id + ": " + user + " → " + plan);
+            return 0;
+        }
+    }
+
+    @Command(name = "users", mixinStandardHelpOptions = true,
+            description = "Users with plan, referrals, credits, limit and this month's usage (admin_user_overview).")
+    static final class Users extends AdminVerb {
+        Users(Map<String, String> env) {
+            super(env);
+        }
+
+        @Option(names = "--limit", defaultValue = "100")
+        int limit;
+
+        @Override
+        public Integer call() throws Exception {
+            if (overApi()) {
+                printJson(api("GET", "/v1/admin/users?limit=" + limit, null));
+            } else {
+                printJson(Map.of("users", new AdminReports(database()).users(limit)));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "analytics", mixinStandardHelpOptions = true,
+            description = "A month's totals: users, calls, units used, users per state, top users (user_usage_overview).")
+    static final class Analytics extends AdminVerb {
+        Analytics(Map<String, String> env) {
+            super(env);
+        }
+
+        @Option(names = "--month", paramLabel = "YYYY-MM", description = "default: the current month (UTC)")
+        YearMonth month;
+
+        @Option(names = "--top", defaultValue = "10")
+        int top;
+
+        @Override
+        public Integer call() throws Exception {
+            YearMonth m = month == null ? LimitRules.monthOf(clock.instant()) : month;
+            if (overApi()) {
+                printJson(api("GET", "/v1/admin/analytics?month=" + m + "&top=" + top, null));
+            } else {
+                printJson(new AdminReports(database()).analytics(m, top));
+            }
+            return 0;
+        }
+    }
+}

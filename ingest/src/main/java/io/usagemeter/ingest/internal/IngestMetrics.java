@@ -1,0 +1,66 @@
+package io.usagemeter.ingest.internal;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+/**
+ * The service's own meters. Rejections are counted twice on purpose: per request (every reason)
+ * and per event (only where the request's events were counted, e.g. validation or Kafka
+ * unavailable; a malformed body has no countable events).
+ */
+public final class IngestMetrics {
+
+    private final MeterRegistry registry;
+
+    public IngestMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    public void accepted(String route, int events) {
+        Counter.builder("meter.ingest.events.accepted")
+                .description("Events acknowledged by Kafka and answered 202")
+                .tag("route", route)
+                .register(registry)
+                .increment(events);
+        DistributionSummary.builder("meter.ingest.batch.size")
+                .description("Events per accepted request")
+                .tag("route", route)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(1.0)
+                .maximumExpectedValue(10_000.0)
+                .register(registry)
+                .record(events);
+    }
+
+    public void rejected(String route, IngestRejection rejection) {
+        Counter.builder("meter.ingest.requests.rejected")
+                .description("Requests refused, by reason")
+                .tag("route", route)
+                .tag("reason", rejection.reason())
+                .register(registry)
+                .increment();
+        if (rejection.events() > 0) {
+            Counter.builder("meter.ingest.events.rejected")
+                    .description("Events in refused requests, by reason")
+                    .tag("route", route)
+                    .tag("reason", rejection.reason())
+                    .register(registry)
+                    .increment(rejection.events());
+        }
+    }
+
+    public Timer.Sample startRequest() {
+        return Timer.start(registry);
+    }
+
+    public void finishRequest(Timer.Sample sample, String route, int status) {
+        sample.stop(Timer.builder("meter.ingest.request")
+                .description("Request latency, Kafka acknowledgement included")
+                .tag("route", route)
+                .tag("status", Integer.toString(status))
+                .publishPercentileHistogram()
+                .register(registry));
+    }
+}

@@ -1,0 +1,49 @@
+package io.usagemeter.ingest.keys;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.HexFormat;
+
+/**
+ * Generates API key secrets and hashes them for storage.
+ *
+ * <p>A secret is {@value #MARKER} followed by 32 random bytes in URL-safe base64 (256 bits of
+ * entropy). Because the secret is random and that long, a single SHA-256 is the right hash:
+ * brute force is hopeless whatever the hash speed, and a deliberately slow hash (bcrypt,
+ * argon2) would only add latency to every uncached request.
+ */
+public final class ApiKeySecrets {
+
+    /** Makes keys recognisable to secret scanners and humans. */
+    public static final String MARKER = "um_";
+    /** Characters kept in clear: the marker and 9 characters (54 random bits) of the key. */
+    public static final int PREFIX_LENGTH = 12;
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final int RANDOM_BYTES = 32;
+
+    private ApiKeySecrets() {}
+
+    public static String generate() {
+        byte[] bytes = new byte[RANDOM_BYTES];
+        RANDOM.nextBytes(bytes);
+        return MARKER + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    public static String prefix(String secret) {
+        return secret.substring(0, Math.min(PREFIX_LENGTH, secret.length()));
+    }
+
+    /** Lowercase hex SHA-256 of the secret's UTF-8 bytes. */
+    public static String hash(String secret) {
+        try {
+            MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
+            return HexFormat.of().formatHex(sha256.digest(secret.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
+    }
+}

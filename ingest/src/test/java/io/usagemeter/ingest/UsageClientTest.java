@@ -1,0 +1,187 @@
+package io.usagemeter.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.usagemeter.ingest.client.InvalidUsageEventException;
+import io.usagemeter.ingest.client.UsageClient;
+import io.usagemeter.ingest.client.UsageClientFullException;
+import io.usagemeter.ingest.client.UsageDeliveryException;
+import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.Topics;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** {@link UsageClient} over both transports against a real broker (and the real ingest service for HTTP). */
+class UsageClientTest {
+
+    private static TestStack stack;
+    private static IngestService service;
+    private static String apiKey;
+
+    @BeforeAll
+    static void start() {
+        stack = TestStack.start();
+        service = IngestService.create(stack.config()).start();
+        apiKey = stack.keys.issue("client-test", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (service != null) {
+            service.close();
+        }
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    @Test
+    void kafkaTransportDeliversEveryEventKeyedByUserAtItsEventTime() throws Exception {
+        UUID run = UUID.randomUUID();
+        List<UsageEvent> sent = events(run, 1_000);
+        try (UsageClient client = UsageClient.toKafka(stack.kafka.bootstrapServers()).build()) {
+            List<CompletableFuture<Void>> acks = sent.stream().map(client::emit).toList();
+            client.flush();
+            assertThat(acks).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
+            assertThat(client.pendingEvents()).isZero();
+        }
+        assertDelivered(run, sent);
+    }
+
+    @Test
+    void httpTransportDeliversEveryEventInBatches() throws Exception {
+        UUID run = UUID.randomUUID();
+        List<UsageEvent> sent = events(run, 1_200);
+        double requestsBefore = acceptedRequests();
+        try (UsageClient client = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), apiKey)
+                .batchSize(500).linger(Duration.ofMillis(50)).build()) {
+            List<CompletableFuture<Void>> acks = sent.stream().map(client::emit).toList();
+            client.flush();
+            assertThat(acks).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
+        }
+        assertDelivered(run, sent);
+        // 1,200 events at most 500 per request: at least 3 requests, far fewer than 1,200.
+        assertThat(acceptedRequests() - requestsBefore).isBetween(3.0, 100.0);
+    }
+
+    @Test
+    void anInvalidEventIsRejectedAtEmitAndNothingIsQueued() {
+        try (UsageClient client = UsageClient.toKafka(stack.kafka.bootstrapServers()).build()) {
+            UsageEvent tooOld = new UsageEvent("old-1", UUID.randomUUID(), Instant.now().minus(40, ChronoUnit.DAYS),
+                    Provider.GITHUB, "/repos", "GET", 200, 1, 1, 1, 0, 1);
+            UsageEvent badStatus = new UsageEvent("bad-1", UUID.randomUUID(), Instant.now(),
+                    Provider.GITHUB, "/repos", "GET", 999, 1, 1, 1, 0, 0);
+
+            assertThatThrownBy(() -> client.emit(tooOld)).isInstanceOf(InvalidUsageEventException.class)
+                    .satisfies(e -> assertThat(((InvalidUsageEventException) e).violations())
+                            .extracting(v -> v.field()).containsExactly("occurred_at"));
+            assertThatThrownBy(() -> client.emit(badStatus)).isInstanceOf(InvalidUsageEventException.class)
+                    .satisfies(e -> assertThat(((InvalidUsageEventException) e).violations())
+                            .extracting(v -> v.field()).containsExactlyInAnyOrder("status_code", "units"));
+            assertThat(client.pendingEvents()).isZero();
+        }
+    }
+
+    @Test
+    void whenFullEmitFailsFastAfterTheBlockTime() throws Exception {
+        URI nowhere = URI.create("http://localhost:" + unusedPort());
+        try (UsageClient client = UsageClient.overHttp(nowhere, apiKey)
+                .maxPendingEvents(2).maxBlock(Duration.ZERO).closeTimeout(Duration.ZERO).build()) {
+            UUID run = UUID.randomUUID();
+            List<UsageEvent> three = events(run, 3);
+            CompletableFuture<Void> first = client.emit(three.get(0));
+            client.emit(three.get(1));
+            assertThatThrownBy(() -> client.emit(three.get(2))).isInstanceOf(UsageClientFullException.class);
+            assertThat(first).isNotDone();
+        }
+    }
+
+    @Test
+    void aRefusedBatchFailsItsEventsWithoutRetrying() {
+        UsageEvent event = events(UUID.randomUUID(), 1).get(0);
+        try (UsageClient client = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), "um_wrong").build()) {
+            CompletableFuture<Void> ack = client.emit(event);
+            assertThatThrownBy(() -> ack.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(UsageDeliveryException.class)
+                    .satisfies(e -> assertThat(((UsageDeliveryException) e).retriesExhausted()).isFalse());
+        }
+    }
+
+    @Test
+    void theClientPackageNeedsNeitherJavalinNorMicrometer() throws IOException {
+        Path clientSources = Path.of("src/main/java/io/usagemeter/ingest/client");
+        try (Stream<Path> files = Files.walk(clientSources)) {
+            List<Path> javaFiles = files.filter(f -> f.toString().endsWith(".java")).toList();
+            assertThat(javaFiles).isNotEmpty();
+            for (Path file : javaFiles) {
+                assertThat(Files.readString(file))
+                        .as(file.toString())
+                        .doesNotContain("import io.javalin")
+                        .doesNotContain("import org.eclipse.jetty")
+                        .doesNotContain("import io.micrometer")
+                        .doesNotContain("import io.usagemeter.ingest.internal")
+                        .doesNotContain("import io.usagemeter.ingest.keys");
+            }
+        }
+    }
+
+    private static double acceptedRequests() {
+        var timer = service.registry().find("meter.ingest.request").tag("route", "events").tag("status", "202").timer();
+        return timer == null ? 0 : timer.count();
+    }
+
+    private static List<UsageEvent> events(UUID run, int count) {
+        Instant base = Instant.now().minusSeconds(60).truncatedTo(ChronoUnit.MILLIS);
+        List<UsageEvent> events = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            UUID user = new UUID(run.getMostSignificantBits(), i % 20);
+            events.add(new UsageEvent(run + "-" + i, user, base.plusMillis(i), Provider.values()[i % 5],
+                    "/v1/endpoint/" + (i % 7), "POST", 200 + (i % 3) * 100, i % 500, 300, 1200, i % 100, 1 + i % 3));
+        }
+        return events;
+    }
+
+    private static void assertDelivered(UUID run, List<UsageEvent> sent) {
+        Map<String, ConsumerRecord<String, UsageEvent>> byId = new HashMap<>();
+        stack.read(Topics.USAGE_EVENTS, r -> r.value().eventId().startsWith(run.toString()), l -> {
+            l.forEach(r -> byId.put(r.value().eventId(), r));
+            return byId.size() >= sent.size();
+        }, Duration.ofSeconds(30));
+        assertThat(byId).hasSize(sent.size());
+        for (UsageEvent e : sent) {
+            ConsumerRecord<String, UsageEvent> record = byId.get(e.eventId());
+            assertThat(record.value()).isEqualTo(e);
+            assertThat(record.key()).isEqualTo(e.userId().toString());
+            assertThat(record.timestamp()).isEqualTo(e.occurredAt().toEpochMilli());
+        }
+    }
+
+    private static int unusedPort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,301 @@
+package io.usagemeter.enforcer;
+
+import io.usagemeter.schema.topics.Topics;
+import io.usagemeter.schema.topics.TopicSettings;
+import java.math.BigDecimal;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
+
+/**
+ * The enforcer's settings, parsed once from {@code METER_*} variables; Kafka properties are
+ * derived here and nowhere else.
+ *
+ * @param kafkaBootstrap {@code METER_KAFKA_BOOTSTRAP}
+ * @param applicationId {@code METER_ENFORCER_APPLICATION_ID}: consumer group and prefix of internal topics
+ * @param port HTTP port of limit checks and admin routes ({@code METER_ENFORCER_PORT}; 0 picks a free one)
+ * @param advertisedUrl how other instances reach this one ({@code METER_ENFORCER_ADVERTISED_URL}); its
+ *     host:port becomes {@code application.server}. {@code null} means {@code http://localhost:<port>}
+ * @param stateDir local state stores ({@code METER_ENFORCER_STATE_DIR}); kept across restarts
+ * @param standbyReplicas {@code num.standby.replicas} ({@code METER_ENFORCER_STANDBY_REPLICAS}, default 1:
+ *     with two or more instances a standby answers, flagged stale, while the owner restores)
+ * @param commitInterval {@code METER_ENFORCER_COMMIT_INTERVAL} (ISO-8601)
+ * @param grace how far usage may run over the limit before checks answer not allowed, as a fraction
+ *     ({@code METER_ENFORCER_GRACE_PERCENT}, default 0)
+ * @param dbUrl {@code METER_DB_URL}; {@code null} only in tests that run without PostgreSQL
+ * @param adminJwtSecret HS256 key of admin tokens ({@code METER_ADMIN_JWT_SECRET}); never printed
+ * @param adminJwtPublicKey RS256 public key of admin tokens, PEM ({@code METER_ADMIN_JWT_PUBLIC_KEY})
+ * @param adminEmails the e-mail claims allowed on admin routes ({@code METER_ADMIN_EMAILS}, comma-separated)
+ */
+public record EnforcerConfig(
+        String kafkaBootstrap,
+        String applicationId,
+        int port,
+        URI advertisedUrl,
+        Path stateDir,
+        int standbyReplicas,
+        Duration commitInterval,
+        BigDecimal grace,
+        int streamThreads,
+        String dbUrl,
+        String dbUser,
+        String dbPassword,
+        String adminJwtSecret,
+        String adminJwtPublicKey,
+        Set<String> adminEmails,
+        TopicSettings topicSettings) {
+
+    public static final String DEFAULT_APPLICATION_ID = "usage-meter-enforcer";
+    public static final int DEFAULT_PORT = 8081;
+    /** The name under which the PostgreSQL writer stores its offsets in {@code sink_offsets}. */
+    public static final String DB_WRITER_SINK = "limits-enforcer";
+
+    public EnforcerConfig {
+        Objects.requireNonNull(kafkaBootstrap, "METER_KAFKA_BOOTSTRAP");
+        Objects.requireNonNull(applicationId, "METER_ENFORCER_APPLICATION_ID");
+        Objects.requireNonNull(stateDir, "METER_ENFORCER_STATE_DIR");
+        Objects.requireNonNull(commitInterval, "METER_ENFORCER_COMMIT_INTERVAL");
+        Objects.requireNonNull(grace, "METER_ENFORCER_GRACE_PERCENT");
+        Objects.requireNonNull(topicSettings, "topicSettings");
+        adminEmails = adminEmails == null ? Set.of() : Set.copyOf(adminEmails);
+        dbPassword = dbPassword == null ? "" : dbPassword;
+        if (port < 0 || port > 65_535) {
+            throw new IllegalArgumentException("METER_ENFORCER_PORT must be 0..65535, was " + port);
+        }
+        if (standbyReplicas < 0) {
+            throw new IllegalArgumentException("METER_ENFORCER_STANDBY_REPLICAS must not be negative, was " + standbyReplicas);
+        }
+        if (streamThreads < 1) {
+            throw new IllegalArgumentException("METER_ENFORCER_STREAM_THREADS must be at least 1, was " + streamThreads);
+        }
+        if (grace.signum() < 0) {
+            throw new IllegalArgumentException("METER_ENFORCER_GRACE_PERCENT must not be negative, was " + grace);
+        }
+        if (adminJwtSecret != null && adminJwtPublicKey != null) {
+            // One pinned algorithm: accepting both would reopen HS/RS confusion.
+            throw new IllegalArgumentException("set only one of METER_ADMIN_JWT_SECRET (HS256) and "
+                    + "METER_ADMIN_JWT_PUBLIC_KEY (RS256)");
+        }
+        if (adminJwtSecret != null && adminJwtSecret.getBytes(java.nio.charset.StandardCharsets.UTF_8).length < 32) {
+            throw new IllegalArgumentException("METER_ADMIN_JWT_SECRET must be at least 32 bytes for HS256");
+        }
+    }
+
+    public static EnforcerConfig fromEnv(Map<String, String> env) {
+        Env e = new Env(env);
+        int port = e.integer("METER_ENFORCER_PORT", DEFAULT_PORT);
+        String advertised = e.string("METER_ENFORCER_ADVERTISED_URL", null);
+        return new EnforcerConfig(
+                e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
+                e.string("METER_ENFORCER_APPLICATION_ID", DEFAULT_APPLICATION_ID),
+                port,
+                advertised == null ? null : e.uri("METER_ENFORCER_ADVERTISED_URL", advertised),
+                Path.of(e.string("METER_ENFORCER_STATE_DIR",
+                        Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "enforcer").toString())),
+                e.integer("METER_ENFORCER_STANDBY_REPLICAS", 1),
+                e.duration("METER_ENFORCER_COMMIT_INTERVAL", Duration.ofMillis(100)),
+                e.percent("METER_ENFORCER_GRACE_PERCENT"),
+                e.integer("METER_ENFORCER_STREAM_THREADS", 1),
+                e.required("METER_DB_URL"),
+                e.required("METER_DB_USER"),
+                env.get("METER_DB_PASSWORD"),
+                e.string("METER_ADMIN_JWT_SECRET", null),
+                e.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
+                e.emails("METER_ADMIN_EMAILS"),
+                TopicSettings.fromEnv(env));
+    }
+
+    /** Defaults everywhere except where Kafka and PostgreSQL are: for tests and the dev stack. */
+    public static EnforcerConfig defaults(String kafkaBootstrap, Path stateDir, String dbUrl, String dbUser, String dbPassword) {
+        return new EnforcerConfig(kafkaBootstrap, DEFAULT_APPLICATION_ID, 0, null, stateDir, 1, Duration.ofMillis(100),
+                BigDecimal.ZERO, 1, dbUrl, dbUser, dbPassword, null, null, Set.of(), TopicSettings.singleBroker());
+    }
+
+    public EnforcerConfig withGrace(BigDecimal newGrace) {
+        return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
+                commitInterval, newGrace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
+                adminEmails, topicSettings);
+    }
+
+    public EnforcerConfig withAdvertisedUrl(URI url) {
+        return new EnforcerConfig(kafkaBootstrap, applicationId, port, url, stateDir, standbyReplicas,
+                commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
+                adminEmails, topicSettings);
+    }
+
+    public EnforcerConfig withPort(int newPort) {
+        return new EnforcerConfig(kafkaBootstrap, applicationId, newPort, advertisedUrl, stateDir, standbyReplicas,
+                commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
+                adminEmails, topicSettings);
+    }
+
+    public EnforcerConfig withStateDir(Path dir) {
+        return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, dir, standbyReplicas,
+                commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
+                adminEmails, topicSettings);
+    }
+
+    public EnforcerConfig withAdminAuth(String secret, String publicKeyPem, Set<String> emails) {
+        return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
+                commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, secret, publicKeyPem,
+                emails, topicSettings);
+    }
+
+    public EnforcerConfig withApplicationId(String id) {
+        return new EnforcerConfig(kafkaBootstrap, id, port, advertisedUrl, stateDir, standbyReplicas,
+                commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
+                adminEmails, topicSettings);
+    }
+
+    /** This instance's URL for other instances, once the HTTP port is known. */
+    public URI advertisedUrl(int boundPort) {
+        return advertisedUrl != null ? advertisedUrl : URI.create("http://localhost:" + boundPort);
+    }
+
+    /** The Kafka Streams properties. No default serdes: every source, sink and store names its own. */
+    public Properties streamsProperties(URI advertised) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafkaBootstrap);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitInterval.toMillis());
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, standbyReplicas);
+        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised.getHost() + ":" + advertised.getPort());
+        // A record that does not parse goes to the dead-letter topic (KIP-1034) and processing continues.
+        p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, Topics.DEAD_LETTER.name());
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
+        // A crashed instance's users move to a standby after 10 s instead of the default 45 s.
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
+        return p;
+    }
+
+    /** Producer of admin commands and plans: idempotent, acknowledged by all in-sync replicas. */
+    public Properties producerProperties(String clientId) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafkaBootstrap);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        return p;
+    }
+
+    public Properties adminProperties() {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kafkaBootstrap);
+        return p;
+    }
+
+    /** The JDBC URL without user info or query parameters, for messages. */
+    public String maskedDbUrl() {
+        return maskJdbcUrl(dbUrl);
+    }
+
+    public static String maskJdbcUrl(String url) {
+        if (url == null) {
+            return "(none)";
+        }
+        String noQuery = url.replaceAll("\\?.*$", "?***");
+        return noQuery.replaceAll("//[^/@]*@", "//***@");
+    }
+
+    private record Env(Map<String, String> env) {
+
+        String string(String name, String fallback) {
+            String v = env.get(name);
+            return v == null || v.isBlank() ? fallback : v.trim();
+        }
+
+        String required(String name) {
+            String v = string(name, null);
+            if (v == null) {
+                throw new IllegalArgumentException(name + " is required");
+            }
+            return v;
+        }
+
+        int integer(String name, int fallback) {
+            String v = string(name, null);
+            if (v == null) {
+                return fallback;
+            }
+            try {
+                return Integer.parseInt(v);
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException(name + " must be an integer, was '" + v + "'");
+            }
+        }
+
+        Duration duration(String name, Duration fallback) {
+            String v = string(name, null);
+            if (v == null) {
+                return fallback;
+            }
+            try {
+                Duration d = Duration.parse(v);
+                if (d.isNegative() || d.isZero()) {
+                    throw new IllegalArgumentException(name + " must be positive, was '" + v + "'");
+                }
+                return d;
+            } catch (DateTimeParseException ex) {
+                throw new IllegalArgumentException(name + " must be an ISO-8601 duration such as PT0.1S, was '" + v + "'");
+            }
+        }
+
+        /** A percentage such as {@code 10} or {@code 2.5}, as an exact fraction (0.1, 0.025). */
+        BigDecimal percent(String name) {
+            String v = string(name, null);
+            if (v == null) {
+                return BigDecimal.ZERO;
+            }
+            try {
+                BigDecimal percent = new BigDecimal(v);
+                if (percent.signum() < 0) {
+                    throw new IllegalArgumentException(name + " must not be negative, was '" + v + "'");
+                }
+                return percent.movePointLeft(2);
+            } catch (NumberFormatException ex) {
+                throw new IllegalArgumentException(name + " must be a number of percent such as 10, was '" + v + "'");
+            }
+        }
+
+        URI uri(String name, String v) {
+            try {
+                URI uri = URI.create(v);
+                if (uri.getHost() == null || uri.getPort() < 0) {
+                    throw new IllegalArgumentException(name + " must be an absolute URL with host and port, was '" + v + "'");
+                }
+                return uri;
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException(name + " must be an absolute URL such as http://10.0.0.5:8081, was '" + v + "'");
+            }
+        }
+
+        Set<String> emails(String name) {
+            String v = string(name, null);
+            if (v == null) {
+                return Set.of();
+            }
+            return Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                    .map(s -> s.toLowerCase(java.util.Locale.ROOT)).collect(Collectors.toUnmodifiableSet());
+        }
+    }
+}

@@ -1,0 +1,195 @@
+package io.usagemeter.enforcer.client;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.usagemeter.schema.json.Json;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * Checks users' limits against the enforcer ({@code GET /v1/limits/{user_id}}) for apps: answers
+ * are cached for a short TTL; when no enforcer answers, a cached answer up to the staleness bound
+ * still decides, and beyond it the fail policy does (open: allow, closed: refuse).
+ *
+ * <p>Needs only {@code java.net.http}, the schema module and Micrometer. Thread-safe.
+ */
+public final class LimitClient {
+
+    public enum FailPolicy { OPEN, CLOSED }
+
+    private final URI baseUrl;
+    private final Duration cacheTtl;
+    private final Duration maxStaleness;
+    private final FailPolicy failPolicy;
+    private final Duration timeout;
+    private final Clock clock;
+    private final HttpClient http;
+    private final MeterRegistry registry;
+    private final Map<UUID, Cached> cache;
+
+    private record Cached(LimitAnswer answer, Instant fetchedAt) {}
+
+    private LimitClient(Builder b) {
+        this.baseUrl = b.baseUrl;
+        this.cacheTtl = b.cacheTtl;
+        this.maxStaleness = b.maxStaleness;
+        this.failPolicy = b.failPolicy;
+        this.timeout = b.timeout;
+        this.clock = b.clock;
+        this.registry = b.registry;
+        this.http = HttpClient.newBuilder().connectTimeout(b.timeout).build();
+        int maxEntries = b.maxCachedUsers;
+        this.cache = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<UUID, Cached> eldest) {
+                return size() > maxEntries;
+            }
+        };
+    }
+
+    public static Builder builder(URI enforcerUrl) {
+        return new Builder(enforcerUrl);
+    }
+
+    /** The decision for {@code user}'s next call. Never throws for an unreachable enforcer: the policy decides. */
+    public LimitDecision check(UUID user) {
+        Objects.requireNonNull(user, "user");
+        Instant now = clock.instant();
+        Cached cached;
+        synchronized (cache) {
+            cached = cache.get(user);
+        }
+        if (cached != null && age(cached, now).compareTo(cacheTtl) < 0) {
+            return decided(new LimitDecision(user, cached.answer().allowed(), LimitDecision.Source.CACHE, cached.answer()));
+        }
+        LimitAnswer fresh = fetch(user);
+        if (fresh != null) {
+            synchronized (cache) {
+                cache.put(user, new Cached(fresh, clock.instant()));
+            }
+            return decided(new LimitDecision(user, fresh.allowed(), LimitDecision.Source.ENFORCER, fresh));
+        }
+        if (cached != null && age(cached, now).compareTo(maxStaleness) <= 0) {
+            return decided(new LimitDecision(user, cached.answer().allowed(), LimitDecision.Source.STALE_CACHE, cached.answer()));
+        }
+        return decided(new LimitDecision(user, failPolicy == FailPolicy.OPEN, LimitDecision.Source.FAIL_POLICY, null));
+    }
+
+    private static Duration age(Cached cached, Instant now) {
+        return Duration.between(cached.fetchedAt(), now);
+    }
+
+    /** The enforcer's answer, or {@code null} when it could not give one. */
+    private LimitAnswer fetch(UUID user) {
+        Timer.Sample sample = Timer.start(registry);
+        String outcome = "error";
+        try {
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(baseUrl.resolve("/v1/limits/" + user))
+                    .timeout(timeout).header("Accept", "application/json").GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            outcome = Integer.toString(response.statusCode());
+            if (response.statusCode() != 200) {
+                return null;
+            }
+            return Json.read(response.body(), LimitAnswer.class);
+        } catch (IOException e) {
+            outcome = "unreachable";
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            outcome = "interrupted";
+            return null;
+        } finally {
+            sample.stop(Timer.builder("meter.limit.client.request").description("Limit checks sent to the enforcer")
+                    .tag("outcome", outcome).register(registry));
+        }
+    }
+
+    private LimitDecision decided(LimitDecision decision) {
+        Counter.builder("meter.limit.client.decisions").description("Limit decisions by source and result")
+                .tag("source", decision.source().name().toLowerCase(java.util.Locale.ROOT))
+                .tag("allowed", Boolean.toString(decision.allowed()))
+                .register(registry).increment();
+        return decision;
+    }
+
+    public static final class Builder {
+        private final URI baseUrl;
+        private Duration cacheTtl = Duration.ofSeconds(1);
+        private Duration maxStaleness = Duration.ofSeconds(30);
+        private FailPolicy failPolicy = FailPolicy.OPEN;
+        private Duration timeout = Duration.ofMillis(500);
+        private int maxCachedUsers = 100_000;
+        private Clock clock = Clock.systemUTC();
+        private MeterRegistry registry = new SimpleMeterRegistry();
+
+        private Builder(URI baseUrl) {
+            this.baseUrl = Objects.requireNonNull(baseUrl, "enforcer URL");
+        }
+
+        /** How long an answer is reused without asking (default 1 s). */
+        public Builder cacheTtl(Duration ttl) {
+            this.cacheTtl = positive(ttl, "cache TTL");
+            return this;
+        }
+
+        /** How old a cached answer may be and still decide while no enforcer answers (default 30 s). */
+        public Builder maxStaleness(Duration staleness) {
+            this.maxStaleness = Objects.requireNonNull(staleness, "max staleness");
+            return this;
+        }
+
+        /** What to answer when no enforcer answers and no cached answer is fresh enough (default open). */
+        public Builder failPolicy(FailPolicy policy) {
+            this.failPolicy = Objects.requireNonNull(policy, "fail policy");
+            return this;
+        }
+
+        /** Connect and request timeout per check (default 500 ms). */
+        public Builder timeout(Duration t) {
+            this.timeout = positive(t, "timeout");
+            return this;
+        }
+
+        public Builder maxCachedUsers(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("max cached users must be at least 1");
+            }
+            this.maxCachedUsers = n;
+            return this;
+        }
+
+        public Builder clock(Clock c) {
+            this.clock = Objects.requireNonNull(c, "clock");
+            return this;
+        }
+
+        public Builder meterRegistry(MeterRegistry r) {
+            this.registry = Objects.requireNonNull(r, "registry");
+            return this;
+        }
+
+        public LimitClient build() {
+            return new LimitClient(this);
+        }
+
+        private static Duration positive(Duration d, String what) {
+            if (d == null || d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, was " + d);
+            }
+            return d;
+        }
+    }
+}

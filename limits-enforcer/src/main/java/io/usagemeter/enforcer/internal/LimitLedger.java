@@ -1,0 +1,133 @@
+package io.usagemeter.enforcer.internal;
+
+import io.usagemeter.enforcer.Entitlement;
+import io.usagemeter.enforcer.EnforcerTopology;
+import io.usagemeter.enforcer.LimitRules;
+import io.usagemeter.enforcer.Plan;
+import io.usagemeter.schema.events.LimitEvent;
+import io.usagemeter.schema.events.LimitState;
+import io.usagemeter.schema.events.LimitStatus;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import java.math.BigDecimal;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.apache.kafka.streams.processor.api.ProcessingContext;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One task's view of its users: entitlements, the summaries of the current and previous month, the
+ * limit state of the current month, and which thresholds were already announced. Every change goes
+ * through {@link #recompute}, so the limit state always follows from the stores by {@link LimitRules}.
+ */
+public final class LimitLedger {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LimitLedger.class);
+
+    private final BigDecimal grace;
+    private final KeyValueStore<String, Plan> plans;
+    private final KeyValueStore<String, Entitlement> entitlements;
+    private final KeyValueStore<MonthlySummaryKey, MonthlySummary> usage;
+    private final KeyValueStore<String, LimitState> limits;
+    private final KeyValueStore<String, Integer> emittedThresholds;
+
+    public LimitLedger(ProcessingContext context, BigDecimal grace) {
+        this.grace = grace;
+        this.plans = context.getStateStore(EnforcerTopology.PLANS_STORE);
+        this.entitlements = context.getStateStore(EnforcerTopology.ENTITLEMENTS_STORE);
+        this.usage = context.getStateStore(EnforcerTopology.USAGE_STORE);
+        this.limits = context.getStateStore(EnforcerTopology.LIMITS_STORE);
+        this.emittedThresholds = context.getStateStore(EnforcerTopology.THRESHOLDS_STORE);
+    }
+
+    public Entitlement entitlement(UUID user) {
+        Entitlement e = entitlements.get(user.toString());
+        return e == null ? Entitlement.DEFAULT : e;
+    }
+
+    public boolean planExists(String plan) {
+        return plans.get(plan) != null;
+    }
+
+    /** A summary from the aggregator (resets already applied there); older months are kept for queries only. */
+    public List<LimitEvent> onSummary(MonthlySummary summary, Instant at) {
+        LimitState current = limits.get(summary.userId().toString());
+        YearMonth month = current == null || summary.month().isAfter(current.month()) ? summary.month() : current.month();
+        if (summary.month().isBefore(month.minusMonths(1))) {
+            LOG.debug("summary of {} for {} is older than the kept months; not stored", summary.userId(), summary.month());
+            return List.of();
+        }
+        usage.put(summary.key(), summary);
+        if (!summary.month().equals(month)) {
+            return List.of();
+        }
+        return recompute(summary.userId(), month, entitlement(summary.userId()), at);
+    }
+
+    /** The user's entitlement changed at {@code at}: the current month's limit follows. */
+    public List<LimitEvent> onEntitlement(UUID user, Entitlement changed, Instant at) {
+        entitlements.put(user.toString(), changed);
+        LimitState current = limits.get(user.toString());
+        YearMonth atMonth = LimitRules.monthOf(at);
+        YearMonth month = current == null || atMonth.isAfter(current.month()) ? atMonth : current.month();
+        return recompute(user, month, changed, at);
+    }
+
+    private List<LimitEvent> recompute(UUID user, YearMonth month, Entitlement entitlement, Instant at) {
+        String key = user.toString();
+        LimitState previous = limits.get(key);
+        if (previous != null && month.isAfter(previous.month())) {
+            forgetMonthsBefore(user, previous.month(), month.minusMonths(1));
+        }
+        MonthlySummary summary = usage.get(new MonthlySummaryKey(user, month));
+        long used = summary == null ? 0 : summary.units();
+        Instant asOf = previous != null && previous.month().equals(month) && previous.asOf().isAfter(at) ? previous.asOf() : at;
+        LimitState state = LimitRules.explain(user, month, entitlement, planUnits(entitlement.plan()), used, grace, asOf);
+        limits.put(key, state);
+        return crossedThresholds(state, at);
+    }
+
+    /** One event per user, month and threshold, remembered in a changelogged store so restarts never repeat it. */
+    private List<LimitEvent> crossedThresholds(LimitState state, Instant at) {
+        String key = state.userId() + "/" + state.month();
+        Integer emitted = emittedThresholds.get(key);
+        int highest = emitted == null ? 0 : emitted;
+        List<LimitEvent> events = new ArrayList<>(2);
+        if (state.state() != LimitStatus.OK && highest < LimitEvent.WARNING_THRESHOLD) {
+            events.add(new LimitEvent(state.userId(), state.month(), LimitEvent.WARNING_THRESHOLD,
+                    state.used(), state.effectiveLimit(), at));
+            highest = LimitEvent.WARNING_THRESHOLD;
+        }
+        if (state.state() == LimitStatus.EXCEEDED && highest < LimitEvent.EXCEEDED_THRESHOLD) {
+            events.add(new LimitEvent(state.userId(), state.month(), LimitEvent.EXCEEDED_THRESHOLD,
+                    state.used(), state.effectiveLimit(), at));
+            highest = LimitEvent.EXCEEDED_THRESHOLD;
+        }
+        if (!events.isEmpty()) {
+            emittedThresholds.put(key, highest);
+        }
+        return events;
+    }
+
+    /** Drops summaries and threshold marks of months {@code from} .. before {@code keepFrom}. */
+    private void forgetMonthsBefore(UUID user, YearMonth from, YearMonth keepFrom) {
+        for (YearMonth m = from.minusMonths(1); m.isBefore(keepFrom); m = m.plusMonths(1)) {
+            usage.delete(new MonthlySummaryKey(user, m));
+            emittedThresholds.delete(user + "/" + m);
+        }
+    }
+
+    private long planUnits(String plan) {
+        Plan p = plans.get(plan);
+        if (p == null) {
+            LOG.warn("plan '{}' is not in meter.plans; counting it as 0 units", plan);
+            return 0;
+        }
+        return p.monthlyUnits();
+    }
+}

@@ -1,0 +1,40 @@
+package io.usagemeter.enforcer.internal;
+
+import io.usagemeter.schema.events.LimitEvent;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import java.math.BigDecimal;
+import java.time.Instant;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+
+/**
+ * Usage from the aggregator's monthly summaries. They are partitioned by {@code user_id} like every
+ * other input here, so the user's stores are in this task without a repartition.
+ */
+public final class UsageSummaryProcessor implements Processor<MonthlySummaryKey, MonthlySummary, String, LimitEvent> {
+
+    private final BigDecimal grace;
+    private ProcessorContext<String, LimitEvent> context;
+    private LimitLedger ledger;
+
+    public UsageSummaryProcessor(BigDecimal grace) {
+        this.grace = grace;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, LimitEvent> context) {
+        this.context = context;
+        this.ledger = new LimitLedger(context, grace);
+    }
+
+    @Override
+    public void process(Record<MonthlySummaryKey, MonthlySummary> record) {
+        MonthlySummary summary = record.value();
+        if (summary == null) {
+            return;
+        }
+        LimitEventForwarding.forward(context, record, ledger.onSummary(summary, Instant.ofEpochMilli(record.timestamp())));
+    }
+}

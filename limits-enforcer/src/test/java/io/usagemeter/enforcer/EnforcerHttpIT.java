@@ -1,0 +1,234 @@
+package io.usagemeter.enforcer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.usagemeter.enforcer.client.LimitAnswer;
+import io.usagemeter.enforcer.http.AdminTokens;
+import io.usagemeter.schema.events.LimitStatus;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.json.Json;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One enforcer on the embedded broker and PostgreSQL, checked over HTTP as apps and admins use it. */
+class EnforcerHttpIT {
+
+    private static final String SECRET = "test-secret-of-at-least-32-bytes-0123456789";
+    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+
+    @TempDir
+    static Path stateDir;
+
+    private static TestStack stack;
+    private static EnforcerService enforcer;
+    private static int port;
+
+    @BeforeAll
+    static void start() {
+        stack = new TestStack();
+        EnforcerConfig config = stack.config("enforcer-http-it", stateDir)
+                .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
+        enforcer = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start();
+        port = enforcer.port();
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> enforcer.streams().state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (enforcer != null) {
+            enforcer.close();
+        }
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    private static LimitAnswer limit(UUID user) throws Exception {
+        HttpResponse<String> response = stack.get(port, "/v1/limits/" + user);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return Json.read(response.body(), LimitAnswer.class);
+    }
+
+    @Test
+    void answersTheExplainedLimitFromTheStore() throws Exception {
+        UUID user = UUID.randomUUID();
+        stack.publishUsage(Map.of(user, 850L), MONTH);
+
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(850));
+        LimitAnswer answer = limit(user);
+        assertThat(answer.plan()).isEqualTo("free");
+        assertThat(answer.planUnits()).isEqualTo(1000);
+        assertThat(answer.effectiveLimit()).isEqualTo(1000);
+        assertThat(answer.remaining()).isEqualTo(150);
+        assertThat(answer.state()).isEqualTo(LimitStatus.WARNING);
+        assertThat(answer.allowed()).isTrue();
+        assertThat(answer.month()).isEqualTo(MONTH);
+        assertThat(answer.stale()).isFalse();
+
+        HttpResponse<String> raw = stack.get(port, "/v1/limits/" + user);
+        assertThat(Json.tree(raw.body()).fieldNames()).toIterable().containsExactlyInAnyOrder(
+                "user_id", "month", "plan", "plan_units", "referral_count", "multiplier", "bonus_credits",
+                "effective_limit", "used", "remaining", "state", "allowed", "resets_at", "as_of", "stale");
+
+        HttpResponse<String> usage = stack.get(port, "/v1/usage/" + user + "?month=" + MONTH);
+        assertThat(usage.statusCode()).isEqualTo(200);
+        MonthlySummary summary = Json.read(usage.body(), MonthlySummary.class);
+        assertThat(summary.units()).isEqualTo(850);
+        assertThat(summary.callsByProvider()).containsValue(850L);
+    }
+
+    @Test
+    void unknownUserGetsTheFreePlanWithZeroUsage() throws Exception {
+        LimitAnswer answer = limit(UUID.randomUUID());
+        assertThat(answer.plan()).isEqualTo("free");
+        assertThat(answer.used()).isZero();
+        assertThat(answer.effectiveLimit()).isEqualTo(1000);
+        assertThat(answer.state()).isEqualTo(LimitStatus.OK);
+        assertThat(answer.allowed()).isTrue();
+
+        HttpResponse<String> usage = stack.get(port, "/v1/usage/" + UUID.randomUUID());
+        assertThat(usage.statusCode()).isEqualTo(200);
+        assertThat(Json.read(usage.body(), MonthlySummary.class).calls()).isZero();
+    }
+
+    @Test
+    void malformedUserIdOrMonthIs400WithTheErrorFormat() throws Exception {
+        HttpResponse<String> bad = stack.get(port, "/v1/limits/not-a-uuid");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(Json.tree(bad.body()).get("error").asText()).isEqualTo("malformed user id");
+        assertThat(Json.tree(bad.body()).get("details").get(0).get("field").asText()).isEqualTo("user_id");
+
+        assertThat(stack.get(port, "/v1/usage/" + UUID.randomUUID() + "?month=2026-13").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void adminRoutesNeedAnAdminToken() throws Exception {
+        UUID user = UUID.randomUUID();
+        String uri = "http://localhost:" + port + "/v1/admin/users/" + user + "/credits";
+        HttpRequest.BodyPublisher body = HttpRequest.BodyPublishers.ofString("{\"amount\": 500}");
+
+        assertThat(stack.send(HttpRequest.newBuilder(URI.create(uri)).POST(body).build()).statusCode()).isEqualTo(401);
+        String notAdmin = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "user@example.com",
+                Duration.ofMinutes(5), Clock.systemUTC());
+        assertThat(stack.send(HttpRequest.newBuilder(URI.create(uri)).header("Authorization", "Bearer " + notAdmin)
+                .POST(body).build()).statusCode()).isEqualTo(403);
+
+        String token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
+                Duration.ofMinutes(5), Clock.systemUTC());
+        HttpResponse<String> accepted = stack.send(HttpRequest.newBuilder(URI.create(uri))
+                .header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"amount\": 500, \"command_id\": \"it-credits-1\"}")).build());
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        // A retry with the same command id applies once.
+        stack.send(HttpRequest.newBuilder(URI.create(uri)).header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"amount\": 500, \"command_id\": \"it-credits-1\"}")).build());
+
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).bonusCredits()).isEqualTo(500));
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(stack.dsl
+                .fetchValue("SELECT bonus_credits FROM users WHERE id = ?", user)).isEqualTo(500L));
+        assertThat(limit(user).effectiveLimit()).isEqualTo(1500);
+
+        HttpResponse<String> plan = stack.send(HttpRequest.newBuilder(
+                        URI.create("http://localhost:" + port + "/v1/admin/users/" + user + "/plan"))
+                .header("Authorization", "Bearer " + token)
+                .PUT(HttpRequest.BodyPublishers.ofString("{\"plan\": \"platinum\"}")).build());
+        assertThat(plan.statusCode()).isEqualTo(400);
+
+        HttpResponse<String> dryRun = stack.send(HttpRequest.newBuilder(
+                        URI.create("http://localhost:" + port + "/v1/admin/users/" + user + "/reset-usage"))
+                .header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"dry_run\": true}")).build());
+        assertThat(dryRun.statusCode()).as(dryRun.body()).isEqualTo(200);
+        assertThat(Json.tree(dryRun.body()).get("published").asBoolean()).isFalse();
+
+        HttpResponse<String> users = stack.send(HttpRequest.newBuilder(
+                URI.create("http://localhost:" + port + "/v1/admin/users")).header("Authorization", "Bearer " + token).build());
+        assertThat(users.statusCode()).isEqualTo(200);
+        assertThat(users.body()).contains(user.toString());
+    }
+
+    @Test
+    void servesMetricsAndHealth() throws Exception {
+        await().atMost(Duration.ofSeconds(60)).until(() -> stack.get(port, "/health/ready").statusCode() == 200);
+        assertThat(stack.get(port, "/health/live").statusCode()).isEqualTo(200);
+        HttpResponse<String> metrics = stack.get(port, "/metrics");
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body()).contains("kafka_stream");
+    }
+
+    @Test
+    void limitClientCachesToleratesOutagesUpToItsBoundThenAppliesItsPolicy() throws Exception {
+        UUID user = UUID.randomUUID();
+        stack.publishUsage(Map.of(user, 1200L), MONTH);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(1200));
+        MutableClock clock = new MutableClock(java.time.Instant.now());
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        var client = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + port))
+                .cacheTtl(Duration.ofSeconds(1)).maxStaleness(Duration.ofSeconds(30)).clock(clock)
+                .meterRegistry(registry).build();
+
+        var first = client.check(user);
+        assertThat(first.source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.ENFORCER);
+        assertThat(first.allowed()).isFalse();
+        assertThat(client.check(user).source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.CACHE);
+        assertThat(registry.get("meter.limit.client.decisions").tag("source", "cache").counter().count()).isEqualTo(1.0);
+
+        // An enforcer that cannot be reached: a closed port.
+        int closedPort;
+        try (var socket = new java.net.ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        for (var policy : io.usagemeter.enforcer.client.LimitClient.FailPolicy.values()) {
+            var unreachable = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + closedPort))
+                    .failPolicy(policy).clock(clock).build();
+            var decision = unreachable.check(user);
+            assertThat(decision.source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.FAIL_POLICY);
+            assertThat(decision.allowed()).isEqualTo(policy == io.usagemeter.enforcer.client.LimitClient.FailPolicy.OPEN);
+        }
+    }
+
+    /** A clock tests move by hand. */
+    static final class MutableClock extends Clock {
+        private volatile java.time.Instant now;
+
+        MutableClock(java.time.Instant now) {
+            this.now = now;
+        }
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return now;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.usagemeter.enforcer;
+
+import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.schema.FlywayMigrations;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import io.usagemeter.schema.topics.Topics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.utils.Utils;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+
+/** One migrated PostgreSQL per test class, the shared broker with every topic, and HTTP helpers. */
+final class TestStack implements AutoCloseable {
+
+    final EmbeddedPostgresServer postgres = EmbeddedPostgresServer.start();
+    final DataSource dataSource;
+    final DSLContext dsl;
+    final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    final HttpClient http = HttpClient.newHttpClient();
+
+    TestStack() {
+        postgres.createDatabase("meter");
+        dataSource = postgres.dataSource("meter");
+        FlywayMigrations.flyway(dataSource).migrate();
+        dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+        }
+    }
+
+    EnforcerConfig config(String applicationId, Path stateDir) {
+        return EnforcerConfig.defaults(bootstrap, stateDir, postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "")
+                .withApplicationId(applicationId);
+    }
+
+    /** Summaries as the aggregator writes them: partitioned by user like everything keyed by user_id. */
+    void publishUsage(Map<UUID, Long> unitsByUser, YearMonth month) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (var producer = new KafkaProducer<>(p, Topics.USAGE_SUMMARIES.keySerde().serializer(),
+                Topics.USAGE_SUMMARIES.valueSerde().serializer())) {
+            Instant at = Instant.now();
+            unitsByUser.forEach((user, units) -> {
+                MonthlySummary s = new MonthlySummary(user, month, units, units, units, 0, 0, 0, 0, 0, 0, at, at,
+                        Map.of(Provider.GITHUB, units));
+                int partition = Utils.toPositive(Utils.murmur2(user.toString().getBytes(StandardCharsets.UTF_8)))
+                        % TopicSettings.DEFAULT_PARTITIONS;
+                producer.send(new ProducerRecord<>(Topics.USAGE_SUMMARIES.name(), partition, at.toEpochMilli(), s.key(), s));
+            });
+        }
+    }
+
+    HttpResponse<String> get(int port, String path) throws Exception {
+        return send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).GET().build());
+    }
+
+    HttpResponse<String> send(HttpRequest request) throws Exception {
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    static List<UUID> users(int n) {
+        return java.util.stream.Stream.generate(UUID::randomUUID).limit(n).toList();
+    }
+
+    @Override
+    public void close() {
+        postgres.close();
+    }
+}
