@@ -1,9 +1,6 @@
 package io.usagemeter.cli.dev;
 
 import com.nimbusds.jose.JOSEException;
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.MACVerifier;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
@@ -11,8 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.Date;
 
 /**
  * Admin tokens of the dev stack: HS256 JWTs signed with the generated dev secret, for the
@@ -45,22 +40,9 @@ public final class AdminTokens {
         return issue(email);
     }
 
+    /** Signed by the enforcer's own issuer, so the dev token has exactly the claims it checks. */
     public String issue(String email) {
-        Instant now = clock.instant();
-        JWTClaimsSet claims = new JWTClaimsSet.Builder()
-                .issuer(ISSUER)
-                .subject(email)
-                .claim("email", email)
-                .issueTime(Date.from(now))
-                .expirationTime(Date.from(now.plus(LIFETIME)))
-                .build();
-        SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
-        try {
-            jwt.sign(new MACSigner(secret));
-        } catch (JOSEException e) {
-            throw new IllegalStateException("cannot sign the admin token: " + e.getMessage(), e);
-        }
-        return jwt.serialize();
+        return io.usagemeter.enforcer.http.AdminTokens.hs256(secret, email, LIFETIME, clock);
     }
 
     boolean validFor(String token, String email, Duration atLeast) {

@@ -45,6 +45,9 @@ public final class DevRunner {
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final AtomicBoolean stopped = new AtomicBoolean();
 
+    private DevSecrets secrets;
+    private Map<String, String> shellVars;
+    private Map<String, String> serviceVars;
     private EmbeddedKafkaBroker kafka;
     private EmbeddedPostgresServer postgres;
     private String schemaVersion = "?";
@@ -66,12 +69,11 @@ public final class DevRunner {
         try (DevDataDir dataDir = DevDataDir.open(options.dataDir(), options.fresh())) {
             DevPorts.requireFree(ports.uses(inBuild));
             DevSecrets generated = DevSecrets.loadOrCreate(dataDir.secrets());
-            DevSecrets secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
+            secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
                     .keepOrIssue(generated.adminToken(), AdminTokens.DEV_ADMIN_EMAIL));
             secrets.save(dataDir.secrets());
-
-            Map<String, String> shellVars = DevEnvironment.shellVariables(ports, secrets, inBuild.contains(DevServices.INGEST));
-            Map<String, String> serviceVars = DevEnvironment.serviceVariables(processEnv, shellVars, ports, dataDir);
+            boolean withIngest = inBuild.contains(DevServices.INGEST);
+            setVariables(ports, dataDir, withIngest);
 
             out.println("meter dev: starting in " + dataDir.root() + (options.fresh() ? " (fresh)" : ""));
             out.flush();
@@ -87,10 +89,18 @@ public final class DevRunner {
                     }),
                     DevStack.Component.of("schema", () -> syncSchema(shellVars)),
                     DevStack.Component.of("topics", this::createTopics)));
+            if (withIngest) {
+                components.add(DevStack.Component.of("api key", () -> {
+                    secrets = secrets.withApiKey(DevApiKey.keepOrIssue(secrets.apiKey(), serviceVars));
+                    secrets.save(dataDir.secrets());
+                    setVariables(ports, dataDir, true);
+                    return () -> { };
+                }));
+            }
             for (DevServices.Service service : services) {
                 if (service.inBuild()) {
                     components.add(DevStack.Component.of(service.name(), () -> {
-                        AutoCloseable running = service.starter().start(serviceVars);
+                        AutoCloseable running = service.starter().start(this.serviceVars);
                         try {
                             Readiness.await(service.name(), service.url(ports), READY_TIMEOUT);
                         } catch (RuntimeException | InterruptedException e) {
@@ -145,6 +155,11 @@ public final class DevRunner {
         if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
             context.getLogger("io.usagemeter").setLevel(ch.qos.logback.classic.Level.WARN);
         }
+    }
+
+    private void setVariables(DevPorts ports, DevDataDir dataDir, boolean withIngest) {
+        shellVars = DevEnvironment.shellVariables(ports, secrets, withIngest);
+        serviceVars = DevEnvironment.serviceVariables(processEnv, shellVars, ports, dataDir);
     }
 
     /** Asks the running stack to stop; {@link #run()} then returns 0. */

@@ -2,6 +2,11 @@ package io.usagemeter.cli.dev;
 
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.enforcer.EnforcerConfig;
+import io.usagemeter.enforcer.EnforcerService;
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -50,11 +55,13 @@ final class DevServices {
     /** Every service, in start order: ingest first (apps can post while the others start), enforcer last. */
     static List<Service> all() {
         return List.of(
-                new Service(INGEST, "#3", DevPorts::ingest, "POST /v1/events, POST /v1/referrals", null),
-                new Service(AGGREGATOR, "#4", DevPorts::aggregatorMetrics, "dedupe and monthly summaries (metrics and health only)",
-                        env -> new AggregatorService(AggregatorConfig.fromEnv(env), Clock.systemUTC()).start()),
+                new Service(INGEST, "#3", DevPorts::ingest, "POST /v1/events, POST /v1/referrals",
+                        env -> IngestService.create(IngestConfig.fromEnv(env)).start()),
+                new Service(AGGREGATOR, "#4", DevPorts::aggregatorMetrics, "dedupe, monthly summaries, sink to meter_dev (health, metrics)",
+                        env -> new AggregatorService(AggregatorConfig.fromEnv(env), Clock.systemUTC(),
+                                SinkConfig.fromEnvironment(env)).start()),
                 new Service(ENFORCER, "#5", DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
-                        null));
+                        env -> EnforcerService.create(EnforcerConfig.fromEnv(env)).start()));
     }
 
     static List<String> namesInBuild() {
