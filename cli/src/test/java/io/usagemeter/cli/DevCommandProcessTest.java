@@ -76,7 +76,7 @@ class DevCommandProcessTest {
         Path devEnv = work.resolve("data").resolve("dev.env");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(devEnv))).isEqualTo("rw-------");
         firstEnv = readDevEnv(devEnv);
-        assertThat(firstEnv).containsKeys("METER_INGEST_URL", "METER_ENFORCER_URL", "METER_ADMIN_TOKEN",
+        assertThat(firstEnv).containsKeys("METER_INGEST_URL", "METER_ENFORCER_URL", "METER_API_KEY", "METER_ADMIN_TOKEN",
                 "METER_KAFKA_BOOTSTRAP", "METER_DB_DEV_URL", "METER_DB_DEV_USER", "METER_DB_DEV_PASSWORD",
                 "METER_DB_PROD_URL", "METER_DB_PROD_USER", "METER_DB_PROD_PASSWORD",
                 "METER_DB_URL", "METER_DB_USER", "METER_DB_PASSWORD");
@@ -117,6 +117,17 @@ class DevCommandProcessTest {
 
     @Test
     @Order(3)
+    void anEventPostedWithTheDevKeyShowsInTheEnforcersLimit() throws Exception {
+        assertThat(post(firstEnv, "evt-dev-1").statusCode()).isEqualTo(202);
+        assertThat(awaitUsed(firstEnv, 1)).contains("\"used\":1");
+        HttpResponse<String> users = HTTP.send(HttpRequest.newBuilder(URI.create(firstEnv.get("METER_ENFORCER_URL")
+                        + "/v1/admin/users")).header("Authorization", "Bearer " + firstEnv.get("METER_ADMIN_TOKEN")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(users.statusCode()).as("the dev admin token is accepted").isEqualTo(200);
+    }
+
+    @Test
+    @Order(4)
     void aSecondStackOnTheSameDataIsRefusedInOneLine() throws Exception {
         DevProcess second = DevProcess.start(work, "--data", work.resolve("data").toString(),
                 "--port-base", Integer.toString(freePortBase()));
@@ -129,7 +140,7 @@ class DevCommandProcessTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void portsInUseAreNamedInOneLine() throws Exception {
         DevProcess clash = DevProcess.start(work, "--data", work.resolve("other").toString(),
                 "--port-base", Integer.toString(portBase));
@@ -140,7 +151,7 @@ class DevCommandProcessTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void sigtermStopsEverythingWithExitZeroAndARestartKeepsTheData() throws Exception {
         assertThat(first.process.isAlive()).as("still running before SIGTERM: " + first.output() + first.errors()).isTrue();
         first.sigterm();
@@ -163,6 +174,10 @@ class DevCommandProcessTest {
             Result status = meter(env, "schema", "status");
             assertThat(status.exitCode()).isZero();
             assertThat(status.out()).doesNotContain("pending");
+            // The usage counted before the restart is still there, and the same API key still works.
+            assertThat(awaitUsed(env, 1)).contains("\"used\":1");
+            assertThat(post(env, "evt-dev-2").statusCode()).isEqualTo(202);
+            assertThat(awaitUsed(env, 2)).contains("\"used\":2");
         } finally {
             again.sigterm();
             assertThat(again.awaitExit(10)).isTrue();
@@ -171,6 +186,36 @@ class DevCommandProcessTest {
     }
 
     // --- helpers -------------------------------------------------------------------------------
+
+    private static final String USER = "3f2b8c1e-9d4a-4e6b-8c2d-1a2b3c4d5e6f";
+
+    private static HttpResponse<String> post(Map<String, String> env, String eventId) throws Exception {
+        String event = "{\"event_id\":\"" + eventId + "\",\"user_id\":\"" + USER + "\",\"occurred_at\":\""
+                + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\",\"provider\":\"openai\","
+                + "\"endpoint\":\"/v1/chat/completions\",\"method\":\"POST\",\"status_code\":200,"
+                + "\"response_time_ms\":420,\"request_bytes\":512,\"response_bytes\":2048}";
+        return HTTP.send(HttpRequest.newBuilder(URI.create(env.get("METER_INGEST_URL") + "/v1/events"))
+                        .header("Authorization", "Bearer " + env.get("METER_API_KEY"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(event)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The limit answer once it counts {@code used} units (the stream is asynchronous), or the last one seen. */
+    private static String awaitUsed(Map<String, String> env, int used) throws Exception {
+        String last = "";
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(
+                    URI.create(env.get("METER_ENFORCER_URL") + "/v1/limits/" + USER)).build(), HttpResponse.BodyHandlers.ofString());
+            last = response.statusCode() + " " + response.body();
+            if (response.statusCode() == 200 && response.body().contains("\"used\":" + used + ",")) {
+                return response.body();
+            }
+            Thread.sleep(200);
+        }
+        return last;
+    }
 
     record Result(int exitCode, String out, String err) {}
 
