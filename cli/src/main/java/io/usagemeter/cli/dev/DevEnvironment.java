@@ -55,6 +55,8 @@ public final class DevEnvironment {
         vars.put("METER_INGEST_PORT", Integer.toString(ports.ingest()));
         vars.put("METER_ENFORCER_PORT", Integer.toString(ports.enforcer()));
         vars.put("METER_ENFORCER_ADVERTISED_URL", shellVariables.get("METER_ENFORCER_URL"));
+        // One instance: a standby replica has nowhere to go.
+        vars.putIfAbsent("METER_ENFORCER_STANDBY_REPLICAS", "0");
         vars.put("METER_ENFORCER_STATE_DIR", dataDir.streamsState("enforcer").toString());
         vars.put("METER_AGGREGATOR_HTTP_PORT", Integer.toString(ports.aggregatorMetrics()));
         vars.put("METER_AGGREGATOR_STATE_DIR", dataDir.streamsState("aggregator").toString());

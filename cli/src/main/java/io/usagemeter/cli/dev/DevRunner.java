@@ -125,7 +125,11 @@ public final class DevRunner {
                 new DevBanner(ports, services, dataDir, schemaVersion, shellVars)
                         .print(out, Duration.ofNanos(System.nanoTime() - started));
                 out.flush();
+                Thread demoThread = options.demo() ? startDemo(inBuild) : null;
                 stopRequested.await();
+                if (demoThread != null) {
+                    demoThread.interrupt();
+                }
                 out.println("meter dev: stopping ...");
                 out.flush();
             } finally {
@@ -155,6 +159,31 @@ public final class DevRunner {
         if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
             context.getLogger("io.usagemeter").setLevel(ch.qos.logback.classic.Level.WARN);
         }
+    }
+
+    private Thread startDemo(List<String> inBuild) {
+        if (!inBuild.containsAll(List.of(DevServices.INGEST, DevServices.ENFORCER))) {
+            out.println("meter dev: --demo needs ingest and the enforcer, which are not both in this build");
+            out.flush();
+            return null;
+        }
+        Map<String, String> env = shellVars;
+        Thread thread = new Thread(() -> {
+            DemoDisplay display = new DemoDisplay(out, System.console() != null);
+            try {
+                DemoTraffic demo = new DemoTraffic(DemoTraffic.Settings.defaults(),
+                        DemoTraffic.Endpoints.fromEnvironment(env), Clock.systemUTC());
+                display.summary(demo.run(display));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                out.println("meter dev: the demo stopped: " + DevStack.oneLine(e));
+                out.flush();
+            }
+        }, "meter-dev-demo");
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
     }
 
     private void setVariables(DevPorts ports, DevDataDir dataDir, boolean withIngest) {
