@@ -2,6 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.usagemeter.cli.dev.DemoTraffic;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -128,6 +129,27 @@ class DevCommandProcessTest {
 
     @Test
     @Order(4)
+    void demoTrafficEndsWithTheEnforcerCountingExactlyTheUniqueUnitsAndHonouringTheReset() throws Exception {
+        DemoTraffic demo = new DemoTraffic(new DemoTraffic.Settings(40, 7, 200, 50_000),
+                DemoTraffic.Endpoints.fromEnvironment(firstEnv), java.time.Clock.systemUTC());
+        List<DemoTraffic.Progress> progress = Collections.synchronizedList(new ArrayList<>());
+        DemoTraffic.Summary summary = demo.run(progress::add);
+
+        assertThat(summary.refused()).isZero();
+        assertThat(summary.duplicatesSent()).isPositive();
+        assertThat(summary.caughtUp()).as("every user's used equals the unique units sent").isTrue();
+        assertThat(demo.expectedUsed().get(summary.resetUser())).isZero();
+        assertThat(progress).last().satisfies(p -> assertThat(p.done()).isTrue());
+        // The table is what the enforcer answers, most used first.
+        for (DemoTraffic.UserLimit row : summary.top(10)) {
+            assertThat(demo.limit(row.userId())).contains(row);
+            assertThat(row.used()).isEqualTo(demo.expectedUsed().get(row.userId()));
+        }
+        assertThat(summary.top(10)).isSortedAccordingTo((a, b) -> Long.compare(b.used(), a.used()));
+    }
+
+    @Test
+    @Order(5)
     void aSecondStackOnTheSameDataIsRefusedInOneLine() throws Exception {
         DevProcess second = DevProcess.start(work, "--data", work.resolve("data").toString(),
                 "--port-base", Integer.toString(freePortBase()));
@@ -140,7 +162,7 @@ class DevCommandProcessTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void portsInUseAreNamedInOneLine() throws Exception {
         DevProcess clash = DevProcess.start(work, "--data", work.resolve("other").toString(),
                 "--port-base", Integer.toString(portBase));
@@ -151,7 +173,7 @@ class DevCommandProcessTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void sigtermStopsEverythingWithExitZeroAndARestartKeepsTheData() throws Exception {
         assertThat(first.process.isAlive()).as("still running before SIGTERM: " + first.output() + first.errors()).isTrue();
         first.sigterm();
