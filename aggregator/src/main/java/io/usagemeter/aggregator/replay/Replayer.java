@@ -354,6 +354,10 @@ public final class Replayer {
         while (System.nanoTime() < deadline && !cancelled.getAsBoolean()) {
             Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(aggregator.applicationId())
                     .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            if (committed.isEmpty()) {
+                LOG.warn("the live aggregator {} has committed nothing: is it running?", aggregator.applicationId());
+                return;
+            }
             boolean caughtUp = ends.entrySet().stream().allMatch(e -> {
                 OffsetAndMetadata at = committed.get(e.getKey());
                 return e.getValue() == 0 || at != null && at.offset() >= e.getValue();

@@ -1,5 +1,6 @@
 package io.usagemeter.aggregator.replay;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 
@@ -13,12 +14,12 @@ public record SummaryChange(MonthlySummaryKey key, Kind kind, MonthlySummary str
 
     public enum Kind {
         /** The stream agrees with the rebuild, the database row does not: the replay rewrites the row. */
-        DATABASE_REPAIRED,
+        @JsonProperty("database_repaired") DATABASE_REPAIRED,
         /**
          * The live aggregator's output differs from the rebuild even after catching up with new input:
          * its state or code differs from what the log gives. Not published (it would be overwritten by the
          * aggregator's next summary of the user); rebuild the aggregator itself (README, "Replay").
          */
-        STREAM_DIVERGES
+        @JsonProperty("stream_diverges") STREAM_DIVERGES
     }
 }
