@@ -11,6 +11,9 @@ import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -99,10 +102,13 @@ public final class AggregatorBench {
                 double ceiling = rawProducerRate(broker.bootstrapServers(), workload);
                 Measurement m = measureAggregator(broker.bootstrapServers(), admin, "bench-aggregator-" + run);
                 System.out.printf("run %d: raw producer %,.0f rec/s | aggregator %,d events in %.2f s = %,.0f events/s "
-                                + "(%,.0f events/s after RUNNING at +%.1f s) | ratio %.3f | ~%,d summary records out%n",
+                                + "(%,.0f events/s after RUNNING at +%.1f s) | ratio %.3f | ~%,d summary records out | "
+                                + "CPU per event: %.1f µs stream thread, %.1f µs whole JVM%n",
                         run, ceiling, workload.records.size(), m.seconds(), workload.records.size() / m.seconds(),
                         workload.records.size() / (m.seconds() - m.runningAfterSeconds()), m.runningAfterSeconds(),
-                        workload.records.size() / m.seconds() / ceiling, m.summaryRecords());
+                        workload.records.size() / m.seconds() / ceiling, m.summaryRecords(),
+                        m.streamCpuSeconds() * 1e6 / workload.records.size(),
+                        m.processCpuSeconds() * 1e6 / workload.records.size());
             }
             if (verify) {
                 verify(broker.bootstrapServers(), workload);
@@ -123,13 +129,41 @@ public final class AggregatorBench {
         return "exactly_once_v2, commit " + c.commitInterval() + ", " + c.streamThreads() + " stream thread(s)";
     }
 
-    private record Measurement(double seconds, double runningAfterSeconds, long summaryRecords) {
+    /**
+     * @param processCpuSeconds CPU time of the whole JVM (broker included) during the run
+     * @param streamCpuSeconds CPU time of the stream threads: on a shared machine these say more
+     *     about the code than the wall-clock rate, which follows what the other processes take
+     */
+    private record Measurement(double seconds, double runningAfterSeconds, long summaryRecords,
+            double processCpuSeconds, double streamCpuSeconds) {
+    }
+
+    private static double processCpuSeconds() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime() / 1e9;
+    }
+
+    /** CPU seconds of the live stream threads, remembered by id so that the total survives their end. */
+    private static double streamThreadCpuSeconds(Map<Long, Long> lastSeen) {
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+            if (info != null && info.getThreadName().contains("-StreamThread-")
+                    && !info.getThreadName().endsWith("-producer")) {
+                long cpu = threads.getThreadCpuTime(info.getThreadId());
+                if (cpu > 0) {
+                    lastSeen.put(info.getThreadId(), cpu);
+                }
+            }
+        }
+        return lastSeen.values().stream().mapToLong(Long::longValue).sum() / 1e9;
     }
 
     private static Measurement measureAggregator(String bootstrap, Admin admin, String applicationId) throws Exception {
         Map<TopicPartition, Long> inputEnds = endOffsets(admin, Topics.USAGE_EVENTS.name(), Topics.ADMIN_COMMANDS.name());
         long summariesBefore = total(endOffsets(admin, Topics.USAGE_SUMMARIES.name()));
         Path stateDir = Files.createTempDirectory("aggregator-bench-");
+        Map<Long, Long> streamThreads = new HashMap<>();
+        double cpuBefore = processCpuSeconds();
         long started = System.nanoTime();
         long running = 0;
         try (AggregatorService service = new AggregatorService(config(bootstrap, applicationId, stateDir),
@@ -142,15 +176,18 @@ public final class AggregatorBench {
                 if (service.state() == KafkaStreams.State.ERROR || service.state() == KafkaStreams.State.NOT_RUNNING) {
                     throw new IllegalStateException("the aggregator stopped: " + service.state());
                 }
+                streamThreadCpuSeconds(streamThreads);
                 if (caughtUp(admin, applicationId, inputEnds)) {
                     break;
                 }
                 Thread.sleep(50);
             }
             long finished = System.nanoTime();
+            double cpu = processCpuSeconds() - cpuBefore;
+            double streamCpu = streamThreadCpuSeconds(streamThreads);
             long summariesAfter = total(endOffsets(admin, Topics.USAGE_SUMMARIES.name()));
             return new Measurement((finished - started) / 1e9, (running - started) / 1e9,
-                    summariesAfter - summariesBefore);
+                    summariesAfter - summariesBefore, cpu, streamCpu);
         }
     }
 
