@@ -62,7 +62,9 @@ import org.apache.kafka.streams.KafkaStreams;
  * the same input. Finally the summaries on the topic are checked against the expected totals.
  *
  * <p>Options (system properties): {@code -Dquick} (300,000 events), {@code -Devents=N},
- * {@code -Dusers=N}, {@code -Drepeats=N} (default 2), {@code -Dverify=false}.
+ * {@code -Dusers=N}, {@code -Drepeats=N} (default 2), {@code -Dverify=false}, and
+ * {@code -DcommitIntervals=PT0.1S,PT1S} to alternate commit intervals between repeats (compared
+ * in the same JVM and broker, interleaved, because the machine's load drifts).
  */
 public final class AggregatorBench {
 
@@ -98,13 +100,17 @@ public final class AggregatorBench {
             System.out.printf("pre-loaded in %.1f s; aggregator: %s%n", (System.nanoTime() - loadStart) / 1e9,
                     describe(config(broker.bootstrapServers(), "probe", Path.of("."))));
 
+            String[] commitIntervals = System.getProperty("commitIntervals", "").split(",");
             for (int run = 1; run <= repeats; run++) {
+                String commitInterval = commitIntervals[(run - 1) % commitIntervals.length];
                 double ceiling = rawProducerRate(broker.bootstrapServers(), workload);
-                Measurement m = measureAggregator(broker.bootstrapServers(), admin, "bench-aggregator-" + run);
-                System.out.printf("run %d: raw producer %,.0f rec/s | aggregator %,d events in %.2f s = %,.0f events/s "
+                Measurement m = measureAggregator(broker.bootstrapServers(), admin, "bench-aggregator-" + run,
+                        commitInterval);
+                System.out.printf("run %d%s: raw producer %,.0f rec/s | aggregator %,d events in %.2f s = %,.0f events/s "
                                 + "(%,.0f events/s after RUNNING at +%.1f s) | ratio %.3f | ~%,d summary records out | "
                                 + "CPU per event: %.1f µs stream thread, %.1f µs whole JVM%n",
-                        run, ceiling, workload.records.size(), m.seconds(), workload.records.size() / m.seconds(),
+                        run, commitInterval.isEmpty() ? "" : " (commit " + commitInterval + ")", ceiling,
+                        workload.records.size(), m.seconds(), workload.records.size() / m.seconds(),
                         workload.records.size() / (m.seconds() - m.runningAfterSeconds()), m.runningAfterSeconds(),
                         workload.records.size() / m.seconds() / ceiling, m.summaryRecords(),
                         m.streamCpuSeconds() * 1e6 / workload.records.size(),
@@ -117,7 +123,15 @@ public final class AggregatorBench {
     }
 
     private static AggregatorConfig config(String bootstrap, String applicationId, Path stateDir) {
+        return config(bootstrap, applicationId, stateDir, "");
+    }
+
+    private static AggregatorConfig config(String bootstrap, String applicationId, Path stateDir,
+            String commitInterval) {
         Map<String, String> env = new HashMap<>(System.getenv());
+        if (!commitInterval.isEmpty()) {
+            env.put("METER_AGGREGATOR_COMMIT_INTERVAL", commitInterval);
+        }
         env.put("METER_KAFKA_BOOTSTRAP", bootstrap);
         env.put("METER_AGGREGATOR_APPLICATION_ID", applicationId);
         env.put("METER_AGGREGATOR_STATE_DIR", stateDir.toString());
@@ -158,7 +172,8 @@ public final class AggregatorBench {
         return lastSeen.values().stream().mapToLong(Long::longValue).sum() / 1e9;
     }
 
-    private static Measurement measureAggregator(String bootstrap, Admin admin, String applicationId) throws Exception {
+    private static Measurement measureAggregator(String bootstrap, Admin admin, String applicationId,
+            String commitInterval) throws Exception {
         Map<TopicPartition, Long> inputEnds = endOffsets(admin, Topics.USAGE_EVENTS.name(), Topics.ADMIN_COMMANDS.name());
         long summariesBefore = total(endOffsets(admin, Topics.USAGE_SUMMARIES.name()));
         Path stateDir = Files.createTempDirectory("aggregator-bench-");
@@ -166,7 +181,7 @@ public final class AggregatorBench {
         double cpuBefore = processCpuSeconds();
         long started = System.nanoTime();
         long running = 0;
-        try (AggregatorService service = new AggregatorService(config(bootstrap, applicationId, stateDir),
+        try (AggregatorService service = new AggregatorService(config(bootstrap, applicationId, stateDir, commitInterval),
                 Clock.systemUTC())) {
             service.start();
             while (true) {
