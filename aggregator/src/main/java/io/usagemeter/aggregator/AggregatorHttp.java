@@ -22,6 +22,15 @@ public final class AggregatorHttp implements AutoCloseable {
 
     /** Serves the endpoints for the instance whose state {@code streamsState} reports. */
     public AggregatorHttp(Supplier<KafkaStreams.State> streamsState, PrometheusMeterRegistry registry) {
+        this(streamsState, () -> true, registry);
+    }
+
+    /**
+     * Serves the endpoints for the instance whose state {@code streamsState} reports; ready also needs
+     * {@code sinkReady} (the PostgreSQL sink can write).
+     */
+    public AggregatorHttp(Supplier<KafkaStreams.State> streamsState, java.util.function.BooleanSupplier sinkReady,
+            PrometheusMeterRegistry registry) {
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.routes.get("/metrics", ctx -> ctx.contentType(PROMETHEUS_TEXT).result(registry.scrape()));
@@ -33,6 +42,11 @@ public final class AggregatorHttp implements AutoCloseable {
             });
             config.routes.get("/health/ready", ctx -> {
                 KafkaStreams.State state = streamsState.get();
+                if (state == KafkaStreams.State.RUNNING && !sinkReady.getAsBoolean()) {
+                    ctx.status(503).contentType("application/json").result(Json.write(Map.of("error", "not ready",
+                            "details", List.of("the PostgreSQL sink cannot write (retrying with backoff)"))));
+                    return;
+                }
                 answer(ctx, state == KafkaStreams.State.RUNNING, "not ready", state);
             });
         });

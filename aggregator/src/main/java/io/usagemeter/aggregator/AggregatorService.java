@@ -9,6 +9,8 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
 import io.usagemeter.schema.topics.Topics;
+import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.aggregator.sink.UsageSink;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -42,8 +44,18 @@ public final class AggregatorService implements AutoCloseable {
     private final KafkaStreamsMetrics streamsMetrics;
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final AggregatorHttp http;
+    private final UsageSink sink;
 
+    /** The Streams app alone (summaries to Kafka, nothing to PostgreSQL). */
     public AggregatorService(AggregatorConfig config, Clock clock) {
+        this(config, clock, null);
+    }
+
+    /**
+     * The Streams app and, when {@code sinkConfig} is not null, the PostgreSQL sink next to it: ready only
+     * while both are.
+     */
+    public AggregatorService(AggregatorConfig config, Clock clock, SinkConfig sinkConfig) {
         this.config = Objects.requireNonNull(config, "config");
         Topology topology = AggregatorTopology.build(config);
         this.streams = new KafkaStreams(topology, config.streamsProperties());
@@ -55,7 +67,8 @@ public final class AggregatorService implements AutoCloseable {
         gcMetrics.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
-        this.http = new AggregatorHttp(streams::state, registry);
+        this.sink = sinkConfig == null ? null : new UsageSink(sinkConfig, sinkConfig.dataSource(), clock, registry);
+        this.http = new AggregatorHttp(streams::state, () -> sink == null || sink.ready(), registry);
         streams.setStateListener((now, before) -> {
             LOG.info("aggregator {} -> {}", before, now);
             if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) {
@@ -76,6 +89,9 @@ public final class AggregatorService implements AutoCloseable {
                 config.applicationId(), config.bootstrapServers(), config.dedupeWindow(), config.retentionMonths(),
                 config.resetHorizonMonths());
         streams.start();
+        if (sink != null) {
+            sink.start();
+        }
         int port = http.start(config.httpPort());
         LOG.info("aggregator serves /metrics, /health/live and /health/ready on port {}", port);
         return this;
@@ -105,6 +121,11 @@ public final class AggregatorService implements AutoCloseable {
         }
     }
 
+    /** The PostgreSQL sink, if this instance runs one. */
+    public java.util.Optional<UsageSink> sink() {
+        return java.util.Optional.ofNullable(sink);
+    }
+
     public KafkaStreams.State state() {
         return streams.state();
     }
@@ -127,6 +148,9 @@ public final class AggregatorService implements AutoCloseable {
     @Override
     public void close() {
         http.close();
+        if (sink != null) {
+            sink.close();
+        }
         // Leave the group: a restarted instance gets its tasks back at once instead of after the
         // session timeout (45 s), which matters more here than sparing the other instances a rebalance.
         streams.close(CloseOptions.timeout(Duration.ofSeconds(30))

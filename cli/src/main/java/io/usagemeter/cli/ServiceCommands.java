@@ -2,6 +2,7 @@ package io.usagemeter.cli;
 
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import java.time.Clock;
@@ -61,9 +62,15 @@ final class ServiceCommands {
         @ParentCommand
         Meter meter;
 
+        @picocli.CommandLine.Option(names = "--no-sink",
+                description = "Run only the Streams app (summaries to Kafka); no PostgreSQL writer.")
+        boolean noSink;
+
         @Override
         public Integer call() throws InterruptedException {
-            AggregatorService service = new AggregatorService(AggregatorConfig.fromEnv(meter.environment()), Clock.systemUTC());
+            AggregatorConfig config = AggregatorConfig.fromEnv(meter.environment());
+            SinkConfig sinkConfig = noSink ? null : SinkConfig.fromEnvironment(meter.environment());
+            AggregatorService service = new AggregatorService(config, Clock.systemUTC(), sinkConfig);
             Runtime.getRuntime().addShutdownHook(new Thread(service::close, "meter-aggregator-shutdown"));
             service.start();
             service.awaitStop();

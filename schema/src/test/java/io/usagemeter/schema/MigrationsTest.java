@@ -39,11 +39,12 @@ class MigrationsTest {
 
     @Test
     void allMigrationsApplyOnAnEmptyDatabaseAndASecondRunIsANoOp() {
-        assertThat(db.migrationsApplied()).isEqualTo(5);
+        assertThat(db.migrationsApplied()).isEqualTo(7);
         var flyway = FlywayMigrations.flyway(db.dataSource());
         assertThat(flyway.info().applied()).extracting(MigrationInfo::getScript).containsExactly(
                 "V1__initial_setup.sql", "V2__token_encryption.sql", "V3__api_usage_tracking.sql",
-                "V4__referral_system.sql", "V5__pipeline_support.sql");
+                "V4__referral_system.sql", "V5__pipeline_support.sql", "V6__api_keys.sql",
+                "V7__summary_source_offset.sql");
         assertThat(flyway.validateWithResult().validationSuccessful).isTrue();
         assertThat(flyway.migrate().migrationsExecuted).isZero();
     }
@@ -54,7 +55,7 @@ class MigrationsTest {
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                         + "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
                         + "ORDER BY 1");
-        assertThat(tables).containsExactly("analytics_events", "api_usage", "applied_commands", "flyway_schema_history",
+        assertThat(tables).containsExactly("analytics_events", "api_keys", "api_usage", "applied_commands", "flyway_schema_history",
                 "monthly_usage_summary", "sink_offsets", "subscription_limits", "usage_resets", "user_referrals",
                 "user_sessions", "user_tokens", "users");
         List<String> views = names(

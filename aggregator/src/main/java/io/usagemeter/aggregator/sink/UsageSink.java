@@ -1,0 +1,334 @@
+package io.usagemeter.aggregator.sink;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.usagemeter.schema.events.DeadLetter;
+import io.usagemeter.schema.serde.EventSerdes;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.YearMonth;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes monthly summaries and raw usage events from Kafka into PostgreSQL, exactly once.
+ *
+ * <p>Each poll becomes one transaction holding the rows and the next offsets ({@code sink_offsets}).
+ * On every assignment, and after every failed write, the sink seeks to the offsets stored there, so a
+ * crash at any point neither loses nor repeats a row; Kafka's committed offsets are written only for
+ * lag monitoring. While PostgreSQL cannot be written, the sink pauses its partitions (staying in
+ * the group), retries with exponential backoff and reports {@link #ready()} false.
+ *
+ * <p>Records that cannot be read, or events outside the contract's ranges, go to the dead-letter
+ * topic before the transaction that moves past them (at least once: a retried batch may send them
+ * again).
+ */
+public final class UsageSink implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(UsageSink.class);
+    private static final Duration POLL_TIMEOUT = Duration.ofMillis(500);
+    /** How long the sink may sit idle before it checks that the database still answers. */
+    private static final long IDLE_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+
+    private final SinkConfig config;
+    private final Clock clock;
+    private final SinkDatabase database;
+    private final SinkMetrics metrics;
+    private final Map<String, io.micrometer.core.instrument.Counter> consumed = new HashMap<>();
+    /** Months whose api_usage partition exists; only grows, and only after a commit. */
+    private final Set<YearMonth> knownMonths = new HashSet<>();
+
+    private volatile boolean running;
+    private volatile boolean ready;
+    private KafkaConsumer<byte[], byte[]> consumer;
+    private KafkaProducer<byte[], byte[]> deadLetterProducer;
+    private Thread thread;
+
+    // Touched by the sink's thread only.
+    private boolean resyncNeeded;
+    private Duration backoff;
+    private long lastDatabaseContact;
+
+    public UsageSink(SinkConfig config, DataSource dataSource, Clock clock, MeterRegistry registry) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.database = new SinkDatabase(Objects.requireNonNull(dataSource, "dataSource"));
+        this.metrics = new SinkMetrics(Objects.requireNonNull(registry, "registry"), config.name(), this::ready);
+        this.backoff = config.retryBackoffMin();
+    }
+
+    /** Starts consuming on a thread of its own, {@code meter-usage-sink}. */
+    public synchronized void start() {
+        if (thread != null) {
+            throw new IllegalStateException("sink " + config.name() + " was already started");
+        }
+        consumer = new KafkaConsumer<>(config.consumerProperties());
+        running = true;
+        thread = new Thread(this::run, "meter-usage-sink");
+        thread.start();
+        log.info("usage sink {} started: {} and {} into {}", config.name(), config.topics().usageSummaries(),
+                config.topics().usageEvents(), config.maskedDbUrl() == null ? "the given data source" : config.maskedDbUrl());
+    }
+
+    /** True while the sink runs and can write to PostgreSQL (for {@code /health/ready}). */
+    public boolean ready() {
+        return running && ready;
+    }
+
+    public boolean isRunning() {
+        return running && thread != null && thread.isAlive();
+    }
+
+    /** Stops after the batch in progress; everything written is committed with its offsets. */
+    public synchronized void stop() {
+        if (thread == null) {
+            return;
+        }
+        running = false;
+        consumer.wakeup();
+        try {
+            thread.join(STOP_TIMEOUT.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (thread.isAlive()) {
+            log.warn("usage sink {} did not stop within {}", config.name(), STOP_TIMEOUT);
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(config.topics().usageSummaries(), config.topics().usageEvents()),
+                    new SeekToStoredOffsets());
+            while (running) {
+                if (resyncNeeded && !resync()) {
+                    waitWhilePaused();
+                    continue;
+                }
+                ConsumerRecords<byte[], byte[]> records = consumer.poll(POLL_TIMEOUT);
+                if (resyncNeeded) {
+                    continue; // an assignment failed during this poll; the resync seeks every partition again
+                }
+                if (records.isEmpty()) {
+                    checkDatabaseWhenIdle();
+                    continue;
+                }
+                write(records);
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                log.error("usage sink {} woken up while running", config.name(), e);
+            }
+        } catch (RuntimeException | Error e) {
+            log.error("usage sink {} stopped by an unexpected failure", config.name(), e);
+        } finally {
+            running = false;
+            ready = false;
+            closeQuietly();
+            log.info("usage sink {} stopped", config.name());
+        }
+    }
+
+    private void write(ConsumerRecords<byte[], byte[]> records) {
+        SinkBatch batch = SinkBatch.of(records, config.topics(), clock.instant());
+        Timer.Sample sample = Timer.start();
+        Set<YearMonth> monthsEnsured = new HashSet<>();
+        SinkWriter.Written written;
+        try {
+            sendDeadLetters(batch.deadLetters());
+            written = database.inTransaction(tx ->
+                    SinkWriter.write(tx, config.name(), batch, knownMonths, monthsEnsured, clock.instant()));
+        } catch (RuntimeException e) {
+            unavailable("cannot write a batch of " + batch.records() + " records", e);
+            return;
+        }
+        sample.stop(metrics.batchWrite);
+        knownMonths.addAll(monthsEnsured);
+        metrics.batchRecords.record(batch.records());
+        metrics.eventRows.increment(written.events());
+        metrics.summaryRows.increment(written.summaries());
+        metrics.summaryDeletes.increment(written.summariesDeleted());
+        metrics.userRows.increment(written.users());
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+            consumed.computeIfAbsent(record.topic(), metrics::consumed).increment();
+        }
+        available();
+        Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+        batch.nextOffsets().forEach((tp, next) -> commit.put(tp, new OffsetAndMetadata(next)));
+        // For lag monitoring only: the sink never reads these back, so a failed commit changes nothing.
+        try {
+            consumer.commitAsync(commit, (offsets, e) -> {
+                if (e != null) {
+                    log.debug("committing offsets to Kafka for monitoring failed: {}", e.getMessage());
+                }
+            });
+        } catch (RuntimeException e) {
+            log.debug("committing offsets to Kafka for monitoring failed: {}", e.getMessage());
+        }
+    }
+
+    /** Seeks every assigned partition to its stored offset and resumes; false while the database is down. */
+    private boolean resync() {
+        Set<TopicPartition> assigned = consumer.assignment();
+        try {
+            if (assigned.isEmpty() && !database.reachable()) {
+                throw new IllegalStateException("no answer");
+            }
+            seekToStored(assigned);
+        } catch (RuntimeException e) {
+            metrics.retries.increment();
+            log.warn("usage sink {}: database still unavailable, retrying in {} ms: {}", config.name(),
+                    backoff.toMillis(), e.getMessage());
+            return false;
+        }
+        consumer.resume(assigned);
+        resyncNeeded = false;
+        log.info("usage sink {}: database available again, resuming {} partitions from stored offsets",
+                config.name(), assigned.size());
+        available();
+        return true;
+    }
+
+    private void seekToStored(Collection<TopicPartition> partitions) {
+        if (partitions.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, Long> stored = database.inTransaction(tx -> SinkWriter.readOffsets(tx, config.name(), partitions));
+        List<TopicPartition> unseen = partitions.stream().filter(tp -> !stored.containsKey(tp)).toList();
+        stored.forEach(consumer::seek);
+        if (!unseen.isEmpty()) {
+            consumer.seekToBeginning(unseen);
+        }
+        log.debug("usage sink {}: seeked {} to stored offsets {}, {} from the beginning", config.name(),
+                partitions, stored, unseen);
+    }
+
+    /** Polls with every partition paused, which keeps the group membership while waiting out the backoff. */
+    private void waitWhilePaused() {
+        consumer.pause(consumer.assignment());
+        ConsumerRecords<byte[], byte[]> ignored = consumer.poll(backoff);
+        if (!ignored.isEmpty()) {
+            log.debug("dropped {} records polled while paused; they are read again after the resync", ignored.count());
+        }
+        backoff = backoff.multipliedBy(2).compareTo(config.retryBackoffMax()) > 0
+                ? config.retryBackoffMax() : backoff.multipliedBy(2);
+    }
+
+    private void checkDatabaseWhenIdle() {
+        if (System.nanoTime() - lastDatabaseContact < IDLE_CHECK_NANOS && ready) {
+            return;
+        }
+        if (database.reachable()) {
+            available();
+        } else {
+            unavailable("database unreachable while idle", null);
+        }
+    }
+
+    private void available() {
+        ready = true;
+        backoff = config.retryBackoffMin();
+        lastDatabaseContact = System.nanoTime();
+    }
+
+    /**
+     * Nothing of the failed batch was committed: pause, forget the positions and seek again from the
+     * stored offsets once the database answers.
+     */
+    private void unavailable(String what, RuntimeException cause) {
+        if (ready || !resyncNeeded) {
+            log.warn("usage sink {}: {}; pausing and retrying with backoff: {}", config.name(), what,
+                    cause == null ? "no answer" : cause.getMessage());
+        }
+        ready = false;
+        resyncNeeded = true;
+        metrics.retries.increment();
+        consumer.pause(consumer.assignment());
+    }
+
+    private void sendDeadLetters(List<DeadLetter> deadLetters) {
+        if (deadLetters.isEmpty()) {
+            return;
+        }
+        if (deadLetterProducer == null) {
+            deadLetterProducer = new KafkaProducer<>(config.deadLetterProducerProperties());
+        }
+        String topic = config.topics().deadLetter();
+        for (DeadLetter letter : deadLetters) {
+            log.warn("usage sink {}: {}-{}@{} to {}: {}", config.name(), letter.topic(), letter.partition(),
+                    letter.offset(), topic, letter.reason());
+            deadLetterProducer.send(new ProducerRecord<>(topic, letter.key(),
+                    EventSerdes.deadLetter().serializer().serialize(topic, letter)));
+        }
+        // Durable before the transaction that moves the offsets past them.
+        deadLetterProducer.flush();
+        metrics.deadLetters.increment(deadLetters.size());
+    }
+
+    private void closeQuietly() {
+        try {
+            consumer.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            log.debug("closing the consumer: {}", e.getMessage());
+        }
+        if (deadLetterProducer != null) {
+            try {
+                deadLetterProducer.close(Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                log.debug("closing the dead-letter producer: {}", e.getMessage());
+            }
+        }
+        database.close();
+    }
+
+    /** On assignment, the stored offsets decide where to read; if the database is down the partitions wait paused. */
+    private final class SeekToStoredOffsets implements ConsumerRebalanceListener {
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            if (partitions.isEmpty()) {
+                return;
+            }
+            if (resyncNeeded) {
+                consumer.pause(partitions);
+                return;
+            }
+            try {
+                seekToStored(partitions);
+                available();
+            } catch (RuntimeException e) {
+                consumer.pause(partitions);
+                unavailable("cannot read stored offsets of " + partitions, e);
+            }
+        }
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            // Nothing to do: every batch is committed with its offsets before the next poll.
+        }
+    }
+}

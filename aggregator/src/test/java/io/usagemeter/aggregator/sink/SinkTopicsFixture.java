@@ -1,0 +1,109 @@
+package io.usagemeter.aggregator.sink;
+
+import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.Topics;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Topics of one test class on the shared broker, and a transactional producer writing to them as
+ * the aggregator does. Remembers the next offset after the last committed record of each partition:
+ * what the sink must end up storing.
+ */
+final class SinkTopicsFixture implements AutoCloseable {
+
+    final SinkTopics topics;
+    final Admin admin;
+    private final KafkaProducer<byte[], byte[]> producer;
+    final Map<TopicPartition, Long> committedNextOffsets = new HashMap<>();
+    int committedRecords;
+
+    private SinkTopicsFixture(SinkTopics topics, Admin admin, KafkaProducer<byte[], byte[]> producer) {
+        this.topics = topics;
+        this.admin = admin;
+        this.producer = producer;
+    }
+
+    static SinkTopicsFixture create(String prefix, int partitions) throws Exception {
+        String run = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+        SinkTopics topics = new SinkTopics(run + ".usage-summaries", run + ".usage-events", run + ".dead-letter");
+        Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers()));
+        admin.createTopics(List.of(
+                new NewTopic(topics.usageSummaries(), partitions, (short) 1),
+                new NewTopic(topics.usageEvents(), partitions, (short) 1),
+                new NewTopic(topics.deadLetter(), 1, (short) 1))).all().get();
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, run + "-producer");
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props);
+        producer.initTransactions();
+        return new SinkTopicsFixture(topics, admin, producer);
+    }
+
+    SinkConfig sinkConfig(String name) {
+        return SinkConfig.defaults(SharedEmbeddedKafka.bootstrapServers()).withTopics(topics).withName(name)
+                .withRetryBackoff(Duration.ofMillis(50), Duration.ofMillis(400));
+    }
+
+    ProducerRecord<byte[], byte[]> event(UsageEvent e) {
+        String topic = topics.usageEvents();
+        return new ProducerRecord<>(topic, null, e.occurredAt().toEpochMilli(),
+                Topics.USAGE_EVENTS.keySerde().serializer().serialize(topic, e.userId().toString()),
+                Topics.USAGE_EVENTS.valueSerde().serializer().serialize(topic, e));
+    }
+
+    ProducerRecord<byte[], byte[]> summary(MonthlySummary s) {
+        String topic = topics.usageSummaries();
+        return new ProducerRecord<>(topic,
+                Topics.USAGE_SUMMARIES.keySerde().serializer().serialize(topic, s.key()),
+                Topics.USAGE_SUMMARIES.valueSerde().serializer().serialize(topic, s));
+    }
+
+    /** Sends {@code records} in transactions of {@code perTransaction}, each committed. */
+    void commit(List<ProducerRecord<byte[], byte[]>> records, int perTransaction) throws Exception {
+        for (int from = 0; from < records.size(); from += perTransaction) {
+            List<ProducerRecord<byte[], byte[]>> chunk = records.subList(from, Math.min(records.size(), from + perTransaction));
+            producer.beginTransaction();
+            List<Future<RecordMetadata>> sent = chunk.stream().map(producer::send).toList();
+            producer.commitTransaction();
+            for (Future<RecordMetadata> f : sent) {
+                RecordMetadata m = f.get();
+                committedNextOffsets.merge(new TopicPartition(m.topic(), m.partition()), m.offset() + 1, Math::max);
+            }
+            committedRecords += chunk.size();
+        }
+    }
+
+    /** Sends {@code records} in one transaction and aborts it: a read_committed sink never sees them. */
+    void abort(List<ProducerRecord<byte[], byte[]>> records) throws ExecutionException, InterruptedException {
+        producer.beginTransaction();
+        records.forEach(producer::send);
+        producer.flush();
+        producer.abortTransaction();
+    }
+
+    @Override
+    public void close() {
+        producer.close();
+        admin.close();
+    }
+}
