@@ -1,6 +1,7 @@
 package io.usagemeter.aggregator;
 
 import io.usagemeter.aggregator.internal.MonthlyUsageLedger.LedgerSettings;
+import io.usagemeter.aggregator.internal.StoreSerdes;
 import io.usagemeter.aggregator.internal.UsageEventProcessor;
 import io.usagemeter.aggregator.internal.UsageResetProcessor;
 import io.usagemeter.aggregator.internal.UserPartitioner;
@@ -73,9 +74,9 @@ public final class AggregatorTopology {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
         builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true));
         builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false));
-        builder.addStateStore(store(COUNTED_EVENTS_STORE, Topics.USAGE_EVENTS.valueSerde(), false));
+        builder.addStateStore(store(COUNTED_EVENTS_STORE, StoreSerdes.countedEvents(), false));
         builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true));
-        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, Topics.USAGE_SUMMARIES.valueSerde(), true));
+        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), true));
 
         LedgerSettings settings = new LedgerSettings(
                 config.dedupeWindow(), config.retentionMonths(), config.resetHorizonMonths());

@@ -64,8 +64,8 @@ public final class RawProducerBench {
             }
             try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(broker.bootstrapServers()),
                     new StringSerializer(), new ByteArraySerializer())) {
-                run(producer, keys, payloads, WARM_UP_RECORDS);
-                long nanos = run(producer, keys, payloads, records);
+                send(producer, Topics.USAGE_EVENTS.name(), keys, payloads, WARM_UP_RECORDS);
+                long nanos = send(producer, Topics.USAGE_EVENTS.name(), keys, payloads, records);
                 double seconds = nanos / 1e9;
                 double averageBytes = (double) payloadBytes / users;
                 System.out.printf("raw producer: %,d records in %.2f s = %,.0f rec/s (%.1f MB/s of payload)%n",
@@ -74,8 +74,9 @@ public final class RawProducerBench {
         }
     }
 
-    /** Sends {@code records} and waits for every acknowledgement; returns the elapsed nanoseconds. */
-    private static long run(KafkaProducer<String, byte[]> producer, String[] keys, byte[][] payloads, int records) {
+    /** Sends {@code records} to {@code topic} and waits for every acknowledgement; returns the elapsed nanoseconds. */
+    static long send(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[][] payloads,
+            int records) {
         AtomicLong failed = new AtomicLong();
         AtomicReference<Exception> firstFailure = new AtomicReference<>();
         Callback callback = (metadata, exception) -> {
@@ -84,7 +85,6 @@ public final class RawProducerBench {
                 firstFailure.compareAndSet(null, exception);
             }
         };
-        String topic = Topics.USAGE_EVENTS.name();
         long timestamp = Instant.parse("2025-01-15T10:00:00Z").toEpochMilli();
         long started = System.nanoTime();
         for (int i = 0; i < records; i++) {
@@ -99,7 +99,7 @@ public final class RawProducerBench {
         return elapsed;
     }
 
-    private static Properties producerProps(String bootstrapServers) {
+    static Properties producerProps(String bootstrapServers) {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(ProducerConfig.ACKS_CONFIG, "all");

@@ -1,0 +1,228 @@
+package io.usagemeter.aggregator.internal;
+
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.Topics;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+
+/**
+ * Fixed-layout binary values of the aggregator's own stores (never on a topic others read).
+ * Every event is written to the counted events and every event rewrites its monthly summary, so
+ * JSON there cost more than everything else the stream thread does; JSON stays on the topics.
+ *
+ * <p>Each value starts with a format byte. Values written as JSON by earlier versions start with
+ * <code>'{'</code> and are still read (through the topic's JSON serde), so existing changelogs
+ * restore without a reset.
+ */
+public final class StoreSerdes {
+
+    private static final byte FORMAT_V1 = 1;
+    private static final byte JSON_OBJECT = '{';
+    private static final Provider[] PROVIDERS = Provider.values();
+
+    private StoreSerdes() {
+    }
+
+    /** A counted usage event, every field kept. */
+    public static Serde<UsageEvent> countedEvents() {
+        return Serdes.serdeFrom(binary(StoreSerdes::writeEvent, StoreSerdes::eventSize),
+                withJsonFallback(StoreSerdes::readEvent, Topics.USAGE_EVENTS.valueSerde().deserializer()));
+    }
+
+    /** A monthly summary, every field kept. */
+    public static Serde<MonthlySummary> summaries() {
+        return Serdes.serdeFrom(binary(StoreSerdes::writeSummary, s -> SUMMARY_SIZE),
+                withJsonFallback(StoreSerdes::readSummary, Topics.USAGE_SUMMARIES.valueSerde().deserializer()));
+    }
+
+    private interface Writer<T> {
+        void write(T value, ByteBuffer out);
+    }
+
+    private interface Reader<T> {
+        T read(ByteBuffer in);
+    }
+
+    private interface Size<T> {
+        int of(T value);
+    }
+
+    private static <T> Serializer<T> binary(Writer<T> writer, Size<T> size) {
+        return (topic, value) -> {
+            if (value == null) {
+                return null;
+            }
+            ByteBuffer out = ByteBuffer.allocate(1 + size.of(value));
+            out.put(FORMAT_V1);
+            writer.write(value, out);
+            // The size is an upper bound (UTF-8, optional fields): return what was written.
+            return out.position() == out.capacity() ? out.array() : Arrays.copyOf(out.array(), out.position());
+        };
+    }
+
+    private static <T> Deserializer<T> withJsonFallback(Reader<T> reader, Deserializer<T> json) {
+        return (topic, bytes) -> {
+            if (bytes == null) {
+                return null;
+            }
+            if (bytes.length > 0 && bytes[0] == JSON_OBJECT) {
+                return json.deserialize(topic, bytes);
+            }
+            if (bytes.length == 0 || bytes[0] != FORMAT_V1) {
+                throw new SerializationException("unknown store value format " + (bytes.length == 0 ? "(empty)" : bytes[0]));
+            }
+            try {
+                return reader.read(ByteBuffer.wrap(bytes, 1, bytes.length - 1));
+            } catch (BufferUnderflowException | IllegalArgumentException e) {
+                throw new SerializationException("corrupt store value of " + bytes.length + " bytes", e);
+            }
+        };
+    }
+
+    // Usage event: event_id, user, occurred_at, provider, endpoint, method, status and the counters.
+
+    private static int eventSize(UsageEvent e) {
+        return stringSize(e.eventId()) + 16 + 12 + 1 + stringSize(e.endpoint()) + stringSize(e.method()) + 4 + 5 * 8;
+    }
+
+    private static void writeEvent(UsageEvent e, ByteBuffer out) {
+        putString(out, e.eventId());
+        putUuid(out, e.userId());
+        putInstant(out, e.occurredAt());
+        out.put((byte) e.provider().ordinal());
+        putString(out, e.endpoint());
+        putString(out, e.method());
+        out.putInt(e.statusCode());
+        out.putLong(e.responseTimeMs());
+        out.putLong(e.requestBytes());
+        out.putLong(e.responseBytes());
+        out.putLong(e.tokens());
+        out.putLong(e.units());
+    }
+
+    private static UsageEvent readEvent(ByteBuffer in) {
+        return new UsageEvent(getString(in), getUuid(in), getInstant(in), provider(in.get()), getString(in),
+                getString(in), in.getInt(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
+    }
+
+    // Monthly summary: user, month, the nine counters, first and last event (or absent), calls per provider.
+
+    private static final int SUMMARY_SIZE = 16 + 4 + 9 * 8 + 2 * (1 + 12) + 1 + PROVIDERS.length * (1 + 8);
+
+    private static void writeSummary(MonthlySummary s, ByteBuffer out) {
+        putUuid(out, s.userId());
+        out.putInt(s.month().getYear() * 12 + s.month().getMonthValue() - 1);
+        out.putLong(s.calls());
+        out.putLong(s.units());
+        out.putLong(s.successfulCalls());
+        out.putLong(s.failedCalls());
+        out.putLong(s.tokens());
+        out.putLong(s.requestBytes());
+        out.putLong(s.responseBytes());
+        out.putLong(s.responseTimeMsSum());
+        out.putLong(s.responseTimeMsMax());
+        putOptionalInstant(out, s.firstEventAt());
+        putOptionalInstant(out, s.lastEventAt());
+        out.put((byte) s.callsByProvider().size());
+        s.callsByProvider().forEach((provider, calls) -> {
+            out.put((byte) provider.ordinal());
+            out.putLong(calls);
+        });
+    }
+
+    private static MonthlySummary readSummary(ByteBuffer in) {
+        UUID user = getUuid(in);
+        int months = in.getInt();
+        YearMonth month = YearMonth.of(Math.floorDiv(months, 12), Math.floorMod(months, 12) + 1);
+        long calls = in.getLong();
+        long units = in.getLong();
+        long successful = in.getLong();
+        long failed = in.getLong();
+        long tokens = in.getLong();
+        long requestBytes = in.getLong();
+        long responseBytes = in.getLong();
+        long responseTimeSum = in.getLong();
+        long responseTimeMax = in.getLong();
+        Instant first = getOptionalInstant(in);
+        Instant last = getOptionalInstant(in);
+        int providers = in.get();
+        Map<Provider, Long> byProvider = new EnumMap<>(Provider.class);
+        for (int i = 0; i < providers; i++) {
+            byProvider.put(provider(in.get()), in.getLong());
+        }
+        return new MonthlySummary(user, month, calls, units, successful, failed, tokens, requestBytes, responseBytes,
+                responseTimeSum, responseTimeMax, first, last, byProvider);
+    }
+
+    // The provider is stored by ordinal: a new provider must be added at the end of the enum.
+
+    private static Provider provider(byte ordinal) {
+        if (ordinal < 0 || ordinal >= PROVIDERS.length) {
+            throw new IllegalArgumentException("unknown provider ordinal " + ordinal);
+        }
+        return PROVIDERS[ordinal];
+    }
+
+    private static int stringSize(String s) {
+        return 4 + s.length() * 3;
+    }
+
+    private static void putString(ByteBuffer out, String s) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        out.putInt(bytes.length);
+        out.put(bytes);
+    }
+
+    private static String getString(ByteBuffer in) {
+        int length = in.getInt();
+        if (length < 0 || length > in.remaining()) {
+            throw new IllegalArgumentException("string of " + length + " bytes in " + in.remaining());
+        }
+        String s = new String(in.array(), in.arrayOffset() + in.position(), length, StandardCharsets.UTF_8);
+        in.position(in.position() + length);
+        return s;
+    }
+
+    private static void putUuid(ByteBuffer out, UUID id) {
+        out.putLong(id.getMostSignificantBits());
+        out.putLong(id.getLeastSignificantBits());
+    }
+
+    private static UUID getUuid(ByteBuffer in) {
+        return new UUID(in.getLong(), in.getLong());
+    }
+
+    private static void putInstant(ByteBuffer out, Instant at) {
+        out.putLong(at.getEpochSecond());
+        out.putInt(at.getNano());
+    }
+
+    private static Instant getInstant(ByteBuffer in) {
+        return Instant.ofEpochSecond(in.getLong(), in.getInt());
+    }
+
+    private static void putOptionalInstant(ByteBuffer out, Instant at) {
+        out.put((byte) (at == null ? 0 : 1));
+        if (at != null) {
+            putInstant(out, at);
+        }
+    }
+
+    private static Instant getOptionalInstant(ByteBuffer in) {
+        return in.get() == 0 ? null : getInstant(in);
+    }
+}

@@ -1,0 +1,78 @@
+package io.usagemeter.aggregator.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.Topics;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serde;
+import org.junit.jupiter.api.Test;
+
+class StoreSerdesTest {
+
+    private static final UUID ALICE = UUID.fromString("6f1c0c5e-6a4e-4b8e-9a43-3f0d2a1c9b01");
+    private static final Serde<UsageEvent> EVENTS = StoreSerdes.countedEvents();
+    private static final Serde<MonthlySummary> SUMMARIES = StoreSerdes.summaries();
+
+    @Test
+    void a_counted_event_round_trips_with_every_field() {
+        Random random = new Random(7);
+        for (int i = 0; i < 1_000; i++) {
+            UsageEvent e = new UsageEvent("évt-" + random.nextLong(), new UUID(random.nextLong(), random.nextLong()),
+                    Instant.ofEpochSecond(random.nextInt(2_000_000_000), random.nextInt(1_000_000_000)),
+                    Provider.values()[random.nextInt(Provider.values().length)], "/v1/ü/" + i, i % 2 == 0 ? "GET" : "POST",
+                    100 + random.nextInt(500), random.nextLong(), random.nextLong(), random.nextLong(), random.nextLong(),
+                    random.nextLong());
+
+            assertThat(EVENTS.deserializer().deserialize("s", EVENTS.serializer().serialize("s", e))).isEqualTo(e);
+        }
+    }
+
+    @Test
+    void a_summary_round_trips_with_every_field() {
+        MonthlySummary empty = MonthlySummary.empty(new MonthlySummaryKey(ALICE, YearMonth.of(2028, 2)));
+        MonthlySummary full = new MonthlySummary(ALICE, YearMonth.of(1999, 12), 4, 7, 2, 2, 1_057, 660, 2_530, 1_140,
+                900, Instant.parse("2028-03-01T07:00:00.000000001Z"), Instant.parse("2028-03-03T09:30:00Z"),
+                Map.of(Provider.OPENAI, 2L, Provider.GITHUB, 1L, Provider.OTHER, Long.MAX_VALUE));
+
+        for (MonthlySummary s : new MonthlySummary[] {empty, full}) {
+            assertThat(SUMMARIES.deserializer().deserialize("s", SUMMARIES.serializer().serialize("s", s))).isEqualTo(s);
+        }
+    }
+
+    @Test
+    void values_written_as_json_by_earlier_versions_are_still_read() {
+        UsageEvent e = new UsageEvent("evt-1", ALICE, Instant.parse("2028-03-02T08:00:00Z"), Provider.GEMINI, "/v1",
+                "POST", 200, 120, 300, 2_000, 50, 2);
+        MonthlySummary s = MonthlySummary.empty(new MonthlySummaryKey(ALICE, YearMonth.of(2028, 3))).plus(e);
+
+        byte[] eventJson = Topics.USAGE_EVENTS.valueSerde().serializer().serialize("t", e);
+        byte[] summaryJson = Topics.USAGE_SUMMARIES.valueSerde().serializer().serialize("t", s);
+
+        assertThat(EVENTS.deserializer().deserialize("s", eventJson)).isEqualTo(e);
+        assertThat(SUMMARIES.deserializer().deserialize("s", summaryJson)).isEqualTo(s);
+    }
+
+    @Test
+    void an_unknown_format_is_refused() {
+        assertThatThrownBy(() -> SUMMARIES.deserializer().deserialize("s", new byte[] {9, 1, 2}))
+                .isInstanceOf(SerializationException.class);
+        assertThatThrownBy(() -> SUMMARIES.deserializer().deserialize("s", new byte[] {1, 1, 2}))
+                .isInstanceOf(SerializationException.class);
+    }
+
+    @Test
+    void providers_keep_their_order_because_stores_hold_their_ordinals() {
+        assertThat(Provider.values()).as("append new providers at the end; never reorder")
+                .containsExactly(Provider.GITHUB, Provider.OPENAI, Provider.ANTHROPIC, Provider.GEMINI, Provider.OTHER);
+    }
+}
