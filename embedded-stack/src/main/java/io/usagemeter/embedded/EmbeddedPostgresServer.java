@@ -3,6 +3,7 @@ package io.usagemeter.embedded;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -22,6 +23,14 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
     public static final String SUPERUSER = "postgres";
     private static final Pattern DATABASE_NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+    private static final Pattern PLAIN_PASSWORD = Pattern.compile("[A-Za-z0-9]{16,128}");
+    /** Every login over TCP needs a password; the Unix socket (only this user can reach it) stays trusted. */
+    private static final String PASSWORD_HBA = """
+            # Written by io.usagemeter.embedded.EmbeddedPostgresServer: every TCP login needs a password.
+            local   all   all                  trust
+            host    all   all   127.0.0.1/32   scram-sha-256
+            host    all   all   ::1/128        scram-sha-256
+            """;
 
     private final EmbeddedPostgres postgres;
 
@@ -41,6 +50,23 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
      * @param port the port, or 0 for a free one
      */
     public static EmbeddedPostgresServer start(Path dataDir, int port) {
+        return start(dataDir, port, null);
+    }
+
+    /**
+     * As {@link #start(Path, int)}, but every TCP login needs a password ({@code scram-sha-256}):
+     * the superuser's is {@code superuserPassword}, other roles get theirs from
+     * {@link #createRole(String, String)}. The first start on a new data directory sets the
+     * password and switches {@code pg_hba.conf} from initdb's {@code trust}; later starts on the same
+     * directory must pass the same password.
+     *
+     * @param superuserPassword letters and digits only (it is written into an ALTER ROLE statement),
+     *     or {@code null} for the default trust authentication
+     */
+    public static EmbeddedPostgresServer start(Path dataDir, int port, String superuserPassword) {
+        if (superuserPassword != null) {
+            requirePlainPassword(superuserPassword);
+        }
         try {
             EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                     .setServerConfig("max_connections", "200")
@@ -51,9 +77,89 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             if (port > 0) {
                 builder.setPort(port);
             }
-            return new EmbeddedPostgresServer(builder.start());
+            if (superuserPassword != null) {
+                // Ignored while pg_hba.conf still says trust (first start), needed from then on.
+                builder.setConnectConfig("password", superuserPassword);
+            }
+            EmbeddedPostgresServer server = new EmbeddedPostgresServer(builder.start());
+            if (superuserPassword != null) {
+                server.requirePasswords(superuserPassword);
+            }
+            return server;
         } catch (IOException e) {
             throw new UncheckedIOException("embedded PostgreSQL did not start: " + e.getMessage(), e);
+        }
+    }
+
+    /** Sets the superuser's password, then makes every TCP connection authenticate with scram-sha-256. */
+    private void requirePasswords(String superuserPassword) {
+        try (Connection c = postgres.getPostgresDatabase().getConnection();
+             Statement st = c.createStatement()) {
+            st.execute("SET password_encryption = 'scram-sha-256'");
+            st.execute("ALTER ROLE " + SUPERUSER + " PASSWORD '" + superuserPassword + "'");
+            var rs = st.executeQuery("SHOW hba_file");
+            rs.next();
+            Path hba = Path.of(rs.getString(1));
+            if (!Files.readString(hba).equals(PASSWORD_HBA)) {
+                Files.writeString(hba, PASSWORD_HBA);
+                st.execute("SELECT pg_reload_conf()");
+            }
+        } catch (SQLException | IOException e) {
+            close();
+            throw new IllegalStateException("could not require passwords on embedded PostgreSQL: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Creates a login role with this password, or sets the password of the existing role.
+     *
+     * @param password letters and digits only
+     */
+    public void createRole(String role, String password) {
+        requirePlainName(role);
+        requirePlainPassword(password);
+        try (Connection c = postgres.getPostgresDatabase().getConnection();
+             Statement st = c.createStatement()) {
+            st.execute("SET password_encryption = 'scram-sha-256'");
+            var rs = st.executeQuery("SELECT 1 FROM pg_roles WHERE rolname = '" + role + "'");
+            String verb = rs.next() ? "ALTER" : "CREATE";
+            st.execute(verb + " ROLE " + role + " LOGIN PASSWORD '" + password + "'");
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not create role " + role + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Creates {@code database} owned by {@code owner} unless it exists; returns its JDBC URL. */
+    public String createDatabase(String database, String owner) {
+        requirePlainName(owner);
+        String url = createDatabase(database);
+        try (Connection c = postgres.getPostgresDatabase().getConnection();
+             Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + database + " OWNER TO " + owner);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not give database " + database + " to " + owner + ": " + e.getMessage(), e);
+        }
+        // Objects created later by the owner are its own; public schema must be writable by it too.
+        try (Connection c = dataSource(database).getConnection();
+             Statement st = c.createStatement()) {
+            st.execute("ALTER SCHEMA public OWNER TO " + owner);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not give schema public of " + database + " to " + owner + ": "
+                    + e.getMessage(), e);
+        }
+        return url;
+    }
+
+    private static void requirePlainName(String name) {
+        if (!DATABASE_NAME.matcher(Objects.requireNonNull(name)).matches()) {
+            throw new IllegalArgumentException("not a plain name: " + name);
+        }
+    }
+
+    private static void requirePlainPassword(String password) {
+        if (!PLAIN_PASSWORD.matcher(Objects.requireNonNull(password)).matches()) {
+            // Never echo it: it is a password.
+            throw new IllegalArgumentException("a password for the embedded server must be 16 to 128 letters and digits");
         }
     }
 

@@ -1,0 +1,34 @@
+package io.usagemeter.cli.dev;
+
+import io.usagemeter.ingest.keys.ApiKey;
+import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.ingest.keys.ApiKeyStore;
+import java.time.Clock;
+import java.util.Map;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The local API key of the dev stack, issued through the same store as {@code meter admin
+ * create-api-key}. Kept while it is still an active key of this database, so a restart does not
+ * invalidate the {@code METER_API_KEY} a shell already loaded.
+ */
+final class DevApiKey {
+
+    static final String NAME = "meter dev (local)";
+
+    private DevApiKey() {
+    }
+
+    static String keepOrIssue(String current, Map<String, String> env) {
+        PGSimpleDataSource dataSource = new PGSimpleDataSource();
+        dataSource.setUrl(env.get("METER_DB_URL"));
+        dataSource.setUser(env.get("METER_DB_USER"));
+        dataSource.setPassword(env.get("METER_DB_PASSWORD"));
+        ApiKeyStore store = new ApiKeyStore(dataSource, Clock.systemUTC());
+        if (current != null && !current.isBlank()
+                && store.findBySecret(current).map(ApiKey::active).orElse(false)) {
+            return current;
+        }
+        return store.issue(NAME, ApiKeyScopes.ALL).secret();
+    }
+}

@@ -1,0 +1,83 @@
+package io.usagemeter.cli.dev;
+
+import io.usagemeter.schema.topics.Topics;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** The few lines a newcomer reads: where each service is, how to load the credentials, one event to paste. */
+final class DevBanner {
+
+    /** The user of the sample event, so the sample limit lookup finds it. */
+    static final UUID SAMPLE_USER = UUID.fromString("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+
+    private final DevPorts ports;
+    private final List<DevServices.Service> services;
+    private final DevDataDir dataDir;
+    private final String schemaVersion;
+    private final Map<String, String> shellVars;
+
+    DevBanner(DevPorts ports, List<DevServices.Service> services, DevDataDir dataDir, String schemaVersion,
+              Map<String, String> shellVars) {
+        this.ports = ports;
+        this.services = services;
+        this.dataDir = dataDir;
+        this.schemaVersion = schemaVersion;
+        this.shellVars = shellVars;
+    }
+
+    void print(PrintWriter out, Duration startup) {
+        out.println();
+        out.printf("usage-meter dev stack is up (%.1f s). Data in %s%n", startup.toMillis() / 1000.0, display(dataDir.root()));
+        out.println();
+        for (DevServices.Service service : services) {
+            if (service.inBuild()) {
+                out.printf("  %-11s %-24s %s%n", service.name(), service.url(ports), service.role());
+                out.printf("  %-11s metrics %s%n", "", service.url(ports) + "/metrics");
+            } else {
+                out.printf("  %-11s not in this build (arrives with issue %s)%n", service.name(), service.issue());
+            }
+        }
+        out.printf("  %-11s %-24s topics %s%n", "kafka", shellVars.get("METER_KAFKA_BOOTSTRAP"),
+                String.join(", ", Topics.all().stream().map(t -> t.name()).toList()));
+        out.printf("  %-11s %-24s databases %s and %s (role %s), schema %s%n", "postgresql", "localhost:" + ports.postgres(),
+                DevEnvironment.DEV_DATABASE, DevEnvironment.PROD_DATABASE, DevEnvironment.DATABASE_ROLE, schemaVersion);
+        out.println();
+        String env = display(dataDir.devEnv());
+        out.println("URLs, API key, admin token and database credentials (mode 600):");
+        out.println("  source " + env + "        # then every meter verb and curl below works");
+        out.println();
+        boolean ingest = services.stream().anyMatch(s -> s.name().equals(DevServices.INGEST) && s.inBuild());
+        boolean enforcer = services.stream().anyMatch(s -> s.name().equals(DevServices.ENFORCER) && s.inBuild());
+        if (ingest) {
+            out.println("Post an event:");
+            out.println("  curl -sS -X POST \"$METER_INGEST_URL/v1/events\" -H \"Authorization: Bearer $METER_API_KEY\" \\");
+            out.println("    -H 'Content-Type: application/json' -d '" + sampleEvent() + "'");
+        }
+        if (enforcer) {
+            out.println("Read the user's limit:");
+            out.println("  curl -sS \"$METER_ENFORCER_URL/v1/limits/" + SAMPLE_USER + "\"");
+        }
+        out.println("Check the schema of both databases:");
+        out.println("  ./meter schema status");
+        out.println();
+        out.println("Ctrl-C stops everything; data stays for the next start (--fresh wipes it).");
+    }
+
+    static String sampleEvent() {
+        return "{\"event_id\":\"evt-'\"$(date +%s%N)\"'\",\"user_id\":\"" + SAMPLE_USER + "\","
+                + "\"occurred_at\":\"'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'\",\"provider\":\"openai\","
+                + "\"endpoint\":\"/v1/chat/completions\",\"method\":\"POST\",\"status_code\":200,"
+                + "\"response_time_ms\":420,\"request_bytes\":512,\"response_bytes\":2048,\"tokens\":350,\"units\":1}";
+    }
+
+    /** Relative to the working directory when inside it: shorter, and what the user typed. */
+    static String display(Path path) {
+        Path cwd = Path.of("").toAbsolutePath();
+        return path.startsWith(cwd) ? cwd.relativize(path).toString() : path.toString();
+    }
+
+}

@@ -1,0 +1,236 @@
+package io.usagemeter.cli.dev;
+
+import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.schema.sync.DatabaseEnvironment;
+import io.usagemeter.schema.sync.EnvironmentStatus;
+import io.usagemeter.schema.sync.MigrationSource;
+import io.usagemeter.schema.sync.MigrationStatus;
+import io.usagemeter.schema.sync.SchemaMigrator;
+import io.usagemeter.schema.sync.SyncOutcome;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code meter dev}: locks the data directory, checks the ports, starts Kafka, PostgreSQL (two
+ * databases synced by {@link SchemaMigrator}, as {@code meter schema sync} does), the topics and
+ * every service in this build, writes {@code dev.env}, prints the banner, and on Ctrl-C or
+ * SIGTERM stops everything in reverse order.
+ */
+public final class DevRunner {
+
+    private static final Logger log = LoggerFactory.getLogger(DevRunner.class);
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+
+    /** What the command line asked for. */
+    public record Options(Path dataDir, boolean fresh, boolean demo, int portBase) {}
+
+    private final Options options;
+    private final Map<String, String> processEnv;
+    private final PrintWriter out;
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final AtomicBoolean stopped = new AtomicBoolean();
+
+    private DevSecrets secrets;
+    private Map<String, String> shellVars;
+    private Map<String, String> serviceVars;
+    private EmbeddedKafkaBroker kafka;
+    private EmbeddedPostgresServer postgres;
+    private String schemaVersion = "?";
+
+    public DevRunner(Options options, Map<String, String> processEnv, PrintWriter out) {
+        this.options = options;
+        this.processEnv = Map.copyOf(processEnv);
+        this.out = out;
+    }
+
+    /** Runs until {@link #requestStop()} (Ctrl-C, SIGTERM); returns the exit code. */
+    public int run() throws InterruptedException {
+        long started = System.nanoTime();
+        quietLogsUnlessAsked();
+        DevPorts ports = new DevPorts(options.portBase());
+        List<DevServices.Service> services = DevServices.all();
+        List<String> inBuild = DevServices.namesInBuild();
+
+        try (DevDataDir dataDir = DevDataDir.open(options.dataDir(), options.fresh())) {
+            DevPorts.requireFree(ports.uses(inBuild));
+            DevSecrets generated = DevSecrets.loadOrCreate(dataDir.secrets());
+            secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
+                    .keepOrIssue(generated.adminToken(), AdminTokens.DEV_ADMIN_EMAIL));
+            secrets.save(dataDir.secrets());
+            boolean withIngest = inBuild.contains(DevServices.INGEST);
+            setVariables(ports, dataDir, withIngest);
+
+            out.println("meter dev: starting in " + dataDir.root() + (options.fresh() ? " (fresh)" : ""));
+            out.flush();
+            List<DevStack.Component> components = new ArrayList<>(List.of(
+                    DevStack.Component.of("kafka", () -> {
+                        kafka = EmbeddedKafkaBroker.start(dataDir.kafka(), ports.kafka());
+                        return kafka;
+                    }),
+                    DevStack.Component.of("postgresql", () -> {
+                        postgres = EmbeddedPostgresServer.start(dataDir.postgres(), ports.postgres(),
+                                secrets.postgresSuperuserPassword());
+                        return postgres;
+                    }),
+                    DevStack.Component.of("schema", () -> syncSchema(shellVars)),
+                    DevStack.Component.of("topics", this::createTopics)));
+            if (withIngest) {
+                components.add(DevStack.Component.of("api key", () -> {
+                    secrets = secrets.withApiKey(DevApiKey.keepOrIssue(secrets.apiKey(), serviceVars));
+                    secrets.save(dataDir.secrets());
+                    setVariables(ports, dataDir, true);
+                    return () -> { };
+                }));
+            }
+            for (DevServices.Service service : services) {
+                if (service.inBuild()) {
+                    components.add(DevStack.Component.of(service.name(), () -> {
+                        AutoCloseable running = service.starter().start(this.serviceVars);
+                        try {
+                            Readiness.await(service.name(), service.url(ports), READY_TIMEOUT);
+                        } catch (RuntimeException | InterruptedException e) {
+                            running.close();
+                            throw e;
+                        }
+                        return running;
+                    }));
+                }
+            }
+
+            DevStack stack = new DevStack(components);
+            Thread hook = new Thread(() -> stop(stack), "meter-dev-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+            StopSignals.install(this::requestStop);
+            try {
+                stack.start(line -> {
+                    out.println(line);
+                    out.flush();
+                });
+                DevDataDir.writeOwnerOnly(dataDir.devEnv(), DevEnvironment.shellFile(shellVars));
+                new DevBanner(ports, services, dataDir, schemaVersion, shellVars)
+                        .print(out, Duration.ofNanos(System.nanoTime() - started));
+                out.flush();
+                Thread demoThread = options.demo() ? startDemo(inBuild) : null;
+                stopRequested.await();
+                if (demoThread != null) {
+                    demoThread.interrupt();
+                }
+                out.println("meter dev: stopping ...");
+                out.flush();
+            } finally {
+                long stopping = System.nanoTime();
+                stop(stack);
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException alreadyShuttingDown) {
+                    // The hook is running or ran: it found the stack stopped.
+                }
+                log.info("dev stack stopped in {} ms", Duration.ofNanos(System.nanoTime() - stopping).toMillis());
+            }
+            out.println("meter dev: stopped; data kept in " + dataDir.root() + " (a restart continues from it, --fresh wipes it)");
+            out.flush();
+            return 0;
+        }
+    }
+
+    /**
+     * The banner is what a newcomer should read; service logs at INFO would bury it. Warnings and
+     * errors still show; {@code METER_LOG_LEVEL=INFO} brings the rest back.
+     */
+    private void quietLogsUnlessAsked() {
+        if (processEnv.containsKey("METER_LOG_LEVEL")) {
+            return;
+        }
+        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+            context.getLogger("io.usagemeter").setLevel(ch.qos.logback.classic.Level.WARN);
+        }
+    }
+
+    private Thread startDemo(List<String> inBuild) {
+        if (!inBuild.containsAll(List.of(DevServices.INGEST, DevServices.ENFORCER))) {
+            out.println("meter dev: --demo needs ingest and the enforcer, which are not both in this build");
+            out.flush();
+            return null;
+        }
+        Map<String, String> env = shellVars;
+        Thread thread = new Thread(() -> {
+            DemoDisplay display = new DemoDisplay(out, System.console() != null);
+            try {
+                DemoTraffic demo = new DemoTraffic(DemoTraffic.Settings.defaults(),
+                        DemoTraffic.Endpoints.fromEnvironment(env), Clock.systemUTC());
+                display.summary(demo.run(display));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                out.println("meter dev: the demo stopped: " + DevStack.oneLine(e));
+                out.flush();
+            }
+        }, "meter-dev-demo");
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
+    }
+
+    private void setVariables(DevPorts ports, DevDataDir dataDir, boolean withIngest) {
+        shellVars = DevEnvironment.shellVariables(ports, secrets, withIngest);
+        serviceVars = DevEnvironment.serviceVariables(processEnv, shellVars, ports, dataDir);
+    }
+
+    /** Asks the running stack to stop; {@link #run()} then returns 0. */
+    public void requestStop() {
+        stopRequested.countDown();
+    }
+
+    private void stop(DevStack stack) {
+        if (stopped.compareAndSet(false, true)) {
+            stack.close();
+        }
+    }
+
+    private AutoCloseable syncSchema(Map<String, String> vars) {
+        List<DatabaseEnvironment> environments = new ArrayList<>();
+        for (String name : DatabaseEnvironment.DEFAULT_NAMES) {
+            DatabaseEnvironment env = DatabaseEnvironment.fromVariables(vars, name);
+            String database = env.url().substring(env.url().lastIndexOf('/') + 1);
+            postgres.createRole(DevEnvironment.DATABASE_ROLE, env.password());
+            postgres.createDatabase(database, DevEnvironment.DATABASE_ROLE);
+            environments.add(env);
+        }
+        SchemaMigrator migrator = new SchemaMigrator(MigrationSource.shipped());
+        for (SyncOutcome outcome : migrator.sync(environments)) {
+            if (outcome.failed()) {
+                throw new DevStackException("schema sync failed on " + outcome.environment().name() + ": " + outcome.reason()
+                        + " (see `meter schema status` after `source .meter/dev.env`, or start with --fresh)");
+            }
+        }
+        EnvironmentStatus dev = migrator.status(environments.get(0));
+        List<MigrationStatus> applied = dev.applied();
+        schemaVersion = applied.isEmpty() ? "empty" : "V" + applied.get(applied.size() - 1).version();
+        return () -> { };
+    }
+
+    private AutoCloseable createTopics() {
+        Properties props = new Properties();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        try (Admin admin = Admin.create(props)) {
+            // One broker: replication 1 whatever the shell says for production clusters.
+            TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+        }
+        return () -> { };
+    }
+}

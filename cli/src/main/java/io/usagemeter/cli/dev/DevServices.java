@@ -1,0 +1,71 @@
+package io.usagemeter.cli.dev;
+
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.enforcer.EnforcerConfig;
+import io.usagemeter.enforcer.EnforcerService;
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The services {@code meter dev} runs in-process, in dependency order. Each one is started from
+ * the same {@code METER_*} variables {@code meter <service>} reads, so the dev stack runs exactly
+ * what production runs. A service whose issue has not landed is listed without a starter and the
+ * banner says it is not in this build.
+ */
+final class DevServices {
+
+    static final String INGEST = "ingest";
+    static final String AGGREGATOR = "aggregator";
+    static final String ENFORCER = "enforcer";
+
+    /** Starts one service from its variables; closing the result stops it. */
+    @FunctionalInterface
+    interface Starter {
+        AutoCloseable start(Map<String, String> env) throws Exception;
+    }
+
+    /**
+     * @param issue the issue that brings it, for the "not in this build" line
+     * @param port its HTTP port (API and /metrics) from the dev ports
+     * @param starter {@code null} while the service is not in this build
+     */
+    record Service(String name, String issue, PortOf port, String role, Starter starter) {
+        boolean inBuild() {
+            return starter != null;
+        }
+
+        String url(DevPorts ports) {
+            return "http://localhost:" + port.of(ports);
+        }
+    }
+
+    @FunctionalInterface
+    interface PortOf {
+        int of(DevPorts ports);
+    }
+
+    private DevServices() {
+    }
+
+    /** Every service, in start order: ingest first (apps can post while the others start), enforcer last. */
+    static List<Service> all() {
+        return List.of(
+                new Service(INGEST, "#3", DevPorts::ingest, "POST /v1/events, POST /v1/referrals",
+                        env -> IngestService.create(IngestConfig.fromEnv(env)).start()),
+                new Service(AGGREGATOR, "#4", DevPorts::aggregatorMetrics, "dedupe, monthly summaries, sink to meter_dev (health, metrics)",
+                        env -> new AggregatorService(AggregatorConfig.fromEnv(env), Clock.systemUTC(),
+                                SinkConfig.fromEnvironment(env)).start()),
+                new Service(ENFORCER, "#5", DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
+                        env -> EnforcerService.create(EnforcerConfig.fromEnv(env)).start()));
+    }
+
+    static List<String> namesInBuild() {
+        return all().stream().filter(Service::inBuild).map(Service::name).toList();
+    }
+
+}

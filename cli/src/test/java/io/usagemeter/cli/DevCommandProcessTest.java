@@ -1,0 +1,390 @@
+package io.usagemeter.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.usagemeter.cli.dev.DemoTraffic;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code meter dev} as a user runs it: a separate JVM on free ports and a temporary data
+ * directory, stopped with SIGTERM, started again on the same data.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class DevCommandProcessTest {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(150);
+    private static final Pattern METRICS_URL = Pattern.compile("metrics (http://\\S+/metrics)");
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @TempDir
+    static Path work;
+
+    private static int portBase;
+    private static DevProcess first;
+    private static Map<String, String> firstEnv;
+
+    @AfterAll
+    static void stopLeftovers() {
+        if (first != null) {
+            first.process.destroyForcibly();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void startsPrintsTheBannerAndWritesAWorkingDevEnv() throws Exception {
+        portBase = freePortBase();
+        first = DevProcess.start(work, "--data", work.resolve("data").toString(), "--port-base", Integer.toString(portBase));
+        first.awaitLine("dev stack is up", START_TIMEOUT);
+
+        Path devEnv = work.resolve("data").resolve("dev.env");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(devEnv))).isEqualTo("rw-------");
+        firstEnv = readDevEnv(devEnv);
+        assertThat(firstEnv).containsKeys("METER_INGEST_URL", "METER_ENFORCER_URL", "METER_API_KEY", "METER_ADMIN_TOKEN",
+                "METER_KAFKA_BOOTSTRAP", "METER_DB_DEV_URL", "METER_DB_DEV_USER", "METER_DB_DEV_PASSWORD",
+                "METER_DB_PROD_URL", "METER_DB_PROD_USER", "METER_DB_PROD_PASSWORD",
+                "METER_DB_URL", "METER_DB_USER", "METER_DB_PASSWORD");
+        assertThat(firstEnv.get("METER_KAFKA_BOOTSTRAP")).isEqualTo("localhost:" + portBase);
+        assertThat(firstEnv.get("METER_DB_DEV_PASSWORD")).hasSizeGreaterThanOrEqualTo(16);
+        // The banner tells where the password is, never the password.
+        assertThat(first.output()).doesNotContain(firstEnv.get("METER_DB_DEV_PASSWORD"))
+                .contains("source ");
+
+        Result status = meter(firstEnv, "schema", "status");
+        assertThat(status.exitCode()).as(status.out() + status.err()).isZero();
+        assertThat(status.out()).contains("environments agree").contains("pipeline support");
+
+        // Real password authentication: the meter role with its password, and nothing without.
+        try (Connection c = connect(firstEnv.get("METER_DB_URL"), "meter", firstEnv.get("METER_DB_PASSWORD"))) {
+            c.createStatement().execute("CREATE TABLE dev_restart_probe (note text)");
+            c.createStatement().execute("INSERT INTO dev_restart_probe VALUES ('kept')");
+        }
+        assertThat(canConnect(firstEnv.get("METER_DB_URL"), "meter", "not-the-password")).isFalse();
+    }
+
+    @Test
+    @Order(2)
+    void everyRunningServiceAnswersMetrics() throws Exception {
+        List<String> urls = new ArrayList<>();
+        Matcher m = METRICS_URL.matcher(first.output());
+        while (m.find()) {
+            urls.add(m.group(1));
+        }
+        assertThat(urls).as("at least the aggregator is in this build").isNotEmpty();
+        for (String url : urls) {
+            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).as(url).isEqualTo(200);
+            assertThat(response.body()).as(url).contains("# TYPE");
+        }
+    }
+
+    @Test
+    @Order(3)
+    void anEventPostedWithTheDevKeyShowsInTheEnforcersLimit() throws Exception {
+        assertThat(post(firstEnv, "evt-dev-1").statusCode()).isEqualTo(202);
+        assertThat(awaitUsed(firstEnv, 1)).contains("\"used\":1");
+        HttpResponse<String> users = HTTP.send(HttpRequest.newBuilder(URI.create(firstEnv.get("METER_ENFORCER_URL")
+                        + "/v1/admin/users")).header("Authorization", "Bearer " + firstEnv.get("METER_ADMIN_TOKEN")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(users.statusCode()).as("the dev admin token is accepted").isEqualTo(200);
+    }
+
+    @Test
+    @Order(4)
+    void demoTrafficEndsWithTheEnforcerCountingExactlyTheUniqueUnitsAndHonouringTheReset() throws Exception {
+        DemoTraffic demo = new DemoTraffic(new DemoTraffic.Settings(40, 7, 200, 50_000),
+                DemoTraffic.Endpoints.fromEnvironment(firstEnv), java.time.Clock.systemUTC());
+        List<DemoTraffic.Progress> progress = Collections.synchronizedList(new ArrayList<>());
+        DemoTraffic.Summary summary = demo.run(progress::add);
+
+        assertThat(summary.refused()).isZero();
+        assertThat(summary.duplicatesSent()).isPositive();
+        assertThat(summary.caughtUp()).as("every user's used equals the unique units sent").isTrue();
+        assertThat(demo.expectedUsed().get(summary.resetUser())).isZero();
+        assertThat(progress).last().satisfies(p -> assertThat(p.done()).isTrue());
+        // The table is what the enforcer answers, most used first.
+        for (DemoTraffic.UserLimit row : summary.top(10)) {
+            assertThat(demo.limit(row.userId())).contains(row);
+            assertThat(row.used()).isEqualTo(demo.expectedUsed().get(row.userId()));
+        }
+        assertThat(summary.top(10)).isSortedAccordingTo((a, b) -> Long.compare(b.used(), a.used()));
+    }
+
+    @Test
+    @Order(5)
+    void aSecondStackOnTheSameDataIsRefusedInOneLine() throws Exception {
+        DevProcess second = DevProcess.start(work, "--data", work.resolve("data").toString(),
+                "--port-base", Integer.toString(freePortBase()));
+        assertThat(second.awaitExit(60)).isTrue();
+        assertThat(second.process.exitValue()).isEqualTo(1);
+        assertThat(second.errorLines()).anySatisfy(line -> assertThat(line)
+                .startsWith("meter dev: data directory ")
+                .contains("is in use by another meter dev (pid " + first.process.pid() + ")"));
+        assertThat(second.errors()).doesNotContain("\tat ");
+    }
+
+    @Test
+    @Order(6)
+    void portsInUseAreNamedInOneLine() throws Exception {
+        DevProcess clash = DevProcess.start(work, "--data", work.resolve("other").toString(),
+                "--port-base", Integer.toString(portBase));
+        assertThat(clash.awaitExit(60)).isTrue();
+        assertThat(clash.process.exitValue()).isEqualTo(1);
+        assertThat(clash.errorLines()).contains("meter dev: port " + portBase + " (Kafka) is in use: stop what listens"
+                + " there, or move the whole stack with --port-base (e.g. --port-base 7500)");
+    }
+
+    @Test
+    @Order(7)
+    void sigtermStopsEverythingWithExitZeroAndARestartKeepsTheData() throws Exception {
+        assertThat(first.process.isAlive()).as("still running before SIGTERM: " + first.output() + first.errors()).isTrue();
+        first.sigterm();
+        assertThat(first.awaitExit(10)).as("stopped within 10 s").isTrue();
+        assertThat(first.process.exitValue()).isZero();
+        assertThat(first.output()).as(first.errors()).contains("meter dev: stopped");
+
+        DevProcess again = DevProcess.start(work, "--data", work.resolve("data").toString(),
+                "--port-base", Integer.toString(portBase));
+        try {
+            again.awaitLine("dev stack is up", START_TIMEOUT);
+            Map<String, String> env = readDevEnv(work.resolve("data").resolve("dev.env"));
+            // Same data directory, same secrets: what the shell loaded before still works.
+            assertThat(env).isEqualTo(firstEnv);
+            try (Connection c = connect(env.get("METER_DB_URL"), "meter", env.get("METER_DB_PASSWORD"));
+                 ResultSet rs = c.createStatement().executeQuery("SELECT note FROM dev_restart_probe")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("kept");
+            }
+            Result status = meter(env, "schema", "status");
+            assertThat(status.exitCode()).isZero();
+            assertThat(status.out()).doesNotContain("pending");
+            // The usage counted before the restart is still there, and the same API key still works.
+            assertThat(awaitUsed(env, 1)).contains("\"used\":1");
+            assertThat(post(env, "evt-dev-2").statusCode()).isEqualTo(202);
+            assertThat(awaitUsed(env, 2)).contains("\"used\":2");
+        } finally {
+            again.sigterm();
+            assertThat(again.awaitExit(10)).isTrue();
+            assertThat(again.process.exitValue()).isZero();
+        }
+    }
+
+    // --- helpers -------------------------------------------------------------------------------
+
+    private static final String USER = "3f2b8c1e-9d4a-4e6b-8c2d-1a2b3c4d5e6f";
+
+    private static HttpResponse<String> post(Map<String, String> env, String eventId) throws Exception {
+        String event = "{\"event_id\":\"" + eventId + "\",\"user_id\":\"" + USER + "\",\"occurred_at\":\""
+                + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\",\"provider\":\"openai\","
+                + "\"endpoint\":\"/v1/chat/completions\",\"method\":\"POST\",\"status_code\":200,"
+                + "\"response_time_ms\":420,\"request_bytes\":512,\"response_bytes\":2048}";
+        return HTTP.send(HttpRequest.newBuilder(URI.create(env.get("METER_INGEST_URL") + "/v1/events"))
+                        .header("Authorization", "Bearer " + env.get("METER_API_KEY"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(event)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The limit answer once it counts {@code used} units (the stream is asynchronous), or the last one seen. */
+    private static String awaitUsed(Map<String, String> env, int used) throws Exception {
+        String last = "";
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(
+                    URI.create(env.get("METER_ENFORCER_URL") + "/v1/limits/" + USER)).build(), HttpResponse.BodyHandlers.ofString());
+            last = response.statusCode() + " " + response.body();
+            if (response.statusCode() == 200 && response.body().contains("\"used\":" + used + ",")) {
+                return response.body();
+            }
+            Thread.sleep(200);
+        }
+        return last;
+    }
+
+    record Result(int exitCode, String out, String err) {}
+
+    private static Result meter(Map<String, String> env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = Meter.commandLine(env, new ByteArrayInputStream(new byte[0]));
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        return new Result(cl.execute(args), out.toString(), err.toString());
+    }
+
+    /** Reads {@code export NAME='value'} lines the way the shell would. */
+    static Map<String, String> readDevEnv(Path file) throws IOException {
+        Map<String, String> vars = new LinkedHashMap<>();
+        Pattern line = Pattern.compile("export ([A-Z0-9_]+)='(.*)'");
+        for (String text : Files.readAllLines(file)) {
+            Matcher m = line.matcher(text);
+            if (m.matches()) {
+                vars.put(m.group(1), m.group(2).replace("'\\''", "'"));
+            }
+        }
+        return vars;
+    }
+
+    private static Connection connect(String url, String user, String password) throws Exception {
+        Properties props = new Properties();
+        props.setProperty("user", user);
+        props.setProperty("password", password);
+        return DriverManager.getConnection(url, props);
+    }
+
+    private static boolean canConnect(String url, String user, String password) {
+        try (Connection ignored = connect(url, user, password)) {
+            return true;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    /** A base whose every dev port (N, N+1, N+10, N+20, N+30) is free now. */
+    static int freePortBase() {
+        for (int attempt = 0; attempt < 50; attempt++) {
+            int base = ThreadLocalRandom.current().nextInt(20_000, 30_000);
+            if (List.of(0, 1, 10, 20, 30).stream().allMatch(offset -> free(base + offset))) {
+                return base;
+            }
+        }
+        throw new IllegalStateException("no free port base found");
+    }
+
+    private static boolean free(int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** {@code meter dev} in its own JVM with this test's classpath, its output collected line by line. */
+    static final class DevProcess {
+        final Process process;
+        private final List<String> lines = Collections.synchronizedList(new ArrayList<>());
+        private final List<String> errors = Collections.synchronizedList(new ArrayList<>());
+
+        private final List<Thread> pumps;
+
+        private DevProcess(Process process) {
+            this.process = process;
+            this.pumps = List.of(pump(process.getInputStream(), lines), pump(process.getErrorStream(), errors));
+        }
+
+        /** SIGTERM, keeping the pipes open to read the last lines ({@link Process#destroy()} closes them). */
+        void sigterm() {
+            process.toHandle().destroy();
+        }
+
+        /** Waits for the exit and for the last lines it wrote; false when still running after {@code seconds}. */
+        boolean awaitExit(long seconds) throws InterruptedException {
+            if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+                return false;
+            }
+            for (Thread pump : pumps) {
+                pump.join(5_000);
+            }
+            return true;
+        }
+
+        static DevProcess start(Path workDir, String... args) throws IOException {
+            List<String> command = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx768m", "-cp", System.getProperty("java.class.path"), Meter.class.getName(), "dev"));
+            command.addAll(List.of(args));
+            ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile());
+            builder.environment().keySet().removeIf(name -> name.startsWith("METER_"));
+            return new DevProcess(builder.start());
+        }
+
+        void awaitLine(String fragment, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                if (output().contains(fragment)) {
+                    return;
+                }
+                if (!process.isAlive()) {
+                    throw new AssertionError("meter dev exited " + process.exitValue() + " before '" + fragment
+                            + "'\nstdout:\n" + output() + "\nstderr:\n" + errors());
+                }
+                Thread.sleep(100);
+            }
+            throw new AssertionError("no '" + fragment + "' within " + timeout + "\nstdout:\n" + output()
+                    + "\nstderr:\n" + errors());
+        }
+
+        String output() {
+            synchronized (lines) {
+                return String.join("\n", lines);
+            }
+        }
+
+        String errors() {
+            synchronized (errors) {
+                return String.join("\n", errors);
+            }
+        }
+
+        List<String> errorLines() {
+            synchronized (errors) {
+                return List.copyOf(errors);
+            }
+        }
+
+        private static Thread pump(InputStream stream, List<String> into) {
+            Thread t = new Thread(() -> {
+                try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = reader.readLine()) != null) {
+                        into.add(line);
+                    }
+                } catch (IOException ignored) {
+                    // the process ended
+                }
+            }, "meter-dev-output");
+            t.setDaemon(true);
+            t.start();
+            return t;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package io.usagemeter.cli.dev;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DevDataDirTest {
+
+    @Test
+    void aSecondOpenWhileHeldIsRefusedNamingTheOwnerPid(@TempDir Path dir) {
+        try (DevDataDir held = DevDataDir.open(dir, false)) {
+            assertThatThrownBy(() -> DevDataDir.open(dir, false))
+                    .isInstanceOf(DevStackException.class)
+                    .hasMessageContaining("is in use by another meter dev (pid " + ProcessHandle.current().pid() + ")");
+        }
+        // Released on close: opens again.
+        DevDataDir.open(dir, false).close();
+    }
+
+    @Test
+    void dataOfAnotherLayoutIsRefusedAndFreshWipesIt(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("VERSION"), "0\n");
+        Files.writeString(dir.resolve("old-data"), "x");
+        assertThatThrownBy(() -> DevDataDir.open(dir, false))
+                .isInstanceOf(DevStackException.class)
+                .hasMessageContaining("layout version 0, this meter uses " + DevDataDir.LAYOUT_VERSION)
+                .hasMessageContaining("--fresh");
+        try (DevDataDir fresh = DevDataDir.open(dir, true)) {
+            assertThat(dir.resolve("old-data")).doesNotExist();
+            assertThat(Files.readString(dir.resolve("VERSION")).strip()).isEqualTo(Integer.toString(DevDataDir.LAYOUT_VERSION));
+        }
+    }
+
+    @Test
+    void unstampedDataIsRefused(@TempDir Path dir) throws Exception {
+        Files.createDirectories(dir.resolve("postgres"));
+        assertThatThrownBy(() -> DevDataDir.open(dir, false))
+                .isInstanceOf(DevStackException.class)
+                .hasMessageContaining("no VERSION stamp");
+    }
+
+    @Test
+    void secretsAreOwnerOnlyAndKeptAcrossLoads(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("secrets.properties");
+        DevSecrets first = DevSecrets.loadOrCreate(file);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+        first.withApiKey("um_example").save(file);
+        DevSecrets again = DevSecrets.loadOrCreate(file);
+        assertThat(again.meterPassword()).isEqualTo(first.meterPassword()).hasSize(32);
+        assertThat(again.adminJwtSecret()).isEqualTo(first.adminJwtSecret());
+        assertThat(again.apiKey()).isEqualTo("um_example");
+        assertThat(again.toString()).doesNotContain(first.meterPassword());
+    }
+
+    @Test
+    void adminTokenIsKeptWhileValidAndReissuedUnderAnotherSecret() {
+        AdminTokens tokens = new AdminTokens("a".repeat(64), Clock.systemUTC());
+        String token = tokens.issue(AdminTokens.DEV_ADMIN_EMAIL);
+        assertThat(tokens.keepOrIssue(token, AdminTokens.DEV_ADMIN_EMAIL)).isEqualTo(token);
+        AdminTokens rotated = new AdminTokens("b".repeat(64), Clock.systemUTC());
+        assertThat(rotated.keepOrIssue(token, AdminTokens.DEV_ADMIN_EMAIL)).isNotEqualTo(token);
+    }
+
+    @Test
+    void aPortInUseIsNamedWithWhatWantedIt() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            int port = taken.getLocalPort();
+            assertThatThrownBy(() -> DevPorts.requireFree(List.of(new DevPorts.Use(port, "PostgreSQL"))))
+                    .isInstanceOf(DevStackException.class)
+                    .hasMessage("port " + port + " (PostgreSQL) is in use: stop what listens there, or move the whole"
+                            + " stack with --port-base (e.g. --port-base 7500)");
+        }
+    }
+
+    @Test
+    void devEnvQuotesValuesForTheShell() {
+        assertThat(DevEnvironment.shellQuote("it's $HOME")).isEqualTo("'it'\\''s $HOME'");
+    }
+}
