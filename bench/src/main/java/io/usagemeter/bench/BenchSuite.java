@@ -110,16 +110,26 @@ public final class BenchSuite {
         }
     }
 
-    /** A benchmark of another branch, run in a child JVM when its class is in this build. */
-    private record OptionalBench(String figure, String className, List<String> jvmArgs, Pattern resultLine) {
+    /**
+     * A benchmark of another branch, looked up by class name so this suite compiles without it, and run in a
+     * child JVM ({@code mainClass} with {@code args}; JMH benchmarks through {@code org.openjdk.jmh.Main})
+     * when present. Lines matching {@code resultLine} go into the table.
+     */
+    private record OptionalBench(String figure, String className, List<String> jvmArgs, String mainClass,
+                                 List<String> args, Pattern resultLine) {
     }
 
     private static final List<OptionalBench> OPTIONAL = List.of(
             new OptionalBench("AggregatorBench (branch aggperf): aggregator, exactly-once, vs raw producer",
                     "io.usagemeter.bench.AggregatorBench", List.of("-Dquick", "-Drepeats=1", "-Dverify=false"),
-                    Pattern.compile("(?i).*(aggregator|ceiling|raw).*(/s|%).*")),
+                    "io.usagemeter.bench.AggregatorBench", List.of(),
+                    Pattern.compile("^run \\d+.*events/s.*$")),
+            new OptionalBench("IngestCodecBench (branch ingestperf, JMH): ingest parse/validate/serde CPU per batch of 500",
+                    "io.usagemeter.bench.IngestCodecBench", List.of(), "org.openjdk.jmh.Main",
+                    List.of("IngestCodecBench", "-wi", "5", "-i", "5", "-f", "1"),
+                    Pattern.compile("^(IngestCodecBench\\.\\S+\\s+\\S+\\s+\\d+.*)$")),
             new OptionalBench("Replay rate (branch replay)", "io.usagemeter.bench.ReplayBench", List.of("-Dquick"),
-                    Pattern.compile("(?i).*(replay).*(/s).*")));
+                    "io.usagemeter.bench.ReplayBench", List.of(), Pattern.compile("(?i)^.*replay.*/s.*$")));
 
     private final Sizes sizes;
     private final UsageMix mix = new UsageMix();
@@ -721,14 +731,15 @@ public final class BenchSuite {
             command.addAll(bench.jvmArgs());
             command.add("-cp");
             command.add(System.getProperty("java.class.path"));
-            command.add(bench.className());
+            command.add(bench.mainClass());
+            command.addAll(bench.args());
             Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
             List<String> lines = new ArrayList<>();
             try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = out.readLine()) != null) {
                     System.out.println("  | " + line);
-                    if (bench.resultLine().matcher(line).matches() && !line.contains(" INFO ") && !line.contains(" WARN ")) {
+                    if (bench.resultLine().matcher(line.strip()).matches()) {
                         lines.add(line.strip().replace("|", "\\|"));
                     }
                 }
