@@ -62,6 +62,14 @@ public final class AggregatorTopology {
     }
 
     public static Topology build(AggregatorConfig config) {
+        return build(config, Topics.USAGE_SUMMARIES.name());
+    }
+
+    /**
+     * The same topology writing its summaries to {@code summariesTopic}: a replay rebuilds months
+     * into a private topic with exactly the live decisions, and publishes nothing half-built.
+     */
+    public static Topology build(AggregatorConfig config, String summariesTopic) {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
         builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true));
         builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false));
@@ -81,7 +89,7 @@ public final class AggregatorTopology {
 
         Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
         fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES))
-                .to(summaries.name(), Produced.with(summaries.keySerde(), summaries.valueSerde())
+                .to(summariesTopic, Produced.with(summaries.keySerde(), summaries.valueSerde())
                         .withStreamPartitioner(new UserPartitioner())
                         .withName(SUMMARIES_SINK));
         return builder.build();

@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 
 /** {@code meter admin}: operator verbs. Each issue adds its verbs as subcommands. */
 @Command(name = "admin", description = "Operator commands.", mixinStandardHelpOptions = true,
-        subcommands = {ApiKeyCommands.Create.class, ApiKeyCommands.Revoke.class})
+        subcommands = {ApiKeyCommands.Create.class, ApiKeyCommands.Revoke.class, ReplayCommand.class})
 final class AdminCommand implements Runnable {
 
     @CommandLine.Spec

@@ -19,6 +19,12 @@ import io.usagemeter.enforcer.http.AdminRequests;
 import io.usagemeter.enforcer.http.ApiError;
 import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.enforcer.internal.LimitQueries.Outcome;
+import io.usagemeter.enforcer.internal.ReplayWatch;
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.replay.ReplayJobs;
+import io.usagemeter.aggregator.replay.ReplayRange;
+import io.usagemeter.aggregator.replay.ReplayRefusedException;
+import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.json.Json;
@@ -79,11 +85,22 @@ public final class EnforcerService implements AutoCloseable {
     private volatile KafkaStreams streams;
     private volatile LimitQueries queries;
     private volatile EntitlementEffectsWriter writer;
+    private final ReplayJobs replays;
+    private volatile ReplayWatch replayWatch;
 
     /**
      * @param streamsOverrides Kafka Streams properties that win over the configuration's (tests shorten timeouts)
      */
     public EnforcerService(EnforcerConfig config, DSLContext dsl, Clock clock, Properties streamsOverrides) {
+        this(config, dsl, clock, streamsOverrides, null);
+    }
+
+    /**
+     * @param replays runs {@code POST /v1/admin/replay}; null answers those routes 503 (not configured)
+     */
+    public EnforcerService(EnforcerConfig config, DSLContext dsl, Clock clock, Properties streamsOverrides,
+                           ReplayJobs replays) {
+        this.replays = replays;
         this.config = config;
         this.dsl = dsl;
         this.clock = clock;
@@ -106,6 +123,9 @@ public final class EnforcerService implements AutoCloseable {
                     ctx -> timed(ctx, "admin_credits", c -> admin(c, this::addCredits)));
             javalin.routes.put("/v1/admin/users/{user_id}/plan",
                     ctx -> timed(ctx, "admin_plan", c -> admin(c, this::setPlan)));
+            javalin.routes.post("/v1/admin/replay", ctx -> timed(ctx, "admin_replay", c -> admin(c, this::startReplay)));
+            javalin.routes.get("/v1/admin/replay/{job_id}",
+                    ctx -> timed(ctx, "admin_replay_job", c -> admin(c, this::getReplay)));
             javalin.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                     .result(registry.scrape()));
             javalin.routes.get("/health/live", ctx -> json(ctx, 200, Map.of("status", "UP")));
@@ -128,7 +148,13 @@ public final class EnforcerService implements AutoCloseable {
         dataSource.setUrl(config.dbUrl());
         dataSource.setUser(config.dbUser());
         dataSource.setPassword(config.dbPassword());
-        return new EnforcerService(config, DSL.using(dataSource, SQLDialect.POSTGRES), Clock.systemUTC(), new Properties());
+        DSLContext dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
+        // Replays must decide as the live aggregator does: they read the aggregator's own variables.
+        Replayer replayer = new Replayer(AggregatorConfig.fromEnv(System.getenv()), dsl, Clock.systemUTC(),
+                java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "replays"),
+                config.topicSettings().replicationFactor());
+        return new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(),
+                new ReplayJobs(replayer, Clock.systemUTC()));
     }
 
     /** Creates missing topics, publishes the plans, then starts HTTP, the topology and the writer. */
@@ -142,6 +168,10 @@ public final class EnforcerService implements AutoCloseable {
                 new StringSerializer(), EnforcerTopics.PLAN_SERDE.serializer())) {
             PlanCatalog.publish(dsl, plans);
         }
+        try (Admin admin = Admin.create(config.adminProperties())) {
+            new TopicBootstrapper(admin, config.topicSettings().replicationFactor()).bootstrap(List.of(Topics.REPLAYS));
+        }
+        this.replayWatch = new ReplayWatch(config.kafkaBootstrap(), clock).start();
         app.start(config.port());
         URI advertised = config.advertisedUrl(app.port());
         Properties props = config.streamsProperties(advertised);
@@ -189,6 +219,13 @@ public final class EnforcerService implements AutoCloseable {
             s.close(Duration.ofSeconds(30));
         }
         commands.close(Duration.ofSeconds(5));
+        if (replays != null) {
+            replays.close();
+        }
+        ReplayWatch watch = replayWatch;
+        if (watch != null) {
+            watch.close();
+        }
         for (AutoCloseable resource : owned) {
             try {
                 resource.close();
@@ -205,7 +242,7 @@ public final class EnforcerService implements AutoCloseable {
         UUID user = userId(ctx);
         LimitQueries q = requireQueries();
         Outcome<LimitAnswer> outcome = q.limit(user, ctx.header(LimitQueries.FORWARDED_HEADER) != null);
-        answer(ctx, "limits", outcome);
+        answer(ctx, "limits", markRebuilding(outcome));
     }
 
     private void getUsage(Context ctx) {
@@ -213,6 +250,19 @@ public final class EnforcerService implements AutoCloseable {
         YearMonth month = month(ctx.queryParam("month"));
         Outcome<MonthlySummary> outcome = requireQueries().usage(user, month, ctx.header(LimitQueries.FORWARDED_HEADER) != null);
         answer(ctx, "usage", outcome);
+    }
+
+    /** While a replay rebuilds the answer's month, the answer still stands but says it may move: stale. */
+    private Outcome<LimitAnswer> markRebuilding(Outcome<LimitAnswer> outcome) {
+        ReplayWatch watch = replayWatch;
+        if (watch != null && outcome instanceof Outcome.Local<LimitAnswer> local && !local.value().stale()
+                && watch.rebuilding(local.value().month())) {
+            LimitAnswer a = local.value();
+            return new Outcome.Local<>(new LimitAnswer(a.userId(), a.month(), a.plan(), a.planUnits(), a.referralCount(),
+                    a.multiplier(), a.bonusCredits(), a.effectiveLimit(), a.used(), a.remaining(), a.state(), a.allowed(),
+                    a.resetsAt(), a.asOf(), true));
+        }
+        return outcome;
     }
 
     private <T> void answer(Context ctx, String route, Outcome<T> outcome) {
@@ -326,6 +376,43 @@ public final class EnforcerService implements AutoCloseable {
         publish(new AdminCommand.SetPlan(commandId, user, body.plan(), clock.instant(), admin.email()));
         LOG.info("admin {} moved {} to plan {} (command {})", admin.email(), user, body.plan(), commandId);
         json(ctx, 202, new AdminRequests.CommandAccepted(commandId, "set_plan", user, true));
+    }
+
+    /** Body of {@code POST /v1/admin/replay}: {@code month} or {@code from}, and {@code dry_run}. */
+    record ReplayRequest(YearMonth month, Instant from, Boolean dryRun) {
+    }
+
+    private void startReplay(Context ctx, AdminIdentity admin) {
+        if (replays == null) {
+            throw new HttpProblem(503, "replays are not configured on this instance", List.of());
+        }
+        ReplayRequest body = body(ctx, ReplayRequest.class, null);
+        if ((body.month() == null) == (body.from() == null)) {
+            throw new HttpProblem(400, "give exactly one of month (YYYY-MM) or from (RFC 3339)", List.of());
+        }
+        ReplayRange range;
+        try {
+            range = body.month() != null ? ReplayRange.month(body.month()) : ReplayRange.from(body.from(), clock.instant());
+        } catch (IllegalArgumentException e) {
+            throw new HttpProblem(400, e.getMessage(), List.of());
+        }
+        try {
+            ReplayJobs.Job job = replays.submit(range, Boolean.TRUE.equals(body.dryRun()));
+            LOG.info("admin {} started replay {} of {}{}", admin.email(), job.jobId(), range, job.dryRun() ? " (dry run)" : "");
+            json(ctx, 202, Map.of("job_id", job.jobId()));
+        } catch (ReplayRefusedException e) {
+            throw new HttpProblem(409, e.getMessage(), List.of());
+        }
+    }
+
+    private void getReplay(Context ctx, AdminIdentity admin) {
+        if (replays == null) {
+            throw new HttpProblem(503, "replays are not configured on this instance", List.of());
+        }
+        ReplayJobs.Job job = replays.job(ctx.pathParam("job_id"))
+                .orElseThrow(() -> new HttpProblem(404, "no replay job " + ctx.pathParam("job_id") + " on this instance",
+                        List.of()));
+        json(ctx, 200, job);
     }
 
     private void publish(AdminCommand command) throws Exception {

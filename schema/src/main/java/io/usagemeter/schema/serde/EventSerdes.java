@@ -7,6 +7,7 @@ import io.usagemeter.schema.events.LimitState;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.ReferralEvent;
+import io.usagemeter.schema.events.ReplayStatus;
 import io.usagemeter.schema.events.UsageEvent;
 import org.apache.kafka.common.serialization.Serde;
 
@@ -21,6 +22,8 @@ public final class EventSerdes {
     private static final JsonSerde<LimitState> LIMIT_STATE = new JsonSerde<>(LimitState.class);
     private static final JsonSerde<LimitEvent> LIMIT_EVENT = new JsonSerde<>(LimitEvent.class);
     private static final JsonSerde<DeadLetter> DEAD_LETTER = new JsonSerde<>(DeadLetter.class);
+
+    private static final JsonSerde<ReplayStatus> REPLAY_STATUS = new JsonSerde<>(ReplayStatus.class);
 
     private EventSerdes() {
     }
@@ -55,5 +58,9 @@ public final class EventSerdes {
 
     public static Serde<DeadLetter> deadLetter() {
         return DEAD_LETTER;
+    }
+
+    public static Serde<ReplayStatus> replayStatus() {
+        return REPLAY_STATUS;
     }
 }

@@ -6,6 +6,7 @@ import io.usagemeter.schema.events.LimitEvent;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.ReferralEvent;
+import io.usagemeter.schema.events.ReplayStatus;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.serde.EventSerdes;
 import io.usagemeter.schema.topics.Topic.CleanupPolicy;
@@ -56,6 +57,14 @@ public final class Topics {
     public static final Topic<byte[], DeadLetter> DEAD_LETTER = new Topic<>("meter.dead-letter",
             Serdes.ByteArray(), EventSerdes.deadLetter(), TopicSettings.DEFAULT_PARTITIONS, CleanupPolicy.DELETE,
             Duration.ofDays(30), 1, Map.of());
+
+    /**
+     * Running and finished replays keyed by {@code job_id}: compacted, one partition, read whole by
+     * every enforcer instance to mark the months being rebuilt stale. Not in {@link #all()}: its
+     * partition count never follows the deployment's, so replays and the enforcer create it themselves.
+     */
+    public static final Topic<String, ReplayStatus> REPLAYS = new Topic<>("meter.replays",
+            Serdes.String(), EventSerdes.replayStatus(), 1, CleanupPolicy.COMPACT, null, 1, Map.of());
 
     private static final List<Topic<?, ?>> ALL = List.of(
             USAGE_EVENTS, REFERRALS, ADMIN_COMMANDS, USAGE_SUMMARIES, LIMIT_EVENTS, DEAD_LETTER);

@@ -1,0 +1,370 @@
+package io.usagemeter.aggregator.replay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.aggregator.sink.SinkTopics;
+import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.schema.FlywayMigrations;
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.ReplayStatus;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.jooq.Tables;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import io.usagemeter.schema.topics.Topics;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Replays on a real broker and PostgreSQL while the live aggregator and its sink keep running. Each
+ * test has its own users and asserts on them only; all replay the current month. The retention test
+ * truncates the events topic, so it runs last.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ReplayTest {
+
+    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    private static final Instant MONTH_START = MONTH.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+
+    @TempDir
+    static Path temp;
+
+    private static EmbeddedKafkaBroker kafka;
+    private static EmbeddedPostgresServer postgres;
+    private static DSLContext db;
+    private static AggregatorConfig config;
+    private static AggregatorService aggregator;
+    private static KafkaProducer<String, Object> producer;
+    private static final Random RANDOM = new Random(7);
+
+    @BeforeAll
+    static void start() throws Exception {
+        kafka = EmbeddedKafkaBroker.start();
+        postgres = EmbeddedPostgresServer.start();
+        String url = postgres.createDatabase("meter");
+        FlywayMigrations.flyway(postgres.dataSource("meter")).migrate();
+        db = DSL.using(postgres.dataSource("meter"), SQLDialect.POSTGRES);
+        try (Admin admin = admin()) {
+            TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+        }
+        config = AggregatorConfig.defaults(kafka.bootstrapServers(), temp.resolve("aggregator"));
+        SinkConfig sink = new SinkConfig(kafka.bootstrapServers(), "replay-test-sink", SinkTopics.standard(), 5000,
+                Duration.ofMillis(50), Duration.ofMillis(400), url, EmbeddedPostgresServer.SUPERUSER, "");
+        aggregator = new AggregatorService(config, Clock.systemUTC(), sink).start();
+        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), (topic, value) ->
+                value instanceof UsageEvent e ? Topics.USAGE_EVENTS.valueSerde().serializer().serialize(topic, e)
+                        : Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(topic, (AdminCommand) value));
+    }
+
+    @AfterAll
+    static void stop() {
+        producer.close();
+        aggregator.close();
+        postgres.close();
+        kafka.close();
+    }
+
+    @Test
+    @Order(1)
+    void anUnchangedMonthReplaysToIdenticalSummariesAndRowsAndPublishesNothing() throws Exception {
+        List<UUID> users = users(20);
+        send(events(users, 600, MONTH_START, Instant.now().minusSeconds(60), true));
+        Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        Map<TopicPartition, Long> summariesEnd = summariesEnd();
+
+        ReplayReport report = replay(false);
+
+        assertThat(changesOf(report, users)).isEmpty();
+        assertThat(report.summariesRebuilt()).isGreaterThanOrEqualTo(users.size());
+        assertThat(rows(users)).isEqualTo(before);
+        assertThat(stream(users)).isEqualTo(before);
+        // Nothing republished: the enforcer's input, hence its limit state, is untouched.
+        assertThat(summariesEnd()).isEqualTo(summariesEnd);
+        assertNoTemporaries(report.jobId());
+    }
+
+    @Test
+    @Order(2)
+    void aMidMonthResetHoldsExactlyAsBeforeTheReplay() throws Exception {
+        List<UUID> users = users(3);
+        Instant now = Instant.now();
+        Instant resetAt = MONTH_START.plusMillis((now.toEpochMilli() - MONTH_START.toEpochMilli()) / 2);
+        List<UsageEvent> early = events(users, 90, MONTH_START, resetAt, false);
+        send(early);
+        UUID resetUser = users.get(0);
+        producer.send(new ProducerRecord<>(Topics.ADMIN_COMMANDS.name(), null, resetAt.toEpochMilli(),
+                resetUser.toString(), new AdminCommand.ResetUsage("reset-" + resetUser, resetUser, MONTH, resetAt,
+                resetAt, "admin@test"))).get();
+        List<UsageEvent> late = events(users, 90, resetAt.plusMillis(1), now.minusSeconds(60), false);
+        send(late);
+        Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        long countedAfterReset = late.stream().filter(e -> e.userId().equals(resetUser)).count();
+        assertThat(before.get(new MonthlySummaryKey(resetUser, MONTH)).calls()).isEqualTo(countedAfterReset);
+
+        ReplayReport report = replay(false);
+
+        assertThat(changesOf(report, users)).isEmpty();
+        assertThat(rows(users)).isEqualTo(before);
+        assertThat(stream(users)).isEqualTo(before);
+    }
+
+    @Test
+    @Order(3)
+    void handCorruptedRowsAreRestoredFromTheStreamAndADryRunOnlyShowsThem() throws Exception {
+        List<UUID> users = users(6);
+        send(events(users, 300, MONTH_START, Instant.now().minusSeconds(60), true));
+        Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        corrupt(users);
+        Map<MonthlySummaryKey, MonthlySummary> corrupted = rows(users);
+        assertThat(corrupted).isNotEqualTo(before);
+
+        ReplayReport dryRun = replay(true);
+        assertThat(changesOf(dryRun, users)).extracting(c -> c.key().userId())
+                .containsExactlyInAnyOrderElementsOf(users.subList(0, 3));
+        assertThat(changesOf(dryRun, users)).allSatisfy(c -> {
+            assertThat(c.kind()).isEqualTo(SummaryChange.Kind.DATABASE_REPAIRED);
+            assertThat(c.rebuilt()).isEqualTo(before.get(c.key()));
+        });
+        assertThat(rows(users)).as("a dry run writes nothing").isEqualTo(corrupted);
+
+        ReplayReport report = replay(false);
+        assertThat(changesOf(report, users)).hasSize(3);
+        assertThat(rows(users)).isEqualTo(before);
+        assertThat(stream(users)).isEqualTo(before);
+    }
+
+    @Test
+    @Order(4)
+    void twiceInARowAndAfterAnInterruptionTheResultIsTheSame() throws Exception {
+        List<UUID> users = users(6);
+        send(events(users, 300, MONTH_START, Instant.now().minusSeconds(60), true));
+        Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        corrupt(users);
+        Map<MonthlySummaryKey, MonthlySummary> corrupted = rows(users);
+
+        Replayer replayer = replayer();
+        ReplayPlan plan = replayer.plan(ReplayRange.month(MONTH), false);
+        AtomicBoolean stop = new AtomicBoolean();
+        assertThatThrownBy(() -> replayer.run(plan, progress -> {
+            if (progress.recordsRead() > 0 || progress.recordsTotal() > 0) {
+                stop.set(true); // as Ctrl-C would, once reading has begun
+            }
+        }, stop::get)).isInstanceOf(ReplayCancelledException.class);
+        assertThat(rows(users)).as("an interrupted replay writes nothing").isEqualTo(corrupted);
+        assertNoTemporaries(plan.jobId());
+        assertThat(latestStatus(plan.jobId()).state()).isEqualTo(ReplayStatus.State.FINISHED);
+
+        ReplayReport first = replay(false);
+        assertThat(changesOf(first, users)).hasSize(3);
+        assertThat(rows(users)).isEqualTo(before);
+        ReplayReport second = replay(false);
+        assertThat(changesOf(second, users)).isEmpty();
+        assertThat(rows(users)).isEqualTo(before);
+        assertThat(stream(users)).isEqualTo(before);
+    }
+
+    @Test
+    @Order(5)
+    void aRangeOlderThanTheTopicHoldsIsRefusedNamingTheEarliestTimeAndNothingChanges() throws Exception {
+        List<UUID> users = users(4);
+        send(events(users, 200, MONTH_START, Instant.now().minusSeconds(60), false));
+        Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        Map<TopicPartition, Long> summariesEnd = summariesEnd();
+        try (Admin admin = admin()) {
+            // As retention would: drop the first half of every events partition.
+            Map<TopicPartition, RecordsToDelete> cut = new HashMap<>();
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            for (int p = 0; p < Topics.USAGE_EVENTS.partitions(); p++) {
+                latest.put(new TopicPartition(Topics.USAGE_EVENTS.name(), p), OffsetSpec.latest());
+            }
+            admin.listOffsets(latest).all().get().forEach((tp, info) ->
+                    cut.put(tp, RecordsToDelete.beforeOffset(info.offset() / 2)));
+            admin.deleteRecords(cut).all().get();
+        }
+
+        assertThatThrownBy(() -> replayer().plan(ReplayRange.month(MONTH), false))
+                .isInstanceOf(ReplayRefusedException.class)
+                .hasMessageContaining("meter.usage-events no longer holds the start of the range")
+                .hasMessageMatching("(?s).*the earliest available time is \\d{4}-\\d\\d-\\d\\dT[^ ]+Z\\..*");
+        assertThat(rows(users)).isEqualTo(before);
+        assertThat(summariesEnd()).isEqualTo(summariesEnd);
+        try (Admin admin = admin()) {
+            assertThat(admin.listTopics().names().get()).noneMatch(t -> t.contains("-replay-"));
+        }
+    }
+
+    // ---- helpers
+
+    private static Replayer replayer() {
+        return new Replayer(config, db, Clock.systemUTC(), temp.resolve("replays"), (short) 1);
+    }
+
+    private static ReplayReport replay(boolean dryRun) throws Exception {
+        Replayer replayer = replayer();
+        List<ReplayProgress> progress = new ArrayList<>();
+        ReplayReport report = replayer.run(replayer.plan(ReplayRange.month(MONTH), dryRun), progress::add, () -> false);
+        assertThat(progress).isNotEmpty();
+        assertThat(progress.get(progress.size() - 1).recordsRead()).isEqualTo(progress.get(progress.size() - 1).recordsTotal());
+        return report;
+    }
+
+    private static List<SummaryChange> changesOf(ReplayReport report, List<UUID> users) {
+        return report.changes().stream().filter(c -> users.contains(c.key().userId())).toList();
+    }
+
+    private static List<UUID> users(int n) {
+        List<UUID> users = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            users.add(UUID.randomUUID());
+        }
+        return users;
+    }
+
+    /** {@code count} events of {@code users} between {@code from} and {@code to}, one in five resent when {@code resends}. */
+    private static List<UsageEvent> events(List<UUID> users, int count, Instant from, Instant to, boolean resends) {
+        List<UsageEvent> events = new ArrayList<>();
+        long span = Math.max(1, to.toEpochMilli() - from.toEpochMilli());
+        for (int i = 0; i < count; i++) {
+            if (resends && !events.isEmpty() && RANDOM.nextInt(5) == 0) {
+                events.add(events.get(RANDOM.nextInt(events.size())));
+                continue;
+            }
+            Instant at = from.plusMillis((long) (RANDOM.nextDouble() * span)).truncatedTo(ChronoUnit.MILLIS);
+            events.add(new UsageEvent(UUID.randomUUID().toString(), users.get(RANDOM.nextInt(users.size())), at,
+                    Provider.values()[RANDOM.nextInt(5)], "/v1/x", "POST", RANDOM.nextInt(5) == 0 ? 500 : 200,
+                    RANDOM.nextInt(900), RANDOM.nextInt(4000), RANDOM.nextInt(9000), RANDOM.nextInt(500),
+                    1 + RANDOM.nextInt(3)));
+        }
+        return events;
+    }
+
+    private static void send(List<UsageEvent> events) throws Exception {
+        for (UsageEvent e : events) {
+            producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, e.occurredAt().toEpochMilli(),
+                    e.userId().toString(), e));
+        }
+        producer.flush();
+    }
+
+    /** Waits until the sink wrote what the aggregator published for {@code users}; returns it. */
+    private static Map<MonthlySummaryKey, MonthlySummary> settled(List<UUID> users) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
+            Map<MonthlySummaryKey, MonthlySummary> stream = stream(users);
+            assertThat(stream).hasSize(users.size());
+            assertThat(rows(users)).isEqualTo(stream);
+        });
+        return rows(users);
+    }
+
+    private static Map<MonthlySummaryKey, MonthlySummary> rows(List<UUID> users) {
+        return new SummaryTable(db).read(ReplayRange.month(MONTH)).entrySet().stream()
+                .filter(e -> users.contains(e.getKey().userId()))
+                .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
+    }
+
+    private static Map<MonthlySummaryKey, MonthlySummary> stream(List<UUID> users) {
+        return LiveSummaries.read(kafka.bootstrapServers(), ReplayRange.month(MONTH)).summaries().entrySet().stream()
+                .filter(e -> users.contains(e.getKey().userId()))
+                .collect(Collectors.toMap(Map.Entry::getKey, e -> SummaryTable.stored(e.getValue().summary())));
+    }
+
+    /** Two rows inflated, one deleted. */
+    private static void corrupt(List<UUID> users) {
+        db.update(Tables.MONTHLY_USAGE_SUMMARY)
+                .set(Tables.MONTHLY_USAGE_SUMMARY.UNITS, Tables.MONTHLY_USAGE_SUMMARY.UNITS.plus(1000))
+                .set(Tables.MONTHLY_USAGE_SUMMARY.TOKENS, 0L)
+                .where(Tables.MONTHLY_USAGE_SUMMARY.USER_ID.in(users.get(0), users.get(1)))
+                .execute();
+        db.deleteFrom(Tables.MONTHLY_USAGE_SUMMARY).where(Tables.MONTHLY_USAGE_SUMMARY.USER_ID.eq(users.get(2))).execute();
+    }
+
+    private static Map<TopicPartition, Long> summariesEnd() throws Exception {
+        try (Admin admin = admin()) {
+            Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+            for (int p = 0; p < Topics.USAGE_SUMMARIES.partitions(); p++) {
+                request.put(new TopicPartition(Topics.USAGE_SUMMARIES.name(), p), OffsetSpec.latest());
+            }
+            return admin.listOffsets(request).all().get().entrySet().stream()
+                    .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().offset()));
+        }
+    }
+
+    private static void assertNoTemporaries(String jobId) throws Exception {
+        try (Admin admin = admin()) {
+            Set<String> topics = admin.listTopics().names().get();
+            assertThat(topics).noneMatch(t -> t.contains("-replay-" + jobId));
+            assertThat(admin.listGroups().all().get()).noneMatch(g -> g.groupId().contains("-replay-" + jobId));
+        }
+    }
+
+    private static ReplayStatus latestStatus(String jobId) {
+        try (KafkaConsumer<String, ReplayStatus> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), new StringDeserializer(),
+                Topics.REPLAYS.valueSerde().deserializer())) {
+            TopicPartition tp = new TopicPartition(Topics.REPLAYS.name(), 0);
+            consumer.assign(List.of(tp));
+            consumer.seekToBeginning(List.of(tp));
+            long end = consumer.endOffsets(List.of(tp)).get(tp);
+            ReplayStatus latest = null;
+            while (consumer.position(tp) < end) {
+                for (ConsumerRecord<String, ReplayStatus> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.key().equals(jobId)) {
+                        latest = r.value();
+                    }
+                }
+            }
+            return latest;
+        }
+    }
+
+    private static Admin admin() {
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+    }
+}
