@@ -128,8 +128,9 @@ public final class BenchSuite {
                     "io.usagemeter.bench.IngestCodecBench", List.of(), "org.openjdk.jmh.Main",
                     List.of("IngestCodecBench", "-wi", "5", "-i", "5", "-f", "1"),
                     Pattern.compile("^(IngestCodecBench\\.\\S+\\s+\\S+\\s+\\d+.*)$")),
-            new OptionalBench("Replay rate (branch replay)", "io.usagemeter.bench.ReplayBench", List.of("-Dquick"),
-                    "io.usagemeter.bench.ReplayBench", List.of(), Pattern.compile("(?i)^.*replay.*/s.*$")));
+            new OptionalBench("ReplayBench (branch replay): dry-run replay of a month vs the live aggregator, 300,000 events",
+                    "io.usagemeter.bench.ReplayBench", List.of("-Devents=300000"), "io.usagemeter.bench.ReplayBench",
+                    List.of(), Pattern.compile("^(live aggregator.*events/s.*|replay \\(dry run\\).*records/s.*)$")));
 
     private final Sizes sizes;
     private final UsageMix mix = new UsageMix();
