@@ -4,8 +4,18 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code meter admin}: operator verbs. Each issue adds its verbs as subcommands. */
-@Command(name = "admin", description = "Operator commands.", mixinStandardHelpOptions = true,
-        subcommands = {ApiKeyCommands.Create.class, ApiKeyCommands.Revoke.class, ReplayCommand.class})
+@Command(name = "admin", description = "Operator commands: API keys, usage resets, credits, plans, reports, replay.",
+        mixinStandardHelpOptions = true,
+        subcommands = {
+            ApiKeyCommands.Create.class,
+            ApiKeyCommands.Revoke.class,
+            EnforcerAdminCommands.ResetUsage.class,
+            EnforcerAdminCommands.AddCredits.class,
+            EnforcerAdminCommands.SetPlan.class,
+            EnforcerAdminCommands.Users.class,
+            EnforcerAdminCommands.Analytics.class,
+            ReplayCommand.class,
+        })
 final class AdminCommand implements Runnable {
 
     @CommandLine.Spec

@@ -1,0 +1,104 @@
+package io.usagemeter.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import io.usagemeter.schema.topics.Topics;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code meter admin add-credits | set-plan} straight to Kafka: one command per call, keyed by user, with its id. */
+class AdminVerbsCommandTest {
+
+    static String bootstrap;
+
+    record Run(int code, String out, String err) {}
+
+    @BeforeAll
+    static void topics() {
+        bootstrap = SharedEmbeddedKafka.bootstrapServers();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            TopicBootstrapper.bootstrap(admin, TopicSettings.fromEnv(Map.of()));
+        }
+    }
+
+    static Run meter(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = Meter.commandLine(Map.of("METER_KAFKA_BOOTSTRAP", bootstrap));
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void addCreditsAndSetPlanArePublishedKeyedByUserWithTheirCommandIds() {
+        UUID user = UUID.randomUUID();
+        Run credits = meter("admin", "add-credits", user.toString(), "50", "--command-id", "credits-" + user, "--via", "direct");
+        assertThat(credits.code()).as(credits.out() + credits.err()).isZero();
+        assertThat(credits.err()).contains("via Kafka");
+        Run plan = meter("admin", "set-plan", user.toString(), "pro", "--command-id", "plan-" + user, "--via", "direct");
+        assertThat(plan.code()).as(plan.out() + plan.err()).isZero();
+
+        List<ConsumerRecord<String, AdminCommand>> mine = commandsFor(user, 2);
+        assertThat(mine).allSatisfy(r -> assertThat(r.key()).isEqualTo(user.toString()));
+        assertThat(mine).extracting(ConsumerRecord::value).anySatisfy(c -> {
+            assertThat(c).isInstanceOf(AdminCommand.AddBonusCredits.class);
+            assertThat(((AdminCommand.AddBonusCredits) c).amount()).isEqualTo(50);
+            assertThat(((AdminCommand.AddBonusCredits) c).commandId()).isEqualTo("credits-" + user);
+        });
+        assertThat(mine).extracting(ConsumerRecord::value).anySatisfy(c -> {
+            assertThat(c).isInstanceOf(AdminCommand.SetPlan.class);
+            assertThat(((AdminCommand.SetPlan) c).plan()).isEqualTo("pro");
+        });
+    }
+
+    @Test
+    void aNonPositiveAmountIsRefusedInOneLineAndNothingIsPublished() {
+        UUID user = UUID.randomUUID();
+        Run run = meter("admin", "add-credits", user.toString(), "0", "--via", "direct");
+        assertThat(run.code()).isEqualTo(1);
+        assertThat(run.err().strip()).contains("AMOUNT must be positive").doesNotContain("\n");
+        assertThat(commandsFor(user, 0)).isEmpty();
+    }
+
+    private static List<ConsumerRecord<String, AdminCommand>> commandsFor(UUID user, int expected) {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, "admin-verbs-test-" + UUID.randomUUID());
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        List<ConsumerRecord<String, AdminCommand>> mine = new ArrayList<>();
+        try (var consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+                Topics.ADMIN_COMMANDS.valueSerde().deserializer())) {
+            consumer.subscribe(List.of(Topics.ADMIN_COMMANDS.name()));
+            long deadline = System.nanoTime() + Duration.ofSeconds(expected == 0 ? 3 : 30).toNanos();
+            while (System.nanoTime() < deadline && mine.size() < Math.max(expected, 1)) {
+                for (ConsumerRecord<String, AdminCommand> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.value() != null && r.value().userId().equals(user)) {
+                        mine.add(r);
+                    }
+                }
+            }
+        }
+        return mine;
+    }
+}
