@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             SchemaCommand.class,
             AdminCommand.class,
             TokensCommand.class,
+            LoadCommand.class,
         })
 public final class Meter implements Runnable {
 

@@ -1,0 +1,96 @@
+package io.usagemeter.cli;
+
+import io.usagemeter.cli.load.LoadGenerator;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code meter load}: open-loop load at a fixed rate against HTTP ingest, latency without coordinated omission. */
+@Command(name = "load", mixinStandardHelpOptions = true,
+        description = {"Open-loop load at a fixed rate over HTTP ingest (POST $METER_INGEST_URL/v1/events with "
+                + "$METER_API_KEY, e.g. after `source .meter/dev.env`).",
+            "Latency is measured from each request's intended send time (coordinated omission corrected)."})
+final class LoadCommand implements Callable<Integer> {
+
+    private static final Pattern SHORT_DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
+
+    private final Map<String, String> env;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--rate", required = true, paramLabel = "N", description = "events per second offered")
+    int rate;
+
+    @Option(names = "--users", defaultValue = "1000", paramLabel = "U", description = "distinct users (default ${DEFAULT-VALUE})")
+    int users;
+
+    @Option(names = "--duration", defaultValue = "30s", paramLabel = "D",
+            description = "how long: 500ms, 30s, 5m, 1h or ISO-8601 like PT2M (default ${DEFAULT-VALUE})")
+    String duration;
+
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "B",
+            description = "events per request, 1 to 1000 (default ${DEFAULT-VALUE}: single-event requests)")
+    int batch;
+
+    LoadCommand(Map<String, String> env) {
+        this.env = env;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        String base = required("METER_INGEST_URL");
+        String apiKey = required("METER_API_KEY");
+        URI events;
+        try {
+            events = URI.create(base.endsWith("/v1/events") ? base : base.replaceAll("/+$", "") + "/v1/events");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("METER_INGEST_URL is not a URL: " + e.getMessage(), e);
+        }
+        var plan = new LoadGenerator.Plan(events, apiKey, rate, users, parseDuration(duration), batch);
+        PrintWriter err = spec.commandLine().getErr();
+        err.printf(Locale.ROOT, "offering %d events/s over %d users for %s to %s, %d per request%n",
+                rate, users, plan.duration(), events, batch);
+        err.flush();
+        LoadGenerator.Report report = new LoadGenerator().run(plan);
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(report.summary());
+        out.flush();
+        return report.acceptedEvents() == report.requests() * batch ? 0 : 1;
+    }
+
+    private String required(String name) {
+        String value = env.get(name);
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException(name + " is not set (e.g. `source .meter/dev.env`)");
+        }
+        return value;
+    }
+
+    static Duration parseDuration(String text) {
+        Matcher m = SHORT_DURATION.matcher(text.strip().toLowerCase(Locale.ROOT));
+        if (m.matches()) {
+            long n = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                default -> Duration.ofHours(n);
+            };
+        }
+        try {
+            return Duration.parse(text.strip());
+        } catch (DateTimeParseException e) {
+            throw new IllegalArgumentException("--duration: not a duration: " + text + " (try 30s, 5m or PT2M)", e);
+        }
+    }
+}
