@@ -7,7 +7,6 @@ import io.usagemeter.ingest.IngestService;
 import io.usagemeter.ingest.client.UsageClient;
 import io.usagemeter.ingest.keys.ApiKeyScopes;
 import io.usagemeter.ingest.keys.ApiKeyStore;
-import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
@@ -54,19 +53,15 @@ import org.flywaydb.core.Flyway;
  */
 public final class IngestBench {
 
-    private static final int USERS = 10_000;
+    private static final int USERS = SampleEvents.USERS;
     private static final int BATCH = 500;
 
     private final EmbeddedKafkaBroker kafka;
     private final Instant base = Instant.now().minusSeconds(600);
-    private final String run = UUID.randomUUID().toString().substring(0, 8);
-    private final UUID[] users = new UUID[USERS];
+    private final SampleEvents sample = new SampleEvents(UUID.randomUUID().toString().substring(0, 8), base);
 
     private IngestBench(EmbeddedKafkaBroker kafka) {
         this.kafka = kafka;
-        for (int i = 0; i < USERS; i++) {
-            users[i] = new UUID(0x5eed_0000_0000_0000L, i);
-        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -116,9 +111,7 @@ public final class IngestBench {
     }
 
     private UsageEvent event(int i) {
-        return new UsageEvent(run + "-" + i, users[i % USERS], base.plusMillis(i % 500_000), Provider.values()[i % 5],
-                "/v1/projects/" + (i % 97) + "/models/gpt-4o-mini/chat/completions?stream=false", "POST",
-                i % 17 == 0 ? 429 : 200, 40 + i % 900, 700 + i % 3000, 1500 + i % 20_000, i % 4000, 1 + i % 3);
+        return sample.event(i);
     }
 
     private int averageSize() {
@@ -147,7 +140,7 @@ public final class IngestBench {
         }
         byte[][] keys = new byte[USERS][];
         for (int i = 0; i < USERS; i++) {
-            keys[i] = users[i].toString().getBytes(StandardCharsets.UTF_8);
+            keys[i] = sample.user(i).toString().getBytes(StandardCharsets.UTF_8);
         }
         try (var producer = new KafkaProducer<>(producerProperties(), new ByteArraySerializer(), new ByteArraySerializer())) {
             long start = System.nanoTime();
