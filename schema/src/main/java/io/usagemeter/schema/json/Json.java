@@ -11,7 +11,9 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.usagemeter.schema.events.UsageEvent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
@@ -33,9 +35,22 @@ public final class Json {
 
     /** A new mapper with the project's configuration, for frameworks that need their own instance. */
     public static ObjectMapper newMapper() {
+        return newMapper(true);
+    }
+
+    /**
+     * @param handWrittenSerializers whether the hot payloads use their hand-written serializers
+     *     ({@link UsageEventSerializer}); {@code false} only for tests that prove the output identical
+     */
+    static ObjectMapper newMapper(boolean handWrittenSerializers) {
+        SimpleModule serializers = new SimpleModule("usage-meter-serializers");
+        if (handWrittenSerializers) {
+            serializers.addSerializer(UsageEvent.class, new UsageEventSerializer());
+        }
         return JsonMapper.builder()
                 .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .addModule(new JavaTimeModule())
+                .addModule(serializers)
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
                 .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
