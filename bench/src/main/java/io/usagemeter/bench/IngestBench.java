@@ -12,6 +12,7 @@ import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -97,8 +98,8 @@ public final class IngestBench {
         System.out.printf(Locale.ROOT, "usage event JSON: %d bytes on average; %d events per measured run, %d users%n",
                 averageSize(), events, USERS);
         rawProducerBytes(events / 5, "warm-up");
-        double ceiling = rawProducerBytes(events, "raw KafkaProducer, pre-serialised bytes (ceiling)");
-        double rawSerde = rawProducerSerde(events);
+        Run ceiling = rawProducerBytes(events, "raw KafkaProducer, pre-serialised bytes (ceiling)");
+        Run rawSerde = rawProducerSerde(events);
         for (int c : connections) {
             httpBatches(events / 5, c, uri, apiKey, null, null);
             httpBatches(events, c, uri, apiKey, "HTTP batches of " + BATCH + ", " + c + " connections", new Ceilings(ceiling, rawSerde));
@@ -133,7 +134,7 @@ public final class IngestBench {
         return p;
     }
 
-    private double rawProducerBytes(int count, String label) {
+    private Run rawProducerBytes(int count, String label) {
         byte[][] values = new byte[1000][];
         for (int i = 0; i < values.length; i++) {
             values[i] = Json.write(event(i)).getBytes(StandardCharsets.UTF_8);
@@ -143,26 +144,26 @@ public final class IngestBench {
             keys[i] = sample.user(i).toString().getBytes(StandardCharsets.UTF_8);
         }
         try (var producer = new KafkaProducer<>(producerProperties(), new ByteArraySerializer(), new ByteArraySerializer())) {
-            long start = System.nanoTime();
+            Stopwatch start = Stopwatch.start();
             for (int i = 0; i < count; i++) {
                 producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, base.toEpochMilli() + i % 500_000,
                         keys[i % USERS], values[i % values.length]));
             }
             producer.flush();
-            return report(label, count, System.nanoTime() - start, null, null);
+            return report(label, count, start.stop(), null, null);
         }
     }
 
-    private double rawProducerSerde(int count) {
+    private Run rawProducerSerde(int count) {
         var topic = Topics.USAGE_EVENTS;
         try (var producer = new KafkaProducer<>(producerProperties(), topic.keySerde().serializer(), topic.valueSerde().serializer())) {
-            long start = System.nanoTime();
+            Stopwatch start = Stopwatch.start();
             for (int i = 0; i < count; i++) {
                 UsageEvent e = event(i);
                 producer.send(new ProducerRecord<>(topic.name(), null, e.occurredAt().toEpochMilli(), e.userId().toString(), e));
             }
             producer.flush();
-            return report("raw KafkaProducer, UsageEvent + topic serde", count, System.nanoTime() - start, null, null);
+            return report("raw KafkaProducer, UsageEvent + topic serde", count, start.stop(), null, null);
         }
     }
 
@@ -194,7 +195,7 @@ public final class IngestBench {
         AtomicInteger next = new AtomicInteger();
         AtomicInteger failures = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(connections);
-        long start = System.nanoTime();
+        Stopwatch start = Stopwatch.start();
         List<Future<Histogram>> results = new ArrayList<>();
         for (int t = 0; t < connections; t++) {
             results.add(pool.submit(() -> {
@@ -220,7 +221,7 @@ public final class IngestBench {
         for (Future<Histogram> r : results) {
             all.add(r.get());
         }
-        long elapsed = System.nanoTime() - start;
+        Stopwatch elapsed = start.stop();
         pool.shutdown();
         if (failures.get() > 0) {
             System.out.printf(Locale.ROOT, "  %d requests were not answered 202%n", failures.get());
@@ -232,12 +233,12 @@ public final class IngestBench {
 
     private void usageClientKafka(int count, String label, Ceilings ceilings) {
         try (UsageClient client = UsageClient.toKafka(kafka.bootstrapServers()).maxPendingEvents(200_000).build()) {
-            long start = System.nanoTime();
+            Stopwatch start = Stopwatch.start();
             for (int i = 0; i < count; i++) {
                 client.emit(event(i));
             }
             client.flush();
-            long elapsed = System.nanoTime() - start;
+            Stopwatch elapsed = start.stop();
             if (label != null) {
                 report(label, count, elapsed, ceilings, null);
             }
@@ -249,20 +250,46 @@ public final class IngestBench {
      * broker's ceiling) and serialising {@code UsageEvent}s with the topic serde on the sending
      * thread (the same work ingest and the client must do, minus HTTP and validation).
      */
-    private record Ceilings(double rawBytes, double rawSerde) {}
+    private record Ceilings(Run rawBytes, Run rawSerde) {}
 
-    private static double report(String label, int events, long elapsedNanos, Ceilings ceilings, Histogram latency) {
-        double rate = events / (elapsedNanos / 1e9);
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-55s %,10.0f events/s", label, rate));
+    /** One measured path: its rate, and the whole JVM's CPU time per event (broker, service and load included). */
+    private record Run(double eventsPerSecond, double cpuMicrosPerEvent) {}
+
+    /**
+     * Wall time and the process's CPU time. Other processes on a shared machine slow the wall
+     * clock of one phase and not another; CPU per event moves far less, so the bench reports both,
+     * and the CPU ratio is what the rate ratio would be on a machine of our own.
+     */
+    private record Stopwatch(long wallNanos, long cpuNanos) {
+        private static final com.sun.management.OperatingSystemMXBean OS =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+        static Stopwatch start() {
+            return new Stopwatch(System.nanoTime(), OS.getProcessCpuTime());
+        }
+
+        /** The time elapsed since this start. */
+        Stopwatch stop() {
+            return new Stopwatch(System.nanoTime() - wallNanos, OS.getProcessCpuTime() - cpuNanos);
+        }
+    }
+
+    private static Run report(String label, int events, Stopwatch elapsed, Ceilings ceilings, Histogram latency) {
+        double rate = events / (elapsed.wallNanos() / 1e9);
+        double cpu = elapsed.cpuNanos() / 1e3 / events;
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-52s %,9.0f events/s  cpu %5.2f µs/event",
+                label, rate, cpu));
         if (ceilings != null) {
-            line.append(String.format(Locale.ROOT, "  %5.1f %% of raw bytes, %5.1f %% of raw+serde",
-                    100 * rate / ceilings.rawBytes(), 100 * rate / ceilings.rawSerde()));
+            line.append(String.format(Locale.ROOT, "  rate %5.1f %% of raw bytes, %5.1f %% of raw+serde;"
+                            + " cpu-efficiency %5.1f %% / %5.1f %%",
+                    100 * rate / ceilings.rawBytes().eventsPerSecond(), 100 * rate / ceilings.rawSerde().eventsPerSecond(),
+                    100 * ceilings.rawBytes().cpuMicrosPerEvent() / cpu, 100 * ceilings.rawSerde().cpuMicrosPerEvent() / cpu));
         }
         if (latency != null) {
             line.append(String.format(Locale.ROOT, "  request p50 %.2f ms, p99 %.2f ms",
                     latency.getValueAtPercentile(50) / 1e6, latency.getValueAtPercentile(99) / 1e6));
         }
         System.out.println(line);
-        return rate;
+        return new Run(rate, cpu);
     }
 }
