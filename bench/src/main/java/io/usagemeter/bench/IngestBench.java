@@ -7,12 +7,12 @@ import io.usagemeter.ingest.IngestService;
 import io.usagemeter.ingest.client.UsageClient;
 import io.usagemeter.ingest.keys.ApiKeyScopes;
 import io.usagemeter.ingest.keys.ApiKeyStore;
-import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -54,19 +54,15 @@ import org.flywaydb.core.Flyway;
  */
 public final class IngestBench {
 
-    private static final int USERS = 10_000;
+    private static final int USERS = SampleEvents.USERS;
     private static final int BATCH = 500;
 
     private final EmbeddedKafkaBroker kafka;
     private final Instant base = Instant.now().minusSeconds(600);
-    private final String run = UUID.randomUUID().toString().substring(0, 8);
-    private final UUID[] users = new UUID[USERS];
+    private final SampleEvents sample = new SampleEvents(UUID.randomUUID().toString().substring(0, 8), base);
 
     private IngestBench(EmbeddedKafkaBroker kafka) {
         this.kafka = kafka;
-        for (int i = 0; i < USERS; i++) {
-            users[i] = new UUID(0x5eed_0000_0000_0000L, i);
-        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -102,23 +98,23 @@ public final class IngestBench {
         System.out.printf(Locale.ROOT, "usage event JSON: %d bytes on average; %d events per measured run, %d users%n",
                 averageSize(), events, USERS);
         rawProducerBytes(events / 5, "warm-up");
-        double ceiling = rawProducerBytes(events, "raw KafkaProducer, pre-serialised bytes (ceiling)");
-        double rawSerde = rawProducerSerde(events);
+        Run ceiling = rawProducerBytes(events, "raw KafkaProducer, pre-serialised bytes (ceiling)");
+        // Warmed up like every other path, or its figures would carry the JIT compiling the serde.
+        rawProducerSerde(events / 5, null);
+        Run rawSerde = rawProducerSerde(events, "raw KafkaProducer, UsageEvent + topic serde");
         for (int c : connections) {
-            httpBatches(events / 5, c, uri, apiKey, null, 0);
-            httpBatches(events, c, uri, apiKey, "HTTP batches of " + BATCH + ", " + c + " connections", ceiling);
+            httpBatches(events / 5, c, uri, apiKey, null, null);
+            httpBatches(events, c, uri, apiKey, "HTTP batches of " + BATCH + ", " + c + " connections", new Ceilings(ceiling, rawSerde));
         }
         int c = connections.get(connections.size() - 1);
-        httpSingles(singleRequests / 5, c, uri, apiKey, null, 0);
-        httpSingles(singleRequests, c, uri, apiKey, "HTTP single-event requests, " + c + " connections", ceiling);
-        usageClientKafka(events / 5, null, 0, 0);
-        usageClientKafka(events, "UsageClient, Kafka transport", ceiling, rawSerde);
+        httpSingles(singleRequests / 5, c, uri, apiKey, null, null);
+        httpSingles(singleRequests, c, uri, apiKey, "HTTP single-event requests, " + c + " connections", new Ceilings(ceiling, rawSerde));
+        usageClientKafka(events / 5, null, null);
+        usageClientKafka(events, "UsageClient, Kafka transport", new Ceilings(ceiling, rawSerde));
     }
 
     private UsageEvent event(int i) {
-        return new UsageEvent(run + "-" + i, users[i % USERS], base.plusMillis(i % 500_000), Provider.values()[i % 5],
-                "/v1/projects/" + (i % 97) + "/models/gpt-4o-mini/chat/completions?stream=false", "POST",
-                i % 17 == 0 ? 429 : 200, 40 + i % 900, 700 + i % 3000, 1500 + i % 20_000, i % 4000, 1 + i % 3);
+        return sample.event(i);
     }
 
     private int averageSize() {
@@ -140,40 +136,40 @@ public final class IngestBench {
         return p;
     }
 
-    private double rawProducerBytes(int count, String label) {
+    private Run rawProducerBytes(int count, String label) {
         byte[][] values = new byte[1000][];
         for (int i = 0; i < values.length; i++) {
             values[i] = Json.write(event(i)).getBytes(StandardCharsets.UTF_8);
         }
         byte[][] keys = new byte[USERS][];
         for (int i = 0; i < USERS; i++) {
-            keys[i] = users[i].toString().getBytes(StandardCharsets.UTF_8);
+            keys[i] = sample.user(i).toString().getBytes(StandardCharsets.UTF_8);
         }
         try (var producer = new KafkaProducer<>(producerProperties(), new ByteArraySerializer(), new ByteArraySerializer())) {
-            long start = System.nanoTime();
+            Stopwatch start = Stopwatch.start();
             for (int i = 0; i < count; i++) {
                 producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, base.toEpochMilli() + i % 500_000,
                         keys[i % USERS], values[i % values.length]));
             }
             producer.flush();
-            return report(label, count, System.nanoTime() - start, 0, null);
+            return report(label, count, start.stop(), null, null);
         }
     }
 
-    private double rawProducerSerde(int count) {
+    private Run rawProducerSerde(int count, String label) {
         var topic = Topics.USAGE_EVENTS;
         try (var producer = new KafkaProducer<>(producerProperties(), topic.keySerde().serializer(), topic.valueSerde().serializer())) {
-            long start = System.nanoTime();
+            Stopwatch start = Stopwatch.start();
             for (int i = 0; i < count; i++) {
                 UsageEvent e = event(i);
                 producer.send(new ProducerRecord<>(topic.name(), null, e.occurredAt().toEpochMilli(), e.userId().toString(), e));
             }
             producer.flush();
-            return report("raw KafkaProducer, UsageEvent + topic serde", count, System.nanoTime() - start, 0, null);
+            return label == null ? null : report(label, count, start.stop(), null, null);
         }
     }
 
-    private void httpBatches(int count, int connections, URI uri, String apiKey, String label, double ceiling) throws Exception {
+    private void httpBatches(int count, int connections, URI uri, String apiKey, String label, Ceilings ceilings) throws Exception {
         int requests = count / BATCH;
         List<String> bodies = new ArrayList<>();
         for (int b = 0; b < 50; b++) {
@@ -183,25 +179,25 @@ public final class IngestBench {
             }
             bodies.add(Json.write(batch));
         }
-        load(requests, connections, uri, apiKey, bodies, label, requests * BATCH, ceiling);
+        load(requests, connections, uri, apiKey, bodies, label, requests * BATCH, ceilings);
     }
 
-    private void httpSingles(int requests, int connections, URI uri, String apiKey, String label, double ceiling) throws Exception {
+    private void httpSingles(int requests, int connections, URI uri, String apiKey, String label, Ceilings ceilings) throws Exception {
         List<String> bodies = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
             bodies.add(Json.write(event(i)));
         }
-        load(requests, connections, uri, apiKey, bodies, label, requests, ceiling);
+        load(requests, connections, uri, apiKey, bodies, label, requests, ceilings);
     }
 
     /** {@code requests} POSTs spread over {@code connections} threads, each with its own latency histogram. */
     private void load(int requests, int connections, URI uri, String apiKey, List<String> bodies, String label,
-                      int events, double ceiling) throws Exception {
+                      int events, Ceilings ceilings) throws Exception {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         AtomicInteger next = new AtomicInteger();
         AtomicInteger failures = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(connections);
-        long start = System.nanoTime();
+        Stopwatch start = Stopwatch.start();
         List<Future<Histogram>> results = new ArrayList<>();
         for (int t = 0; t < connections; t++) {
             results.add(pool.submit(() -> {
@@ -227,42 +223,75 @@ public final class IngestBench {
         for (Future<Histogram> r : results) {
             all.add(r.get());
         }
-        long elapsed = System.nanoTime() - start;
+        Stopwatch elapsed = start.stop();
         pool.shutdown();
         if (failures.get() > 0) {
             System.out.printf(Locale.ROOT, "  %d requests were not answered 202%n", failures.get());
         }
         if (label != null) {
-            report(label, events, elapsed, ceiling, all);
+            report(label, events, elapsed, ceilings, all);
         }
     }
 
-    private void usageClientKafka(int count, String label, double ceiling, double rawSerde) {
+    private void usageClientKafka(int count, String label, Ceilings ceilings) {
         try (UsageClient client = UsageClient.toKafka(kafka.bootstrapServers()).maxPendingEvents(200_000).build()) {
-            long start = System.nanoTime();
+            Stopwatch start = Stopwatch.start();
             for (int i = 0; i < count; i++) {
                 client.emit(event(i));
             }
             client.flush();
-            long elapsed = System.nanoTime() - start;
+            Stopwatch elapsed = start.stop();
             if (label != null) {
-                double rate = report(label, count, elapsed, ceiling, null);
-                System.out.printf(Locale.ROOT, "  %.0f %% of the raw producer with the same serde%n", 100 * rate / rawSerde);
+                report(label, count, elapsed, ceilings, null);
             }
         }
     }
 
-    private static double report(String label, int events, long elapsedNanos, double ceiling, Histogram latency) {
-        double rate = events / (elapsedNanos / 1e9);
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-55s %,10.0f events/s", label, rate));
-        if (ceiling > 0) {
-            line.append(String.format(Locale.ROOT, "  %5.1f %% of raw", 100 * rate / ceiling));
+    /**
+     * The two raw-producer rates of the same run a path is compared with: pre-serialised bytes (the
+     * broker's ceiling) and serialising {@code UsageEvent}s with the topic serde on the sending
+     * thread (the same work ingest and the client must do, minus HTTP and validation).
+     */
+    private record Ceilings(Run rawBytes, Run rawSerde) {}
+
+    /** One measured path: its rate, and the whole JVM's CPU time per event (broker, service and load included). */
+    private record Run(double eventsPerSecond, double cpuMicrosPerEvent) {}
+
+    /**
+     * Wall time and the process's CPU time. Other processes on a shared machine slow the wall
+     * clock of one phase and not another; CPU per event moves far less, so the bench reports both,
+     * and the CPU ratio is what the rate ratio would be on a machine of our own.
+     */
+    private record Stopwatch(long wallNanos, long cpuNanos) {
+        private static final com.sun.management.OperatingSystemMXBean OS =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+        static Stopwatch start() {
+            return new Stopwatch(System.nanoTime(), OS.getProcessCpuTime());
+        }
+
+        /** The time elapsed since this start. */
+        Stopwatch stop() {
+            return new Stopwatch(System.nanoTime() - wallNanos, OS.getProcessCpuTime() - cpuNanos);
+        }
+    }
+
+    private static Run report(String label, int events, Stopwatch elapsed, Ceilings ceilings, Histogram latency) {
+        double rate = events / (elapsed.wallNanos() / 1e9);
+        double cpu = elapsed.cpuNanos() / 1e3 / events;
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-52s %,9.0f events/s  cpu %5.2f µs/event",
+                label, rate, cpu));
+        if (ceilings != null) {
+            line.append(String.format(Locale.ROOT, "  rate %5.1f %% of raw bytes, %5.1f %% of raw+serde;"
+                            + " cpu-efficiency %5.1f %% / %5.1f %%",
+                    100 * rate / ceilings.rawBytes().eventsPerSecond(), 100 * rate / ceilings.rawSerde().eventsPerSecond(),
+                    100 * ceilings.rawBytes().cpuMicrosPerEvent() / cpu, 100 * ceilings.rawSerde().cpuMicrosPerEvent() / cpu));
         }
         if (latency != null) {
             line.append(String.format(Locale.ROOT, "  request p50 %.2f ms, p99 %.2f ms",
                     latency.getValueAtPercentile(50) / 1e6, latency.getValueAtPercentile(99) / 1e6));
         }
         System.out.println(line);
-        return rate;
+        return new Run(rate, cpu);
     }
 }

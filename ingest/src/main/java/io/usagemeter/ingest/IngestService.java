@@ -14,7 +14,6 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.ingest.internal.ApiError;
-import io.usagemeter.ingest.internal.CloudEvents;
 import io.usagemeter.ingest.internal.EventRequests;
 import io.usagemeter.ingest.internal.IngestMetrics;
 import io.usagemeter.ingest.internal.IngestRejection;
@@ -22,13 +21,13 @@ import io.usagemeter.ingest.internal.KafkaReadiness;
 import io.usagemeter.ingest.internal.RecordPublisher;
 import io.usagemeter.ingest.internal.ReferralValidation;
 import io.usagemeter.ingest.internal.RequestFormat;
+import io.usagemeter.ingest.internal.UsageEventRequests;
 import io.usagemeter.ingest.keys.ApiKey;
 import io.usagemeter.ingest.keys.ApiKeyAuthenticator;
 import io.usagemeter.ingest.keys.ApiKeyScopes;
 import io.usagemeter.ingest.keys.ApiKeyStore;
 import io.usagemeter.schema.events.ReferralEvent;
 import io.usagemeter.schema.events.UsageEvent;
-import io.usagemeter.schema.events.UsageEventValidation;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
@@ -174,21 +173,8 @@ public final class IngestService implements AutoCloseable {
 
     private void postEvents(Context ctx) {
         handle(ctx, ROUTE_EVENTS, ApiKeyScopes.EVENTS_WRITE, EnumSet.allOf(RequestFormat.class), (format, body) -> {
-            List<JsonNode> elements = EventRequests.elements(body, format, config.maxBatchEvents());
-            var now = clock.instant();
-            boolean cloudEvents = format != RequestFormat.JSON;
-            List<UsageEvent> events = EventRequests.validateAll(elements, (element, violations) -> {
-                JsonNode event = cloudEvents ? CloudEvents.usageEventOf(element, violations) : element;
-                if (event == null) {
-                    return null;
-                }
-                var result = UsageEventValidation.validate(event, now, config.maxLateness());
-                if (result instanceof UsageEventValidation.Invalid invalid) {
-                    violations.addAll(invalid.violations());
-                    return null;
-                }
-                return ((UsageEventValidation.Valid) result).event();
-            });
+            List<UsageEvent> events = UsageEventRequests.validate(body, format, config.maxBatchEvents(),
+                    clock.instant(), config.maxLateness());
             publisher.publishAll(Topics.USAGE_EVENTS, events, e -> e.userId().toString(), UsageEvent::occurredAt);
             return events.size();
         });

@@ -3,16 +3,12 @@ package io.usagemeter.schema.events;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
-import java.util.regex.Pattern;
 
 /**
  * The usage event contract (product.md, "Usage event (v1)"), shared by the ingest service and
@@ -42,10 +38,16 @@ public final class UsageEventValidation {
             "endpoint", "method", "status_code", "response_time_ms", "request_bytes", "response_bytes",
             "tokens", "units");
 
-    // RFC 9110 token characters: a method is a token.
-    private static final Pattern METHOD_TOKEN = Pattern.compile("[!#$%&'*+\\-.^_`|~0-9A-Za-z]+");
-    private static final Pattern CANONICAL_UUID = Pattern.compile(
-            "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+    private static final Set<String> KNOWN_FIELDS = Set.copyOf(FIELDS);
+    private static final String UNKNOWN_FIELD_HINT = "'; allowed fields are " + String.join(", ", FIELDS);
+    // RFC 9110 token characters: a method is a token. A table, not a regex: this runs per event.
+    private static final boolean[] TOKEN_CHARS = new boolean[128];
+
+    static {
+        for (char c : "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray()) {
+            TOKEN_CHARS[c] = true;
+        }
+    }
 
     private UsageEventValidation() {
     }
@@ -88,8 +90,8 @@ public final class UsageEventValidation {
         }
         for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
             String name = names.next();
-            if (!REQUIRED_FIELDS.contains(name) && !OPTIONAL_FIELDS.contains(name)) {
-                violations.add(new Violation(name, "unknown field '" + name + "'; allowed fields are " + String.join(", ", FIELDS)));
+            if (!KNOWN_FIELDS.contains(name)) {
+                violations.add(new Violation(name, "unknown field '" + name + UNKNOWN_FIELD_HINT));
             }
         }
         Fields fields = new Fields(node, violations);
@@ -144,9 +146,13 @@ public final class UsageEventValidation {
 
     /** {@link #parse} and then the time rules of {@link #check} against {@code now}. */
     public static Result validate(JsonNode node, Instant now, Duration lateness) {
+        Objects.requireNonNull(now, "now");
+        Objects.requireNonNull(lateness, "lateness");
         Result parsed = parse(node);
         if (parsed instanceof Valid valid) {
-            List<Violation> violations = check(valid.event(), now, lateness);
+            // parse() already applied every range rule of check(): only the time rules can still fail.
+            List<Violation> violations = new ArrayList<>(0);
+            checkTime(valid.event().occurredAt(), now, lateness, violations);
             return violations.isEmpty() ? parsed : new Invalid(violations);
         }
         return parsed;
@@ -171,7 +177,11 @@ public final class UsageEventValidation {
         checkNotNegative("response_bytes", event.responseBytes(), violations);
         checkNotNegative("tokens", event.tokens(), violations);
         checkUnits(event.units(), violations);
-        Instant occurredAt = event.occurredAt();
+        checkTime(event.occurredAt(), now, lateness, violations);
+        return violations;
+    }
+
+    private static void checkTime(Instant occurredAt, Instant now, Duration lateness, List<Violation> violations) {
         if (occurredAt.isAfter(now.plus(MAX_FUTURE_SKEW))) {
             violations.add(new Violation("occurred_at", "is more than " + MAX_FUTURE_SKEW.toMinutes()
                     + " minutes in the future (" + occurredAt + ", now " + now + ")"));
@@ -180,7 +190,6 @@ public final class UsageEventValidation {
             violations.add(new Violation("occurred_at", "is older than the lateness bound of " + describe(lateness)
                     + " (" + occurredAt + ", now " + now + ")"));
         }
-        return violations;
     }
 
     private static void checkEventId(String eventId, List<Violation> violations) {
@@ -200,9 +209,19 @@ public final class UsageEventValidation {
     private static void checkMethod(String method, List<Violation> violations) {
         if (method.isEmpty()) {
             violations.add(new Violation("method", "must not be empty"));
-        } else if (!METHOD_TOKEN.matcher(method).matches()) {
+        } else if (!isToken(method)) {
             violations.add(new Violation("method", "must be an HTTP method token (e.g. GET, POST), was '" + abbreviate(method) + "'"));
         }
+    }
+
+    private static boolean isToken(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c >= TOKEN_CHARS.length || !TOKEN_CHARS[c]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void checkStatusCode(int statusCode, List<Violation> violations) {
@@ -224,21 +243,56 @@ public final class UsageEventValidation {
     }
 
     private static UUID parseUserId(String text, List<Violation> violations) {
-        if (!CANONICAL_UUID.matcher(text).matches()) {
+        UUID uuid = canonicalUuid(text);
+        if (uuid == null) {
             violations.add(new Violation("user_id", "must be a UUID (8-4-4-4-12 hex digits), was '" + abbreviate(text) + "'"));
+        }
+        return uuid;
+    }
+
+    /** 8-4-4-4-12 hex digits of either case, or {@code null} (no regex, no substrings: this runs per event). */
+    private static UUID canonicalUuid(String text) {
+        if (text.length() != 36 || text.charAt(8) != '-' || text.charAt(13) != '-' || text.charAt(18) != '-'
+                || text.charAt(23) != '-') {
             return null;
         }
-        return UUID.fromString(text);
+        long high = 0;
+        long low = 0;
+        for (int i = 0; i < 36; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                continue;
+            }
+            int digit = hexDigit(text.charAt(i));
+            if (digit < 0) {
+                return null;
+            }
+            if (i < 18) {
+                high = high << 4 | digit;
+            } else {
+                low = low << 4 | digit;
+            }
+        }
+        return new UUID(high, low);
+    }
+
+    private static int hexDigit(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
     }
 
     private static Instant parseOccurredAt(String text, List<Violation> violations) {
-        try {
-            return OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
-        } catch (DateTimeParseException e) {
+        Instant occurredAt = OccurredAtParser.parse(text);
+        if (occurredAt == null) {
             violations.add(new Violation("occurred_at", "must be an RFC 3339 timestamp with offset, e.g. "
                     + "2025-01-31T12:00:00Z, was '" + abbreviate(text) + "'"));
-            return null;
         }
+        return occurredAt;
     }
 
     private static String describe(Duration d) {

@@ -1,5 +1,6 @@
 package io.usagemeter.schema.json;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -11,7 +12,9 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.usagemeter.schema.events.UsageEvent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
@@ -27,15 +30,35 @@ import java.io.UncheckedIOException;
 public final class Json {
 
     private static final ObjectMapper MAPPER = newMapper();
+    /**
+     * Trees without the parser's duplicate-name check, which builds a hash set per JSON object
+     * (one per usage event in a batch); the tree builder finds duplicates itself, for free, and
+     * fails. {@link #tree(byte[])} then reparses with {@link #MAPPER} so the error is the same.
+     */
+    private static final ObjectReader TREE_READER = MAPPER.reader()
+            .with(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
 
     private Json() {
     }
 
     /** A new mapper with the project's configuration, for frameworks that need their own instance. */
     public static ObjectMapper newMapper() {
+        return newMapper(true);
+    }
+
+    /**
+     * @param handWrittenSerializers whether the hot payloads use their hand-written serializers
+     *     ({@link UsageEventSerializer}); {@code false} only for tests that prove the output identical
+     */
+    static ObjectMapper newMapper(boolean handWrittenSerializers) {
+        SimpleModule serializers = new SimpleModule("usage-meter-serializers");
+        if (handWrittenSerializers) {
+            serializers.addSerializer(UsageEvent.class, new UsageEventSerializer());
+        }
         return JsonMapper.builder()
                 .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .addModule(new JavaTimeModule())
+                .addModule(serializers)
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
                 .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -72,7 +95,18 @@ public final class Json {
         return MAPPER.readTree(json);
     }
 
+    /** As {@link #tree(String)}: duplicate names and trailing tokens fail, with the same messages. */
     public static JsonNode tree(byte[] json) throws IOException {
+        // ObjectReader.without(STRICT_DUPLICATE_DETECTION) does not reach the parser; disabling it there does.
+        try (JsonParser parser = MAPPER.getFactory().createParser(json)) {
+            parser.disable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            JsonNode tree = TREE_READER.readTree(parser);
+            if (tree != null) {
+                return tree;
+            }
+        } catch (JsonProcessingException e) {
+            // Malformed input (rare): the strict mapper below reports it exactly as it always did.
+        }
         return MAPPER.readTree(json);
     }
 

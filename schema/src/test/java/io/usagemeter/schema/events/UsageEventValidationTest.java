@@ -85,6 +85,14 @@ class UsageEventValidationTest {
         assertThat(fields(valid().put("user_id", "not-a-uuid"))).containsExactly("user_id");
         assertThat(fields(valid().put("user_id", "1-1-1-1-1"))).containsExactly("user_id");
         assertThat(fields(valid().put("user_id", USER.toUpperCase()))).isEmpty();
+        assertThat(((UsageEventValidation.Valid) UsageEventValidation.parse(valid().put("user_id", USER.toUpperCase())))
+                .event().userId()).isEqualTo(UUID.fromString(USER));
+        // Hex digits only: no signs, no non-ASCII digits, no other grouping.
+        assertThat(fields(valid().put("user_id", "6f1c3a2e-8d4b-4c1a-9e2f-0a1b2c3d4e5g"))).containsExactly("user_id");
+        assertThat(fields(valid().put("user_id", "6f1c3a2e-8d4b-4c1a-9e2f-0a1b2c3d4e5\uff11"))).containsExactly("user_id");
+        assertThat(fields(valid().put("user_id", "+f1c3a2e-8d4b-4c1a-9e2f-0a1b2c3d4e5f"))).containsExactly("user_id");
+        assertThat(fields(valid().put("user_id", "6f1c3a2e8-d4b-4c1a-9e2f-0a1b2c3d4e5f"))).containsExactly("user_id");
+        assertThat(fields(valid().put("user_id", USER + "0"))).containsExactly("user_id");
     }
 
     @Test
@@ -122,7 +130,7 @@ class UsageEventValidationTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "GET POST", "GET\n", "(GET)"})
+    @ValueSource(strings = {"", "GET POST", "GET\n", "(GET)", "G\u00c9T", "GET\u0000", "GET;"})
     void methodRejectsNonTokens(String method) {
         assertThat(fields(valid().put("method", method))).containsExactly("method");
     }
