@@ -139,13 +139,16 @@ public final class TopicBootstrapper {
         if (topics.isEmpty()) {
             return;
         }
-        Map<String, TopicDescription> descriptions = await(admin.describeTopics(topics).allTopicNames(), "describe new topics");
-        Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
-        descriptions.values().forEach(d -> d.partitions().forEach(
-                p -> partitions.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest())));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
         while (true) {
             try {
+                // A just-created topic may not be in the metadata yet (UnknownTopicOrPartition): describe
+                // inside the retry loop too.
+                Map<String, TopicDescription> descriptions =
+                        admin.describeTopics(topics).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
+                descriptions.values().forEach(d -> d.partitions().forEach(
+                        p -> partitions.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest())));
                 // ListOffsets is served by the partition leader only, so success means writable.
                 admin.listOffsets(partitions).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
                 return;
