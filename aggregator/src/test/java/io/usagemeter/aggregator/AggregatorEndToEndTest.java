@@ -161,33 +161,58 @@ class AggregatorEndToEndTest {
     void exactAfterTheAggregatorIsKilledThreeTimesMidStream() throws Exception {
         EndToEndWorkload workload = EndToEndWorkload.generate(4_2026L, 1_000, events(30_000), 10, Instant.now());
         DataSource db = database("e2e_kill");
+        PipelineTables tables = new PipelineTables(db);
         String applicationId = "e2e-kill-" + run;
         String sink = "e2e_kill";
         Path state = stateDir.resolve("aggregator");
-        int half = workload.sent.size() / 2;
-        produce(workload, 0, half, sent -> { });
+        int[] quarter = quarters(workload);
+        produce(workload, 0, quarter[1], sent -> { });
         Process aggregator = startProcess(applicationId, state, sink, 0);
         try {
-            produce(workload, half, workload.sent.size(), sent -> { });
-            int events = workload.eventRecords();
-            for (int kill = 1; kill <= 3; kill++) {
-                long progress = (long) events * kill / 4;
-                await().atMost(CATCH_UP).pollInterval(Duration.ofMillis(50))
-                        .until(() -> consumedEvents(applicationId) >= progress);
-                aggregator.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-                System.out.printf("e2e kill %d: SIGKILL at %d of %d events consumed, %d api_usage rows%n", kill,
-                        consumedEvents(applicationId), events, new PipelineTables(db).totals().apiUsageRows());
-                // A killed member stays in its groups until its session times out (45 s): evict it, as
-                // the expiry would, so the restarted instance gets its partitions at once.
-                evictMembers(applicationId);
-                evictMembers(sink);
-                aggregator = startProcess(applicationId, state, sink, kill);
-            }
+            // 1: halfway through the first quarter of the stream, the sink well ahead on raw events.
+            long halfOfFirst = workload.eventRecordsBefore(quarter[1]) / 2;
+            await().atMost(CATCH_UP).pollInterval(Duration.ofMillis(50))
+                    .until(() -> consumedEvents(applicationId) >= halfOfFirst);
+            aggregator = killAndRestart(aggregator, 1, applicationId, state, sink, db);
+
+            // 2: as soon as the sink writes the next quarter's first raw events.
+            long rows = tables.totals().apiUsageRows();
+            produce(workload, quarter[1], quarter[2], sent -> { });
+            await().atMost(CATCH_UP).pollInterval(Duration.ofMillis(20)).until(() -> tables.totals().apiUsageRows() > rows);
+            aggregator = killAndRestart(aggregator, 2, applicationId, state, sink, db);
+
+            // 3: halfway through the third quarter, while the rest is still being produced.
+            produce(workload, quarter[2], quarter[3], sent -> { });
+            long halfOfThird = (workload.eventRecordsBefore(quarter[2]) + workload.eventRecordsBefore(quarter[3])) / 2;
+            await().atMost(CATCH_UP).pollInterval(Duration.ofMillis(50))
+                    .until(() -> consumedEvents(applicationId) >= halfOfThird);
+            aggregator = killAndRestart(aggregator, 3, applicationId, state, sink, db);
+
+            produce(workload, quarter[3], workload.sent.size(), sent -> { });
             awaitExact(workload, db);
             assertEverythingConsumed(db, workload, applicationId, sink);
         } finally {
             aggregator.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    /** SIGKILL (no close, no commit, no leaving the group), then a new process on the same state directory and ids. */
+    private Process killAndRestart(Process aggregator, int kill, String applicationId, Path state, String sink,
+                                   DataSource db) throws Exception {
+        aggregator.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        System.out.printf("e2e kill %d: SIGKILL with %d events consumed by the stream, %d api_usage rows%n", kill,
+                consumedEvents(applicationId), new PipelineTables(db).totals().apiUsageRows());
+        // A killed member stays in its groups until its session times out (45 s): evict it, as the
+        // expiry would, so the restarted instance gets its partitions at once.
+        evictMembers(applicationId);
+        evictMembers(sink);
+        return startProcess(applicationId, state, sink, kill);
+    }
+
+    /** Positions in the records sent at 0, 1/4, 1/2 and 3/4. */
+    private static int[] quarters(EndToEndWorkload workload) {
+        int n = workload.sent.size();
+        return new int[] {0, n / 4, n / 2, 3 * n / 4};
     }
 
     @Test

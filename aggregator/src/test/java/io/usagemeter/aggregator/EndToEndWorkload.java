@@ -190,7 +190,12 @@ final class EndToEndWorkload {
     }
 
     int eventRecords() {
-        return (int) sent.stream().filter(s -> s instanceof SentEvent).count();
+        return eventRecordsBefore(sent.size());
+    }
+
+    /** Usage events among the first {@code position} records sent. */
+    int eventRecordsBefore(int position) {
+        return (int) sent.subList(0, position).stream().filter(s -> s instanceof SentEvent).count();
     }
 
     /** The latest reset of every reset month. */
