@@ -40,6 +40,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import javax.sql.DataSource;
@@ -48,6 +49,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -324,23 +326,31 @@ class AggregatorEndToEndTest {
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         String events = Topics.USAGE_EVENTS.name();
         String commands = Topics.ADMIN_COMMANDS.name();
+        AtomicReference<Exception> failed = new AtomicReference<>();
+        Callback onAck = (metadata, e) -> {
+            if (e != null) {
+                failed.compareAndSet(null, e);
+            }
+        };
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
             for (EndToEndWorkload.Sent sent : workload.sent.subList(from, to)) {
                 if (sent instanceof SentEvent s) {
                     UsageEvent e = s.event();
                     producer.send(new ProducerRecord<>(events, null, e.occurredAt().toEpochMilli(),
                             Topics.USAGE_EVENTS.keySerde().serializer().serialize(events, e.userId().toString()),
-                            Topics.USAGE_EVENTS.valueSerde().serializer().serialize(events, e)));
+                            Topics.USAGE_EVENTS.valueSerde().serializer().serialize(events, e)), onAck);
                     onSend.accept(e);
                 } else if (sent instanceof SentReset r) {
                     AdminCommand.ResetUsage reset = r.reset();
                     producer.send(new ProducerRecord<>(commands, null, reset.issuedAt().toEpochMilli(),
                             Topics.ADMIN_COMMANDS.keySerde().serializer().serialize(commands, reset.userId().toString()),
-                            Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(commands, reset)));
+                            Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(commands, reset)), onAck);
                 }
             }
             producer.flush();
         }
+        // A record the broker refused would be missing from the tables through no fault of the pipeline.
+        assertThat(failed.get()).as("a record was not acknowledged").isNull();
     }
 
     // --- the checks

@@ -144,14 +144,14 @@ final class EndToEndWorkload {
                 w.originals.add(p);
             }
             if (random.nextInt(1000) < 53) { // ~5 % of the records sent are copies
-                highWater = w.sendCopy(random, highWater);
+                highWater = w.sendCopy(random, highWater, end);
             }
         }
         return w;
     }
 
     /** Sends a copy of a recent event that is still inside the dedupe window once it is sent; returns the new high water. */
-    private long sendCopy(Random random, long highWater) {
+    private long sendCopy(Random random, long highWater, Instant end) {
         int recent = Math.min(originals.size(), 500);
         for (int attempt = 0; attempt < 10; attempt++) {
             UsageEvent original = originals.get(originals.size() - 1 - random.nextInt(recent));
@@ -159,6 +159,9 @@ final class EndToEndWorkload {
             Instant at = restamp
                     ? original.occurredAt().plusMillis(1 + (long) (random.nextDouble() * MAX_RESTAMP.toMillis()))
                     : original.occurredAt();
+            if (at.isAfter(end)) {
+                continue; // not in the future: the broker refuses record times more than an hour ahead
+            }
             long after = Math.max(highWater, at.toEpochMilli());
             if (after - original.occurredAt().toEpochMilli() > COPY_MARGIN.toMillis()) {
                 continue;
