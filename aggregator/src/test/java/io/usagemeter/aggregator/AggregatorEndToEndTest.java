@@ -80,9 +80,9 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Sizes: 50k events over 1,500 users in the exact test, 20k over 1,000 users with three kills (each
  * restart restores the stores from their changelogs), 20k over 1,000 users with the database outage;
- * {@code -De2e.scale=} multiplies them. With 60k/30k/20k the class took 167 s on this two-core machine
- * at a load average of about 20 (the kill test alone 86 s); the aggregator does about 10k events/s with
- * exactly-once when the machine is not shared.
+ * {@code -De2e.scale=} multiplies them. Measured on a two-core machine: 48 s for the class at a load
+ * average of 1 (exact 14 s, kills 25 s, outage 7 s), 166 s at a load average of about 20 (kills 85 s,
+ * most of it four JVM starts and store restores).
  */
 class AggregatorEndToEndTest {
 
