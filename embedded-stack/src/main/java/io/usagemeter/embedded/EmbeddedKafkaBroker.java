@@ -87,8 +87,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("could not create the Kafka data directory: " + e.getMessage(), e);
         }
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(dir, temporary,
-                port > 0 ? port : freePort(), freePort(), brokerConfigOverrides);
+        int clientPort = port > 0 ? port : freePort();
+        int controllerPort = freePort();
+        // Two probes in a row can be handed the same ephemeral port; the listeners need two.
+        while (controllerPort == clientPort) {
+            controllerPort = freePort();
+        }
+        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(dir, temporary, clientPort, controllerPort,
+                brokerConfigOverrides);
         try {
             broker.startServer();
         } catch (RuntimeException e) {

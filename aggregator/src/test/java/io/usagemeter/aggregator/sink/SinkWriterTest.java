@@ -87,6 +87,20 @@ class SinkWriterTest {
     }
 
     @Test
+    void aCopyWithAnotherOccurredAtIsTheSameEventAndKeepsTheFirstRow() {
+        UUID ann = UUID.randomUUID();
+        UsageEvent original = event(ann, "a1", Instant.parse("2026-01-31T23:59:00Z"), Provider.OPENAI, 200, 2);
+        UsageEvent restamped = event(ann, "a1", Instant.parse("2026-02-01T00:01:00Z"), Provider.OPENAI, 200, 2);
+        UsageEvent restampedAgain = event(ann, "a1", Instant.parse("2026-02-01T00:02:00Z"), Provider.OPENAI, 200, 2);
+
+        // In one batch, then in a later one (another month's partition): the stream counts the first copy only.
+        write(batch(List.of(original, restamped), List.of(), Map.of(tp(EVENTS, 0), 2L)));
+        write(batch(List.of(restampedAgain), List.of(), Map.of(tp(EVENTS, 0), 3L)));
+
+        assertThat(readEvents(db)).containsExactly(original);
+    }
+
+    @Test
     void createsTheMonthlyPartitionOfAMonthWithoutOne() {
         UsageEvent farAhead = event(UUID.randomUUID(), "x1", Instant.parse("2031-03-15T08:00:00Z"), Provider.OTHER, 200, 1);
 
