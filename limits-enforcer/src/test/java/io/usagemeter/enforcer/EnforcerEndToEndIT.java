@@ -1,0 +1,224 @@
+package io.usagemeter.enforcer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.enforcer.client.LimitAnswer;
+import io.usagemeter.ingest.IngestConfig;
+import io.usagemeter.ingest.IngestService;
+import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.schema.events.LimitEvent;
+import io.usagemeter.schema.events.LimitStatus;
+import io.usagemeter.schema.json.Json;
+import io.usagemeter.schema.topics.Topics;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 5 end to end: the real ingest, aggregator and enforcer services on the embedded broker and
+ * PostgreSQL, driven only over HTTP the way apps use them (events and referrals in, limits out),
+ * plus the limit events the enforcer publishes for billing and notifications.
+ */
+class EnforcerEndToEndIT {
+
+    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    private static final Duration PIPELINE = Duration.ofSeconds(90);
+
+    @TempDir
+    static Path stateDir;
+
+    private static TestStack stack;
+    private static IngestService ingest;
+    private static AggregatorService aggregator;
+    private static EnforcerService enforcer;
+    private static String apiKey;
+
+    @BeforeAll
+    static void start() {
+        stack = new TestStack();
+        // As meter dev does: one key with every scope for the apps.
+        apiKey = new ApiKeyStore(stack.dataSource, Clock.systemUTC()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
+        ingest = IngestService.create(IngestConfig.defaults(stack.bootstrap, stack.postgres.jdbcUrl("meter"),
+                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+        aggregator = new AggregatorService(AggregatorConfig.defaults(stack.bootstrap, stateDir.resolve("aggregator"))
+                .withApplicationId("aggregator-e2e-it"), Clock.systemUTC()).start();
+        enforcer = new EnforcerService(stack.config("enforcer-e2e-it", stateDir.resolve("enforcer")), stack.dsl,
+                Clock.systemUTC(), new Properties()).start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING
+                && enforcer.streams().state() == KafkaStreams.State.RUNNING);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (enforcer != null) {
+            enforcer.close();
+        }
+        if (aggregator != null) {
+            aggregator.close();
+        }
+        if (ingest != null) {
+            ingest.close();
+        }
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    @Test
+    void eventsMoveTheLimitToWarningThenExceededWithOneLimitEventPerThreshold() throws Exception {
+        UUID user = UUID.randomUUID();
+
+        postEvents(user, 0, 8, 100);
+        await().atMost(PIPELINE).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(800));
+        LimitAnswer warning = limit(user);
+        assertThat(warning.plan()).isEqualTo("free");
+        assertThat(warning.effectiveLimit()).isEqualTo(1000);
+        assertThat(warning.remaining()).isEqualTo(200);
+        assertThat(warning.state()).isEqualTo(LimitStatus.WARNING);
+        assertThat(warning.allowed()).isTrue();
+
+        postEvents(user, 8, 3, 100);
+        await().atMost(PIPELINE).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(1100));
+        LimitAnswer exceeded = limit(user);
+        assertThat(exceeded.state()).isEqualTo(LimitStatus.EXCEEDED);
+        assertThat(exceeded.allowed()).isFalse();
+        assertThat(exceeded.remaining()).isZero();
+
+        await().atMost(PIPELINE).untilAsserted(() -> assertThat(limitEventsOf(user))
+                .extracting(LimitEvent::threshold).contains(LimitEvent.EXCEEDED_THRESHOLD));
+        // Everything the enforcer has committed by now: the 100 % event was the last it had to write.
+        List<LimitEvent> events = limitEventsOf(user);
+        assertThat(events).extracting(LimitEvent::threshold)
+                .containsExactlyInAnyOrder(LimitEvent.WARNING_THRESHOLD, LimitEvent.EXCEEDED_THRESHOLD);
+        assertThat(events).allSatisfy(e -> {
+            assertThat(e.month()).isEqualTo(MONTH);
+            assertThat(e.effectiveLimit()).isEqualTo(1000);
+        });
+    }
+
+    @Test
+    void aCompletedReferralRaisesTheReferrersEffectiveLimit() throws Exception {
+        UUID referrer = UUID.randomUUID();
+        UUID referred = UUID.randomUUID();
+        postEvents(referrer, 0, 10, 100);
+        await().atMost(PIPELINE).untilAsserted(() -> assertThat(limit(referrer).state()).isEqualTo(LimitStatus.EXCEEDED));
+
+        Map<String, Object> referral = new LinkedHashMap<>();
+        referral.put("referral_id", "e2e-" + referred);
+        referral.put("referrer_id", referrer.toString());
+        referral.put("referred_id", referred.toString());
+        referral.put("status", "completed");
+        referral.put("occurred_at", recently().toString());
+        HttpResponse<String> accepted = post("/v1/referrals", Json.write(referral));
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+
+        await().atMost(PIPELINE).untilAsserted(() -> assertThat(limit(referrer).referralCount()).isEqualTo(1));
+        LimitAnswer answer = limit(referrer);
+        assertThat(answer.multiplier()).isEqualTo(0.02);
+        assertThat(answer.bonusCredits()).isEqualTo(10);
+        assertThat(answer.effectiveLimit()).isEqualTo((long) Math.floor(1000 * 1.02) + 10).isEqualTo(1030);
+        assertThat(answer.used()).isEqualTo(1000);
+        assertThat(answer.remaining()).isEqualTo(30);
+        // 1000 of 1030 is past 80 %, no longer past 100 %: the referral lifts the block.
+        assertThat(answer.state()).isEqualTo(LimitStatus.WARNING);
+        assertThat(answer.allowed()).isTrue();
+    }
+
+    /** {@code count} events of {@code units} each, ids numbered from {@code first}, a few minutes old (this month). */
+    private static void postEvents(UUID user, int first, int count, int units) throws Exception {
+        List<Map<String, Object>> batch = new ArrayList<>();
+        IntStream.range(first, first + count).forEach(i -> {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("event_id", "e2e-" + user + "-" + i);
+            e.put("user_id", user.toString());
+            e.put("occurred_at", recently().toString());
+            e.put("provider", "openai");
+            e.put("endpoint", "/v1/chat/completions");
+            e.put("method", "POST");
+            e.put("status_code", 200);
+            e.put("response_time_ms", 420);
+            e.put("request_bytes", 1200);
+            e.put("response_bytes", 5400);
+            e.put("tokens", 321);
+            e.put("units", units);
+            batch.add(e);
+        });
+        HttpResponse<String> response = post("/v1/events", Json.write(batch));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
+        assertThat(Json.tree(response.body()).get("accepted").asInt()).isEqualTo(count);
+    }
+
+    /** A few minutes ago, but never in the previous month (the first minutes of a month). */
+    private static Instant recently() {
+        Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+        Instant fewMinutesAgo = Instant.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
+        return fewMinutesAgo.isBefore(monthStart) ? monthStart : fewMinutesAgo;
+    }
+
+    private static HttpResponse<String> post(String path, String json) throws Exception {
+        return stack.send(HttpRequest.newBuilder(URI.create("http://localhost:" + ingest.port() + path))
+                .timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json")
+                .header("Authorization", "Bearer " + apiKey)
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build());
+    }
+
+    private static LimitAnswer limit(UUID user) throws Exception {
+        HttpResponse<String> response = stack.get(enforcer.port(), "/v1/limits/" + user);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return Json.read(response.body(), LimitAnswer.class);
+    }
+
+    /** The user's limit events committed so far: read from the start up to the end offsets taken now. */
+    private List<LimitEvent> limitEventsOf(UUID user) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        List<LimitEvent> events = new ArrayList<>();
+        try (var consumer = new KafkaConsumer<>(p, Topics.LIMIT_EVENTS.keySerde().deserializer(),
+                Topics.LIMIT_EVENTS.valueSerde().deserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topics.LIMIT_EVENTS.name()).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                for (ConsumerRecord<String, LimitEvent> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (r.value().userId().equals(user)) {
+                        events.add(r.value());
+                    }
+                }
+            }
+        }
+        return events;
+    }
+}
