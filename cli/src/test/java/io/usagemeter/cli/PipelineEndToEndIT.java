@@ -1,4 +1,4 @@
-package io.usagemeter.enforcer;
+package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -6,7 +6,19 @@ import static org.awaitility.Awaitility.await;
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.enforcer.EnforcerConfig;
+import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
+import io.usagemeter.schema.FlywayMigrations;
+import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
+import java.net.http.HttpClient;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.admin.Admin;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import io.usagemeter.ingest.keys.ApiKeyScopes;
@@ -47,7 +59,7 @@ import org.junit.jupiter.api.io.TempDir;
  * PostgreSQL, driven only over HTTP the way apps use them (events and referrals in, limits out),
  * plus the limit events the enforcer publishes for billing and notifications.
  */
-class EnforcerEndToEndIT {
+class PipelineEndToEndIT {
 
     private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
     private static final Duration PIPELINE = Duration.ofSeconds(90);
@@ -55,7 +67,11 @@ class EnforcerEndToEndIT {
     @TempDir
     static Path stateDir;
 
-    private static TestStack stack;
+    private static EmbeddedPostgresServer postgres;
+    private static DataSource dataSource;
+    private static DSLContext dsl;
+    private static final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    private static final HttpClient http = HttpClient.newHttpClient();
     private static IngestService ingest;
     private static AggregatorService aggregator;
     private static EnforcerService enforcer;
@@ -63,14 +79,22 @@ class EnforcerEndToEndIT {
 
     @BeforeAll
     static void start() {
-        stack = new TestStack();
+        postgres = EmbeddedPostgresServer.start();
+        postgres.createDatabase("meter");
+        dataSource = postgres.dataSource("meter");
+        FlywayMigrations.flyway(dataSource).migrate();
+        dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+        }
         // As meter dev does: one key with every scope for the apps.
-        apiKey = new ApiKeyStore(stack.dataSource, Clock.systemUTC()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
-        ingest = IngestService.create(IngestConfig.defaults(stack.bootstrap, stack.postgres.jdbcUrl("meter"),
+        apiKey = new ApiKeyStore(dataSource, Clock.systemUTC()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
+        ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
                 EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
-        aggregator = new AggregatorService(AggregatorConfig.defaults(stack.bootstrap, stateDir.resolve("aggregator"))
+        aggregator = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
                 .withApplicationId("aggregator-e2e-it"), Clock.systemUTC()).start();
-        enforcer = new EnforcerService(stack.config("enforcer-e2e-it", stateDir.resolve("enforcer")), stack.dsl,
+        enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"),
+                postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "").withApplicationId("enforcer-e2e-it"), dsl,
                 Clock.systemUTC(), new Properties()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING
                 && enforcer.streams().state() == KafkaStreams.State.RUNNING);
@@ -87,8 +111,8 @@ class EnforcerEndToEndIT {
         if (ingest != null) {
             ingest.close();
         }
-        if (stack != null) {
-            stack.close();
+        if (postgres != null) {
+            postgres.close();
         }
     }
 
@@ -184,15 +208,16 @@ class EnforcerEndToEndIT {
     }
 
     private static HttpResponse<String> post(String path, String json) throws Exception {
-        return stack.send(HttpRequest.newBuilder(URI.create("http://localhost:" + ingest.port() + path))
+        return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + ingest.port() + path))
                 .timeout(Duration.ofSeconds(30))
                 .header("Content-Type", "application/json")
                 .header("Authorization", "Bearer " + apiKey)
-                .POST(HttpRequest.BodyPublishers.ofString(json)).build());
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private static LimitAnswer limit(UUID user) throws Exception {
-        HttpResponse<String> response = stack.get(enforcer.port(), "/v1/limits/" + user);
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + enforcer.port() + "/v1/limits/" + user))
+                .GET().build(), HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         return Json.read(response.body(), LimitAnswer.class);
     }
@@ -200,7 +225,7 @@ class EnforcerEndToEndIT {
     /** The user's limit events committed so far: read from the start up to the end offsets taken now. */
     private List<LimitEvent> limitEventsOf(UUID user) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         List<LimitEvent> events = new ArrayList<>();
