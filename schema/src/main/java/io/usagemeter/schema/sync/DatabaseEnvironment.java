@@ -90,7 +90,7 @@ public record DatabaseEnvironment(String name, String url, String user, String p
     @Override
     public String toString() {
         return "DatabaseEnvironment[name=" + name + ", url=" + maskedUrl() + ", user=" + user
-                + ", password=" + (password.isEmpty() ? "(empty)" : CredentialMask.MASK) + "]";
+                + ", password " + (password.isEmpty() ? "(empty)" : CredentialMask.MASK) + "]";
     }
 
     private static String blankToNull(String value) {
