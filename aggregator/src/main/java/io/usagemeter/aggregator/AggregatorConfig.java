@@ -3,10 +3,10 @@ package io.usagemeter.aggregator;
 import io.usagemeter.aggregator.internal.DeadLetterDeserializationHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProcessingHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProductionHandler;
+import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -82,20 +82,19 @@ public record AggregatorConfig(
 
     /** Reads the configuration from {@code env} (normally {@link System#getenv()}), failing fast on bad values. */
     public static AggregatorConfig fromEnv(Map<String, String> env) {
-        Env e = new Env(env);
+        MeterEnvironment e = MeterEnvironment.of(env);
         return new AggregatorConfig(
                 e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
                 e.string("METER_AGGREGATOR_APPLICATION_ID", DEFAULT_APPLICATION_ID),
-                e.duration("METER_AGGREGATOR_DEDUPE_WINDOW", Duration.ofHours(48)),
+                e.isoDuration("METER_AGGREGATOR_DEDUPE_WINDOW", Duration.ofHours(48)),
                 e.positiveInt("METER_AGGREGATOR_RETENTION_MONTHS", 13),
                 e.positiveInt("METER_AGGREGATOR_RESET_HORIZON_MONTHS", 3),
-                e.duration("METER_AGGREGATOR_COMMIT_INTERVAL", Duration.ofMillis(100)),
-                Path.of(e.string("METER_AGGREGATOR_STATE_DIR",
-                        Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "aggregator").toString())),
+                e.isoDuration("METER_AGGREGATOR_COMMIT_INTERVAL", Duration.ofMillis(100)),
+                e.path("METER_AGGREGATOR_STATE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "aggregator")),
                 e.positiveInt("METER_AGGREGATOR_STREAM_THREADS", 1),
                 new ThreadFailureBudget(
                         e.positiveInt("METER_AGGREGATOR_THREAD_REPLACEMENTS", 3),
-                        e.duration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
+                        e.isoDuration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
                 e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT));
     }
 
@@ -134,62 +133,5 @@ public record AggregatorConfig(
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
         return p;
-    }
-
-    /** Reads variables and names the offending one when a value does not parse. */
-    private record Env(Map<String, String> env) {
-
-        String string(String name, String fallback) {
-            String v = env.get(name);
-            return v == null || v.isBlank() ? fallback : v.trim();
-        }
-
-        Duration duration(String name, Duration fallback) {
-            String v = env.get(name);
-            if (v == null || v.isBlank()) {
-                return fallback;
-            }
-            try {
-                Duration d = Duration.parse(v.trim());
-                if (d.isNegative() || d.isZero()) {
-                    throw new IllegalArgumentException(name + " must be a positive ISO-8601 duration, was '" + v + "'");
-                }
-                return d;
-            } catch (DateTimeParseException ex) {
-                throw new IllegalArgumentException(name + " must be an ISO-8601 duration such as PT48H, was '" + v + "'");
-            }
-        }
-
-        int port(String name, int fallback) {
-            String v = env.get(name);
-            if (v == null || v.isBlank()) {
-                return fallback;
-            }
-            try {
-                int port = Integer.parseInt(v.trim());
-                if (port < 0 || port > 65_535) {
-                    throw new NumberFormatException();
-                }
-                return port;
-            } catch (NumberFormatException ex) {
-                throw new IllegalArgumentException(name + " must be a port number (0 for any free port), was '" + v + "'");
-            }
-        }
-
-        int positiveInt(String name, int fallback) {
-            String v = env.get(name);
-            if (v == null || v.isBlank()) {
-                return fallback;
-            }
-            try {
-                int i = Integer.parseInt(v.trim());
-                if (i < 1) {
-                    throw new NumberFormatException();
-                }
-                return i;
-            } catch (NumberFormatException ex) {
-                throw new IllegalArgumentException(name + " must be a positive integer, was '" + v + "'");
-            }
-        }
     }
 }

@@ -1,11 +1,12 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.schema.config.MeterEnvironment;
+import io.usagemeter.schema.sync.CredentialMask;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.Map;
 import java.util.Properties;
-import java.util.regex.Pattern;
 
 /**
  * The service database from {@code METER_DB_URL}, {@code METER_DB_USER} and {@code METER_DB_PASSWORD}.
@@ -17,24 +18,15 @@ record ServiceDatabaseConfig(String url, String user, String password) {
     static final String USER = "METER_DB_USER";
     static final String PASSWORD = "METER_DB_PASSWORD";
 
-    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)(password=)[^&;]*");
-    private static final Pattern URL_USERINFO = Pattern.compile("//([^/:@]+):[^/@]*@");
-
-    static ServiceDatabaseConfig fromEnvironment(Map<String, String> env) {
-        String url = env.get(URL);
-        if (url == null || url.isBlank()) {
-            throw new IllegalArgumentException(URL + " is not set: give the JDBC URL of the service database,"
-                    + " e.g. jdbc:postgresql://localhost:5432/meter (user and password in " + USER + " and " + PASSWORD + ")");
-        }
-        if (!url.startsWith("jdbc:postgresql:")) {
-            throw new IllegalArgumentException(URL + " must be a PostgreSQL JDBC URL (jdbc:postgresql://...), was "
-                    + mask(url));
-        }
-        return new ServiceDatabaseConfig(url.strip(), env.getOrDefault(USER, ""), env.getOrDefault(PASSWORD, ""));
+    static ServiceDatabaseConfig fromEnvironment(Map<String, String> variables) {
+        MeterEnvironment env = MeterEnvironment.of(variables);
+        String url = env.postgresJdbcUrl(URL, "give the JDBC URL of the service database,"
+                + " e.g. jdbc:postgresql://localhost:5432/meter (user and password in " + USER + " and " + PASSWORD + ")");
+        return new ServiceDatabaseConfig(url, env.string(USER, ""), env.secret(PASSWORD, ""));
     }
 
     String maskedUrl() {
-        return mask(url);
+        return CredentialMask.maskUrl(url);
     }
 
     Connection connect() {
@@ -51,10 +43,6 @@ record ServiceDatabaseConfig(String url, String user, String password) {
         } catch (SQLException e) {
             throw new IllegalStateException("cannot connect to " + URL + " (" + maskedUrl() + "): " + e.getMessage(), e);
         }
-    }
-
-    static String mask(String url) {
-        return URL_USERINFO.matcher(URL_PASSWORD.matcher(url).replaceAll("$1***")).replaceAll("//$1:***@");
     }
 
     @Override

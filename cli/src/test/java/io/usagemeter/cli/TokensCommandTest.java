@@ -245,10 +245,10 @@ class TokensCommandTest {
     void jdbcUrlPasswordsAreMasked() {
         // Assembled at run time so the secret scanner has no credential-shaped literal to find.
         String secret = "hunter" + 2;
-        assertThat(ServiceDatabaseConfig.mask("jdbc:postgresql://db:5432/meter?user=app&password=" + secret + "&ssl=true"))
-                .isEqualTo("jdbc:postgresql://db:5432/meter?user=app&password=***&ssl=true");
-        assertThat(ServiceDatabaseConfig.mask("jdbc:postgresql://app:" + secret + "@db/meter"))
-                .isEqualTo("jdbc:postgresql://app:***@db/meter");
+        assertThat(new ServiceDatabaseConfig("jdbc:postgresql://db:5432/meter?user=app&password=" + secret + "&ssl=true", "", "")
+                .maskedUrl()).isEqualTo("jdbc:postgresql://db:5432/meter?user=app&password=****&ssl=true");
+        assertThat(new ServiceDatabaseConfig("jdbc:postgresql://app:" + secret + "@db/meter", "", "").maskedUrl())
+                .isEqualTo("jdbc:postgresql://app:****@db/meter");
     }
 
     private static Result run(Map<String, String> env, String stdin, String... args) {

@@ -1,12 +1,10 @@
 package io.usagemeter.ingest;
 
+import io.usagemeter.schema.config.MeterEnvironment;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 
@@ -52,7 +50,7 @@ public record IngestConfig(
      * in IngestBench.
      */
     private static final Duration PRODUCER_LINGER = Duration.ofMillis(1);
-    private static final Pattern SHORT_DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+    private static final String NEEDED = "meter ingest reads API keys from the service database";
 
     public IngestConfig {
         if (port < 0 || port > 65_535) {
@@ -77,18 +75,19 @@ public record IngestConfig(
     }
 
     /** Reads the configuration from {@code env} (usually {@link System#getenv()}), failing fast on bad values. */
-    public static IngestConfig fromEnv(Map<String, String> env) {
+    public static IngestConfig fromEnv(Map<String, String> variables) {
+        MeterEnvironment env = MeterEnvironment.of(variables);
         return new IngestConfig(
-                intVar(env, "METER_INGEST_PORT", DEFAULT_PORT),
-                env.getOrDefault("METER_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
-                required(env, "METER_DB_URL"),
-                required(env, "METER_DB_USER"),
-                env.getOrDefault("METER_DB_PASSWORD", ""),
-                intVar(env, "METER_INGEST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-                intVar(env, "METER_INGEST_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS),
-                durationVar(env, "METER_INGEST_ACK_TIMEOUT", DEFAULT_ACK_TIMEOUT),
-                durationVar(env, "METER_INGEST_API_KEY_CACHE_TTL", DEFAULT_API_KEY_CACHE_TTL),
-                durationVar(env, "METER_INGEST_MAX_LATENESS", DEFAULT_MAX_LATENESS));
+                env.port("METER_INGEST_PORT", DEFAULT_PORT),
+                env.string("METER_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
+                env.required("METER_DB_URL", NEEDED),
+                env.required("METER_DB_USER", NEEDED),
+                env.secret("METER_DB_PASSWORD", ""),
+                env.intIn("METER_INGEST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE),
+                env.positiveInt("METER_INGEST_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS),
+                env.duration("METER_INGEST_ACK_TIMEOUT", DEFAULT_ACK_TIMEOUT),
+                env.duration("METER_INGEST_API_KEY_CACHE_TTL", DEFAULT_API_KEY_CACHE_TTL),
+                env.duration("METER_INGEST_MAX_LATENESS", DEFAULT_MAX_LATENESS));
     }
 
     /** A configuration with every default, for tests and {@code meter dev}. */
@@ -162,55 +161,6 @@ public record IngestConfig(
     public String maskedDbUrl() {
         int query = dbUrl.indexOf('?');
         return query < 0 ? dbUrl : dbUrl.substring(0, query) + "?***";
-    }
-
-    /** Accepts {@code 500ms}, {@code 5s}, {@code 2m}, {@code 1h}, {@code 35d} or ISO-8601 ({@code PT5S}). */
-    static Duration parseDuration(String text) {
-        Matcher m = SHORT_DURATION.matcher(text.strip());
-        if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            return switch (m.group(2)) {
-                case "ms" -> Duration.ofMillis(n);
-                case "s" -> Duration.ofSeconds(n);
-                case "m" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                default -> Duration.ofDays(n);
-            };
-        }
-        return Duration.parse(text.strip());
-    }
-
-    private static String required(Map<String, String> env, String name) {
-        String value = env.get(name);
-        if (value == null || value.isBlank()) {
-            throw new IllegalArgumentException(name + " is not set (needed by meter ingest)");
-        }
-        return value;
-    }
-
-    private static int intVar(Map<String, String> env, String name, int defaultValue) {
-        String value = env.get(name);
-        if (value == null || value.isBlank()) {
-            return defaultValue;
-        }
-        try {
-            return Integer.parseInt(value.strip());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " must be an integer, was '" + value + "'");
-        }
-    }
-
-    private static Duration durationVar(Map<String, String> env, String name, Duration defaultValue) {
-        String value = env.get(name);
-        if (value == null || value.isBlank()) {
-            return defaultValue;
-        }
-        try {
-            return parseDuration(value);
-        } catch (DateTimeParseException e) {
-            throw new IllegalArgumentException(
-                    name + " must be a duration like 500ms, 5s, 2m, 1h, 35d or PT5S, was '" + value + "'");
-        }
     }
 
     private static void requireText(String value, String name) {

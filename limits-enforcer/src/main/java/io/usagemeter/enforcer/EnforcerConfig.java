@@ -1,13 +1,13 @@
 package io.usagemeter.enforcer;
 
+import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.schema.topics.TopicSettings;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
-import java.util.Arrays;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -61,6 +61,8 @@ public record EnforcerConfig(
     /** The name under which the PostgreSQL writer stores its offsets in {@code sink_offsets}. */
     public static final String DB_WRITER_SINK = "limits-enforcer";
 
+    private static final String DB_NEEDED = "the enforcer reads plans from and writes entitlements to the service database";
+
     public EnforcerConfig {
         Objects.requireNonNull(kafkaBootstrap, "METER_KAFKA_BOOTSTRAP");
         Objects.requireNonNull(applicationId, "METER_ENFORCER_APPLICATION_ID");
@@ -93,26 +95,23 @@ public record EnforcerConfig(
     }
 
     public static EnforcerConfig fromEnv(Map<String, String> env) {
-        Env e = new Env(env);
-        int port = e.integer("METER_ENFORCER_PORT", DEFAULT_PORT);
-        String advertised = e.string("METER_ENFORCER_ADVERTISED_URL", null);
+        MeterEnvironment e = MeterEnvironment.of(env);
         return new EnforcerConfig(
                 e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
                 e.string("METER_ENFORCER_APPLICATION_ID", DEFAULT_APPLICATION_ID),
-                port,
-                advertised == null ? null : e.uri("METER_ENFORCER_ADVERTISED_URL", advertised),
-                Path.of(e.string("METER_ENFORCER_STATE_DIR",
-                        Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "enforcer").toString())),
-                e.integer("METER_ENFORCER_STANDBY_REPLICAS", 1),
-                e.duration("METER_ENFORCER_COMMIT_INTERVAL", Duration.ofMillis(100)),
-                e.percent("METER_ENFORCER_GRACE_PERCENT"),
-                e.integer("METER_ENFORCER_STREAM_THREADS", 1),
-                e.required("METER_DB_URL"),
-                e.required("METER_DB_USER"),
-                env.get("METER_DB_PASSWORD"),
+                e.port("METER_ENFORCER_PORT", DEFAULT_PORT),
+                e.url("METER_ENFORCER_ADVERTISED_URL", null),
+                e.path("METER_ENFORCER_STATE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "enforcer")),
+                e.intIn("METER_ENFORCER_STANDBY_REPLICAS", 1, 0, Integer.MAX_VALUE),
+                e.isoDuration("METER_ENFORCER_COMMIT_INTERVAL", Duration.ofMillis(100)),
+                e.decimalAtLeast("METER_ENFORCER_GRACE_PERCENT", BigDecimal.ZERO, BigDecimal.ZERO).movePointLeft(2),
+                e.positiveInt("METER_ENFORCER_STREAM_THREADS", 1),
+                e.required("METER_DB_URL", DB_NEEDED),
+                e.required("METER_DB_USER", DB_NEEDED),
+                e.secret("METER_DB_PASSWORD", null),
                 e.string("METER_ADMIN_JWT_SECRET", null),
                 e.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
-                e.emails("METER_ADMIN_EMAILS"),
+                e.list("METER_ADMIN_EMAILS").stream().map(s -> s.toLowerCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet()),
                 TopicSettings.fromEnv(env));
     }
 
@@ -215,87 +214,5 @@ public record EnforcerConfig(
         }
         String noQuery = url.replaceAll("\\?.*$", "?***");
         return noQuery.replaceAll("//[^/@]*@", "//***@");
-    }
-
-    private record Env(Map<String, String> env) {
-
-        String string(String name, String fallback) {
-            String v = env.get(name);
-            return v == null || v.isBlank() ? fallback : v.trim();
-        }
-
-        String required(String name) {
-            String v = string(name, null);
-            if (v == null) {
-                throw new IllegalArgumentException(name + " is required");
-            }
-            return v;
-        }
-
-        int integer(String name, int fallback) {
-            String v = string(name, null);
-            if (v == null) {
-                return fallback;
-            }
-            try {
-                return Integer.parseInt(v);
-            } catch (NumberFormatException ex) {
-                throw new IllegalArgumentException(name + " must be an integer, was '" + v + "'");
-            }
-        }
-
-        Duration duration(String name, Duration fallback) {
-            String v = string(name, null);
-            if (v == null) {
-                return fallback;
-            }
-            try {
-                Duration d = Duration.parse(v);
-                if (d.isNegative() || d.isZero()) {
-                    throw new IllegalArgumentException(name + " must be positive, was '" + v + "'");
-                }
-                return d;
-            } catch (DateTimeParseException ex) {
-                throw new IllegalArgumentException(name + " must be an ISO-8601 duration such as PT0.1S, was '" + v + "'");
-            }
-        }
-
-        /** A percentage such as {@code 10} or {@code 2.5}, as an exact fraction (0.1, 0.025). */
-        BigDecimal percent(String name) {
-            String v = string(name, null);
-            if (v == null) {
-                return BigDecimal.ZERO;
-            }
-            try {
-                BigDecimal percent = new BigDecimal(v);
-                if (percent.signum() < 0) {
-                    throw new IllegalArgumentException(name + " must not be negative, was '" + v + "'");
-                }
-                return percent.movePointLeft(2);
-            } catch (NumberFormatException ex) {
-                throw new IllegalArgumentException(name + " must be a number of percent such as 10, was '" + v + "'");
-            }
-        }
-
-        URI uri(String name, String v) {
-            try {
-                URI uri = URI.create(v);
-                if (uri.getHost() == null || uri.getPort() < 0) {
-                    throw new IllegalArgumentException(name + " must be an absolute URL with host and port, was '" + v + "'");
-                }
-                return uri;
-            } catch (IllegalArgumentException ex) {
-                throw new IllegalArgumentException(name + " must be an absolute URL such as http://10.0.0.5:8081, was '" + v + "'");
-            }
-        }
-
-        Set<String> emails(String name) {
-            String v = string(name, null);
-            if (v == null) {
-                return Set.of();
-            }
-            return Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty())
-                    .map(s -> s.toLowerCase(java.util.Locale.ROOT)).collect(Collectors.toUnmodifiableSet());
-        }
     }
 }

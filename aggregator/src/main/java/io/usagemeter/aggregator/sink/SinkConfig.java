@@ -1,10 +1,11 @@
 package io.usagemeter.aggregator.sink;
 
+import io.usagemeter.schema.config.MeterEnvironment;
+import io.usagemeter.schema.sync.CredentialMask;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -45,9 +46,6 @@ public record SinkConfig(
     public static final Duration DEFAULT_RETRY_BACKOFF_MIN = Duration.ofMillis(100);
     public static final Duration DEFAULT_RETRY_BACKOFF_MAX = Duration.ofSeconds(30);
 
-    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)(password=)[^&;]*");
-    private static final Pattern URL_USERINFO = Pattern.compile("//([^/:@]+):[^/@]*@");
-
     public SinkConfig {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         Objects.requireNonNull(name, "name");
@@ -73,27 +71,20 @@ public record SinkConfig(
     }
 
     /** Reads the sink's variables; fails naming the variable when one is malformed or missing. */
-    public static SinkConfig fromEnvironment(Map<String, String> env) {
-        String url = env.get(DB_URL);
-        if (url == null || url.isBlank()) {
-            throw new IllegalArgumentException(DB_URL + " is not set: the sink writes to the service database,"
-                    + " e.g. jdbc:postgresql://localhost:5432/meter (user and password in " + DB_USER + " and "
-                    + DB_PASSWORD + ")");
-        }
-        if (!url.startsWith("jdbc:postgresql:")) {
-            throw new IllegalArgumentException(DB_URL + " must be a PostgreSQL JDBC URL (jdbc:postgresql://...), was "
-                    + mask(url));
-        }
+    public static SinkConfig fromEnvironment(Map<String, String> variables) {
+        MeterEnvironment env = MeterEnvironment.of(variables);
+        String url = env.postgresJdbcUrl(DB_URL, "the sink writes to the service database,"
+                + " e.g. jdbc:postgresql://localhost:5432/meter (user and password in " + DB_USER + " and " + DB_PASSWORD + ")");
         return new SinkConfig(
-                env.getOrDefault(KAFKA_BOOTSTRAP, DEFAULT_BOOTSTRAP).strip(),
-                env.getOrDefault(SINK_NAME, DEFAULT_NAME).strip(),
+                env.string(KAFKA_BOOTSTRAP, DEFAULT_BOOTSTRAP),
+                env.string(SINK_NAME, DEFAULT_NAME),
                 SinkTopics.standard(),
-                positiveInt(env, MAX_POLL_RECORDS, DEFAULT_MAX_POLL_RECORDS),
+                env.positiveInt(MAX_POLL_RECORDS, DEFAULT_MAX_POLL_RECORDS),
                 DEFAULT_RETRY_BACKOFF_MIN,
-                Duration.ofMillis(positiveInt(env, RETRY_BACKOFF_MAX_MS, (int) DEFAULT_RETRY_BACKOFF_MAX.toMillis())),
-                url.strip(),
-                env.getOrDefault(DB_USER, ""),
-                env.getOrDefault(DB_PASSWORD, ""));
+                Duration.ofMillis(env.positiveInt(RETRY_BACKOFF_MAX_MS, (int) DEFAULT_RETRY_BACKOFF_MAX.toMillis())),
+                url,
+                env.string(DB_USER, ""),
+                env.secret(DB_PASSWORD, ""));
     }
 
     public SinkConfig withName(String name) {
@@ -171,27 +162,7 @@ public record SinkConfig(
     }
 
     public String maskedDbUrl() {
-        return dbUrl == null ? null : mask(dbUrl);
-    }
-
-    static String mask(String url) {
-        return URL_USERINFO.matcher(URL_PASSWORD.matcher(url).replaceAll("$1***")).replaceAll("//$1:***@");
-    }
-
-    private static int positiveInt(Map<String, String> env, String variable, int defaultValue) {
-        String value = env.get(variable);
-        if (value == null || value.isBlank()) {
-            return defaultValue;
-        }
-        try {
-            int parsed = Integer.parseInt(value.strip());
-            if (parsed < 1) {
-                throw new IllegalArgumentException(variable + " must be 1 or more, was " + value.strip());
-            }
-            return parsed;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(variable + " must be a whole number, was '" + value.strip() + "'", e);
-        }
+        return dbUrl == null ? null : CredentialMask.maskUrl(dbUrl);
     }
 
     @Override

@@ -49,10 +49,10 @@ class SinkConfigTest {
                 .hasMessageStartingWith("METER_DB_URL must be a PostgreSQL JDBC URL");
         assertThatThrownBy(() -> SinkConfig.fromEnvironment(Map.of(SinkConfig.DB_URL, URL,
                 SinkConfig.MAX_POLL_RECORDS, "many")))
-                .hasMessage("METER_SINK_MAX_POLL_RECORDS must be a whole number, was 'many'");
+                .hasMessage("METER_SINK_MAX_POLL_RECORDS must be a whole number of at least 1, was 'many'");
         assertThatThrownBy(() -> SinkConfig.fromEnvironment(Map.of(SinkConfig.DB_URL, URL,
                 SinkConfig.RETRY_BACKOFF_MAX_MS, "0")))
-                .hasMessage("METER_SINK_RETRY_BACKOFF_MAX_MS must be 1 or more, was 0");
+                .hasMessage("METER_SINK_RETRY_BACKOFF_MAX_MS must be a whole number of at least 1, was '0'");
     }
 
     @Test

@@ -1,8 +1,8 @@
 package io.usagemeter.schema.topics;
 
+import io.usagemeter.schema.config.MeterEnvironment;
 import java.time.Duration;
 import java.util.Map;
-import java.util.function.Function;
 
 /**
  * How topics are created in one deployment: partitions, replication and durability, and how long
@@ -44,37 +44,19 @@ public record TopicSettings(int partitions, short replicationFactor, int minInsy
     }
 
     /** From {@code METER_KAFKA_*} variables, each defaulting to {@link #singleBroker()}'s value. */
-    public static TopicSettings fromEnv(Map<String, String> env) {
-        return fromEnv(env::get);
-    }
-
-    static TopicSettings fromEnv(Function<String, String> env) {
-        int partitions = intVar(env, PARTITIONS_VAR, DEFAULT_PARTITIONS);
-        int replication = intVar(env, REPLICATION_FACTOR_VAR, 1);
+    public static TopicSettings fromEnv(Map<String, String> variables) {
+        MeterEnvironment env = MeterEnvironment.of(variables);
+        int partitions = env.positiveInt(PARTITIONS_VAR, DEFAULT_PARTITIONS);
+        int replication = env.intIn(REPLICATION_FACTOR_VAR, 1, 1, Short.MAX_VALUE);
         // A replicated cluster defaults to surviving one broker loss without losing acked writes.
-        int minIsr = intVar(env, MIN_INSYNC_REPLICAS_VAR, replication >= 3 ? 2 : 1);
-        int retentionDays = intVar(env, USAGE_EVENTS_RETENTION_DAYS_VAR, (int) DEFAULT_USAGE_EVENTS_RETENTION.toDays());
-        if (replication > Short.MAX_VALUE) {
-            throw new IllegalArgumentException(REPLICATION_FACTOR_VAR + " is too large: " + replication);
-        }
+        int minIsr = env.positiveInt(MIN_INSYNC_REPLICAS_VAR, replication >= 3 ? 2 : 1);
+        int retentionDays = env.positiveInt(USAGE_EVENTS_RETENTION_DAYS_VAR, (int) DEFAULT_USAGE_EVENTS_RETENTION.toDays());
         try {
             return new TopicSettings(partitions, (short) replication, minIsr, Duration.ofDays(retentionDays));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("invalid Kafka topic settings (" + PARTITIONS_VAR + ", "
                     + REPLICATION_FACTOR_VAR + ", " + MIN_INSYNC_REPLICAS_VAR + ", " + USAGE_EVENTS_RETENTION_DAYS_VAR
                     + "): " + e.getMessage(), e);
-        }
-    }
-
-    private static int intVar(Function<String, String> env, String name, int defaultValue) {
-        String value = env.apply(name);
-        if (value == null || value.isBlank()) {
-            return defaultValue;
-        }
-        try {
-            return Integer.parseInt(value.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " must be an integer, was '" + value + "'", e);
         }
     }
 }
