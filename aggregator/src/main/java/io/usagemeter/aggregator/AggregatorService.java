@@ -152,7 +152,7 @@ public final class AggregatorService implements AutoCloseable {
             sink.close();
         }
         // Leave the group: a restarted instance gets its tasks back at once instead of after the
-        // session timeout (45 s), which matters more here than sparing the other instances a rebalance.
+        // session timeout (10 s, see AggregatorConfig), which matters more here than sparing the other instances a rebalance.
         streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
                 .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         streamsMetrics.close();

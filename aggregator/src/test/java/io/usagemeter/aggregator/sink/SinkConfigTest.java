@@ -25,6 +25,7 @@ class SinkConfigTest {
         assertThat(props.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG)).isEqualTo("read_committed");
         assertThat(props.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG)).isEqualTo("false");
         assertThat(props.get(ConsumerConfig.GROUP_ID_CONFIG)).isEqualTo("meter-usage-sink");
+        assertThat(props.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo("10000");
     }
 
     @Test
