@@ -39,12 +39,12 @@ class MigrationsTest {
 
     @Test
     void allMigrationsApplyOnAnEmptyDatabaseAndASecondRunIsANoOp() {
-        assertThat(db.migrationsApplied()).isEqualTo(7);
+        assertThat(db.migrationsApplied()).isEqualTo(8);
         var flyway = FlywayMigrations.flyway(db.dataSource());
         assertThat(flyway.info().applied()).extracting(MigrationInfo::getScript).containsExactly(
                 "V1__initial_setup.sql", "V2__token_encryption.sql", "V3__api_usage_tracking.sql",
                 "V4__referral_system.sql", "V5__pipeline_support.sql", "V6__api_keys.sql",
-                "V7__summary_source_offset.sql");
+                "V7__summary_source_offset.sql", "V8__correct_table_comments.sql");
         assertThat(flyway.validateWithResult().validationSuccessful).isTrue();
         assertThat(flyway.migrate().migrationsExecuted).isZero();
     }
@@ -74,6 +74,16 @@ class MigrationsTest {
                         + "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') "
                         + "AND c.relname <> 'flyway_schema_history' AND obj_description(c.oid, 'pg_class') IS NULL");
         assertThat(uncommented).isEmpty();
+    }
+
+    @Test
+    void tableCommentsDescribeWhatThePipelineDoes() {
+        assertThat(names("SELECT obj_description('api_usage'::regclass, 'pg_class')").get(0))
+                .startsWith("One row per (user_id, event_id): the first copy").contains("within 36 days");
+        assertThat(names("SELECT obj_description('monthly_usage_summary'::regclass, 'pg_class')").get(0))
+                .contains("only by a summary from a later offset of the same partition");
+        assertThat(names("SELECT obj_description('user_tokens'::regclass, 'pg_class')").get(0))
+                .contains("meter tokens migrate-legacy");
     }
 
     @Test
