@@ -117,20 +117,43 @@ final class TokensCommand implements Runnable {
         return t == null ? "-" : t.withOffsetSameInstant(ZoneOffset.UTC).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
     }
 
-    @Command(name = "keygen", mixinStandardHelpOptions = true, description = {
-        "Print a new AES-256-GCM keyset (JSON) for METER_TOKEN_KEYSET, or with --add-to add a new primary key",
-        "to an existing keyset file for rotation. The keyset is a secret: never commit it."})
-    static final class Keygen implements Callable<Integer> {
+    /** What every verb shares: the parent command (environment, standard input) and picocli's spec. */
+    abstract static class TokensVerb implements Callable<Integer> {
+        @ParentCommand
+        TokensCommand tokens;
+
         @Spec
         CommandLine.Model.CommandSpec spec;
 
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+    }
+
+    /** A verb about one user's tokens. */
+    abstract static class UserVerb extends TokensVerb {
+        @Parameters(index = "0", paramLabel = "USER", description = "The user's id (UUID).")
+        UUID user;
+    }
+
+    /** A verb about one user's token of one provider. */
+    abstract static class UserProviderVerb extends UserVerb {
+        @Parameters(index = "1", paramLabel = "PROVIDER", converter = ProviderConverter.class,
+                description = "github, openai, anthropic or gemini.")
+        TokenProvider provider;
+    }
+
+    @Command(name = "keygen", mixinStandardHelpOptions = true, description = {
+        "Print a new AES-256-GCM keyset (JSON) for METER_TOKEN_KEYSET, or with --add-to add a new primary key",
+        "to an existing keyset file for rotation. The keyset is a secret: never commit it."})
+    static final class Keygen extends TokensVerb {
         @Option(names = "--add-to", paramLabel = "FILE",
                 description = "Add a new primary key to this keyset file (old keys stay for decryption).")
         Path addTo;
 
         @Override
         public Integer call() throws IOException {
-            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter out = out();
             PrintWriter err = spec.commandLine().getErr();
             if (addTo == null) {
                 err.println("meter tokens keygen: the keyset below is a SECRET (cleartext key material): put it in"
@@ -151,20 +174,7 @@ final class TokensCommand implements Runnable {
     @Command(name = "put", mixinStandardHelpOptions = true, description = {
         "Store (or replace) USER's token for PROVIDER, read from standard input (never from an argument).",
         "Example: meter tokens put 7c9e... github < token-file"})
-    static final class Put implements Callable<Integer> {
-        @ParentCommand
-        TokensCommand tokens;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Parameters(index = "0", paramLabel = "USER", description = "The user's id (UUID).")
-        UUID user;
-
-        @Parameters(index = "1", paramLabel = "PROVIDER", converter = ProviderConverter.class,
-                description = "github, openai, anthropic or gemini.")
-        TokenProvider provider;
-
+    static final class Put extends UserProviderVerb {
         /** Catches a token given as an argument so that it is refused without being echoed back. */
         @Parameters(index = "2..*", hidden = true)
         List<String> unexpected;
@@ -181,7 +191,7 @@ final class TokensCommand implements Runnable {
                 vault.put(user, provider, readToken());
                 TokenSummary stored = vault.list(user).stream()
                         .filter(s -> s.provider() == provider).findFirst().orElseThrow();
-                spec.commandLine().getOut().println("stored " + provider.wireName() + " token for user " + user
+                out().println("stored " + provider.wireName() + " token for user " + user
                         + " (key " + stored.keyId() + ", fingerprint " + stored.fingerprint() + ")");
                 return 0;
             });
@@ -214,20 +224,11 @@ final class TokensCommand implements Runnable {
     @Command(name = "list", mixinStandardHelpOptions = true, description = {
         "Show USER's stored tokens: provider, scheme, key id, times, fingerprint (never the token).",
         "Exit 1 when a token does not decrypt (shown as unreadable)."})
-    static final class ListTokens implements Callable<Integer> {
-        @ParentCommand
-        TokensCommand tokens;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Parameters(index = "0", paramLabel = "USER", description = "The user's id (UUID).")
-        UUID user;
-
+    static final class ListTokens extends UserVerb {
         @Override
         public Integer call() {
             return tokens.withVault(vault -> {
-                PrintWriter out = spec.commandLine().getOut();
+                PrintWriter out = out();
                 List<TokenSummary> summaries = vault.list(user);
                 if (summaries.isEmpty()) {
                     out.println("no tokens stored for user " + user);
@@ -246,25 +247,12 @@ final class TokensCommand implements Runnable {
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete USER's token for PROVIDER.")
-    static final class Delete implements Callable<Integer> {
-        @ParentCommand
-        TokensCommand tokens;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Parameters(index = "0", paramLabel = "USER", description = "The user's id (UUID).")
-        UUID user;
-
-        @Parameters(index = "1", paramLabel = "PROVIDER", converter = ProviderConverter.class,
-                description = "github, openai, anthropic or gemini.")
-        TokenProvider provider;
-
+    static final class Delete extends UserProviderVerb {
         @Override
         public Integer call() {
             return tokens.withVault(vault -> {
                 boolean deleted = vault.delete(user, provider);
-                spec.commandLine().getOut().println(deleted
+                out().println(deleted
                         ? "deleted " + provider.wireName() + " token of user " + user
                         : "no " + provider.wireName() + " token stored for user " + user + "; nothing deleted");
                 return 0;
@@ -272,13 +260,7 @@ final class TokensCommand implements Runnable {
         }
     }
 
-    abstract static class Reseal implements Callable<Integer> {
-        @ParentCommand
-        TokensCommand tokens;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
+    abstract static class Reseal extends TokensVerb {
         @Option(names = "--batch-size", paramLabel = "N", defaultValue = "500",
                 description = "Rows re-encrypted per transaction (default: ${DEFAULT-VALUE}).")
         int batchSize;
@@ -296,7 +278,7 @@ final class TokensCommand implements Runnable {
             }
             return tokens.withVault(vault -> {
                 ResealReport report = reseal(vault);
-                PrintWriter out = spec.commandLine().getOut();
+                PrintWriter out = out();
                 out.println("re-encrypted " + report.resealed() + " tokens in " + report.batches()
                         + " batches under key " + report.primaryKeyId() + "; " + report.remaining() + " remaining");
                 out.println("rows per key: " + (report.rowsPerKey().isEmpty() ? "none" : report.rowsPerKey()));
@@ -336,13 +318,7 @@ final class TokensCommand implements Runnable {
     @Command(name = "retire-key", mixinStandardHelpOptions = true, description = {
         "Remove KEY_ID from the keyset once no token is encrypted under it (after rotate reports 0 remaining).",
         "Rewrites the file METER_TOKEN_KEYSET names; when it holds inline JSON, prints the new keyset instead."})
-    static final class RetireKey implements Callable<Integer> {
-        @ParentCommand
-        TokensCommand tokens;
-
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class RetireKey extends TokensVerb {
         @Parameters(index = "0", paramLabel = "KEY_ID", description = "The key id, as `list` and `rotate` show it.")
         long keyId;
 
@@ -356,7 +332,7 @@ final class TokensCommand implements Runnable {
                             + ": run `meter tokens rotate` until it reports 0 remaining");
                 }
                 String source = tokens.env.get(TokenKeyset.VARIABLE).strip();
-                PrintWriter out = spec.commandLine().getOut();
+                PrintWriter out = out();
                 if (source.startsWith("{")) {
                     spec.commandLine().getErr().println("meter tokens retire-key: the keyset below is a SECRET;"
                             + " put it in METER_TOKEN_KEYSET in place of the old one.");
