@@ -1,6 +1,7 @@
 package io.usagemeter.cli;
 
 import io.usagemeter.cli.load.LoadGenerator;
+import io.usagemeter.schema.config.MeterEnvironment;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.time.Duration;
@@ -8,8 +9,6 @@ import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,8 +19,6 @@ import picocli.CommandLine.Option;
                 + "$METER_API_KEY, e.g. after `source .meter/dev.env`).",
             "Latency is measured from each request's intended send time (coordinated omission corrected)."})
 final class LoadCommand implements Callable<Integer> {
-
-    private static final Pattern SHORT_DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
 
     private final Map<String, String> env;
 
@@ -69,27 +66,13 @@ final class LoadCommand implements Callable<Integer> {
     }
 
     private String required(String name) {
-        String value = env.get(name);
-        if (value == null || value.isBlank()) {
-            throw new IllegalArgumentException(name + " is not set (e.g. `source .meter/dev.env`)");
-        }
-        return value;
+        return MeterEnvironment.of(env).required(name, "e.g. `source .meter/dev.env`");
     }
 
     static Duration parseDuration(String text) {
-        Matcher m = SHORT_DURATION.matcher(text.strip().toLowerCase(Locale.ROOT));
-        if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            return switch (m.group(2)) {
-                case "ms" -> Duration.ofMillis(n);
-                case "s" -> Duration.ofSeconds(n);
-                case "m" -> Duration.ofMinutes(n);
-                default -> Duration.ofHours(n);
-            };
-        }
         try {
-            return Duration.parse(text.strip());
-        } catch (DateTimeParseException e) {
+            return MeterEnvironment.parseDuration(text.toLowerCase(Locale.ROOT));
+        } catch (DateTimeParseException | ArithmeticException | NumberFormatException e) {
             throw new IllegalArgumentException("--duration: not a duration: " + text + " (try 30s, 5m or PT2M)", e);
         }
     }
