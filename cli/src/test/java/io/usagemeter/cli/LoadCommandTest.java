@@ -129,10 +129,9 @@ class LoadCommandTest {
     }
 
     @Test
-    void durationsReadShortFormsAndIso8601() {
-        assertThat(LoadCommand.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
-        assertThat(LoadCommand.parseDuration("30s")).isEqualTo(Duration.ofSeconds(30));
-        assertThat(LoadCommand.parseDuration("5m")).isEqualTo(Duration.ofMinutes(5));
+    void durationsReadShortFormsInAnyCaseAndIso8601() {
+        // Every unit is covered by MeterEnvironmentTest; here what --duration adds: any case, its own message.
+        assertThat(LoadCommand.parseDuration("30S")).isEqualTo(Duration.ofSeconds(30));
         assertThat(LoadCommand.parseDuration("PT2M")).isEqualTo(Duration.ofMinutes(2));
         assertThatThrownBy(() -> LoadCommand.parseDuration("soon")).hasMessageContaining("--duration");
     }

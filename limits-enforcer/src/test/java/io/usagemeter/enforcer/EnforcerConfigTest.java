@@ -31,14 +31,10 @@ class EnforcerConfigTest {
     @Test
     void readsEveryVariable() {
         Map<String, String> env = new HashMap<>(DB);
-        env.put("METER_ENFORCER_PORT", "9000");
-        env.put("METER_ENFORCER_ADVERTISED_URL", "http://10.0.0.5:9000");
-        env.put("METER_ENFORCER_STATE_DIR", "/var/lib/enforcer");
-        env.put("METER_ENFORCER_STANDBY_REPLICAS", "0");
-        env.put("METER_ENFORCER_COMMIT_INTERVAL", "PT1S");
-        env.put("METER_ENFORCER_GRACE_PERCENT", "2.5");
-        env.put("METER_ENFORCER_STREAM_THREADS", "2");
-        env.put("METER_ADMIN_EMAILS", " Ops@Example.com, ,admin@example.com");
+        env.putAll(Map.of("METER_ENFORCER_PORT", "9000", "METER_ENFORCER_ADVERTISED_URL", "http://10.0.0.5:9000",
+                "METER_ENFORCER_STATE_DIR", "/var/lib/enforcer", "METER_ENFORCER_STANDBY_REPLICAS", "0",
+                "METER_ENFORCER_COMMIT_INTERVAL", "PT1S", "METER_ENFORCER_GRACE_PERCENT", "2.5",
+                "METER_ENFORCER_STREAM_THREADS", "2", "METER_ADMIN_EMAILS", " Ops@Example.com, ,admin@example.com"));
         EnforcerConfig config = EnforcerConfig.fromEnv(env);
         assertThat(config.port()).isEqualTo(9000);
         assertThat(config.advertisedUrl()).isEqualTo(URI.create("http://10.0.0.5:9000"));
