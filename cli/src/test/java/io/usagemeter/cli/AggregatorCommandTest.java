@@ -20,7 +20,7 @@ class AggregatorCommandTest {
 
         assertThat(code).isEqualTo(1);
         assertThat(err.toString().strip())
-                .startsWith("meter aggregator: METER_AGGREGATOR_DEDUPE_WINDOW must be an ISO-8601 duration")
+                .startsWith("meter aggregator: METER_AGGREGATOR_DEDUPE_WINDOW must be a positive ISO-8601 duration")
                 .doesNotContain("\n");
     }
 
