@@ -341,9 +341,9 @@ public final class EnforcerService implements AutoCloseable {
         }
         MonthlySummary usage = resolve(requireQueries().usage(user, month, false), MonthlySummary.class);
         LimitAnswer limit = resolve(requireQueries().limit(user, false), LimitAnswer.class);
-        var before = snapshot(usage.units(), limit.effectiveLimit());
+        var before = AdminRequests.UsageSnapshot.of(usage.units(), limit.effectiveLimit());
         // From the reset instant the month counts only events after it; none has happened yet.
-        var after = snapshot(0, limit.effectiveLimit());
+        var after = AdminRequests.UsageSnapshot.of(0, limit.effectiveLimit());
         String commandId = commandId(body.commandId());
         if (!dryRun) {
             publish(new AdminCommand.ResetUsage(commandId, user, month, now, now, admin.email()));
@@ -424,11 +424,6 @@ public final class EnforcerService implements AutoCloseable {
     private void publish(AdminCommand command) throws Exception {
         commands.send(new ProducerRecord<>(Topics.ADMIN_COMMANDS.name(), null, command.issuedAt().toEpochMilli(),
                 command.userId().toString(), command)).get(PUBLISH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private static AdminRequests.UsageSnapshot snapshot(long used, long limit) {
-        return new AdminRequests.UsageSnapshot(used, limit, Math.max(limit - used, 0),
-                Json.write(LimitRules.status(used, limit)).replace("\"", ""));
     }
 
     private static <T> T resolve(Outcome<?> outcome, Class<T> type) throws JsonProcessingException {
