@@ -163,6 +163,50 @@ class EnforcerReplayIT {
                 .isEqualTo(401);
     }
 
+    @Test
+    void adminVerbsOverTheApiFollowAReplayToItsEndAndResetAnswersAsDirectly() {
+        Map<String, String> api = Map.of("METER_ENFORCER_URL", "http://localhost:" + enforcer.port(),
+                "METER_ADMIN_TOKEN", token);
+        Run replay = meter(api, "admin", "replay", "--month", MONTH.toString(), "--dry-run");
+        assertThat(replay.code()).as(replay.err()).isZero();
+        assertThat(replay.err()).contains("via admin API").contains("started on the enforcer");
+        assertThat(replay.out()).contains("\"state\" : \"succeeded\"").contains("\"rows_repaired\" : 0");
+
+        UUID user = UUID.randomUUID();
+        Run overApi = meter(api, "admin", "reset-usage", user.toString(), "--dry-run");
+        Run direct = meter(Map.of("METER_DB_URL", postgres.jdbcUrl("meter"), "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER,
+                "METER_DB_PASSWORD", ""), "admin", "reset-usage", user.toString(), "--dry-run");
+        assertThat(overApi.code()).as(overApi.err()).isZero();
+        assertThat(direct.code()).as(direct.err()).isZero();
+        assertThat(direct.err()).contains("via PostgreSQL");
+        JsonNode a = tree(overApi.out());
+        JsonNode d = tree(direct.out());
+        assertThat(d.fieldNames()).toIterable().containsExactlyElementsOf(a::fieldNames);
+        assertThat(d.get("before")).isEqualTo(a.get("before"));
+        assertThat(d.get("published").asBoolean()).isFalse();
+    }
+
+    record Run(int code, String out, String err) {
+    }
+
+    private static Run meter(Map<String, String> env, String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        picocli.CommandLine cli = Meter.commandLine(env);
+        cli.setOut(new java.io.PrintWriter(out, true));
+        cli.setErr(new java.io.PrintWriter(err, true));
+        int code = cli.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    private static JsonNode tree(String json) {
+        try {
+            return Json.tree(json);
+        } catch (Exception e) {
+            throw new AssertionError("not JSON: " + json, e);
+        }
+    }
+
     private static HttpResponse<String> post(String body) throws Exception {
         return send(HttpRequest.newBuilder(uri("/v1/admin/replay")).header("Authorization", "Bearer " + token)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build());
