@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.usagemeter.enforcer.LimitRules;
 import io.usagemeter.enforcer.db.AdminReports;
+import io.usagemeter.enforcer.http.AdminRequests;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topics;
@@ -16,7 +17,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
@@ -30,6 +30,7 @@ import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -44,6 +45,27 @@ import picocli.CommandLine.Spec;
 final class EnforcerAdminCommands {
 
     private EnforcerAdminCommands() {
+    }
+
+    /** A verb's admin API call; {@code body} is written as JSON, null for none. */
+    record ApiRequest(String method, String path, Object body) {
+    }
+
+    /** A verb's work against Kafka and PostgreSQL directly. */
+    @FunctionalInterface
+    interface Direct {
+        void run() throws Exception;
+    }
+
+    /** {@code --command-id}: the id of the admin command the verb issues, so a retry applies once. */
+    static final class CommandIdOption {
+        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
+        String given;
+
+        /** The given id, or a fresh random one (drawn once per call: use the result for the whole verb). */
+        String orRandom() {
+            return given == null ? UUID.randomUUID().toString() : given;
+        }
     }
 
     /** Where a verb goes: the admin API or Kafka and PostgreSQL directly. */
@@ -77,6 +99,23 @@ final class EnforcerAdminCommands {
                 case "direct" -> false;
                 default -> throw new IllegalArgumentException("--via must be api or direct, was " + via);
             };
+        }
+
+        /**
+         * Runs the verb where {@link #overApi()} says: over the admin API, printing its JSON answer, or
+         * {@code direct}ly against Kafka and PostgreSQL. Either way the verb succeeded (exit code 0); failures throw.
+         */
+        int apiOrDirect(ApiRequest request, Direct direct) throws Exception {
+            if (overApi()) {
+                printJson(api(request.method(), request.path(), request.body()));
+            } else {
+                direct.run();
+            }
+            return 0;
+        }
+
+        YearMonth monthOrCurrent(YearMonth month) {
+            return month == null ? LimitRules.monthOf(clock.instant()) : month;
         }
 
         boolean set(String name) {
@@ -167,45 +206,29 @@ final class EnforcerAdminCommands {
         @Option(names = "--dry-run", description = "show usage before and after without publishing the reset")
         boolean dryRun;
 
-        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
-        String commandId;
+        @Mixin
+        CommandIdOption commandId;
 
         @Override
         public Integer call() throws Exception {
-            YearMonth m = month == null ? LimitRules.monthOf(clock.instant()) : month;
-            String id = commandId == null ? UUID.randomUUID().toString() : commandId;
-            if (overApi()) {
-                Map<String, Object> body = new LinkedHashMap<>();
-                body.put("month", m.toString());
-                body.put("dry_run", dryRun);
-                body.put("command_id", id);
-                printJson(api("POST", "/v1/admin/users/" + user + "/reset-usage", body));
-                return 0;
-            }
-            DSLContext dsl = database();
-            var stats = dsl.resultQuery("SELECT used, effective_limit FROM get_user_usage_stats(?, ?)", user, m.atDay(1)).fetchOne();
+            YearMonth m = monthOrCurrent(month);
+            String id = commandId.orRandom();
+            return apiOrDirect(new ApiRequest("POST", "/v1/admin/users/" + user + "/reset-usage",
+                    new AdminRequests.ResetUsage(m, dryRun, id)), () -> resetDirectly(m, id));
+        }
+
+        /** Publishes the reset and prints what the admin API would answer, from get_user_usage_stats. */
+        private void resetDirectly(YearMonth m, String id) throws Exception {
+            var stats = database().resultQuery("SELECT used, effective_limit FROM get_user_usage_stats(?, ?)", user,
+                    m.atDay(1)).fetchOne();
             long used = stats == null ? 0 : stats.get(0, Long.class);
             long limit = stats == null ? 0 : stats.get(1, Long.class);
             Instant now = clock.instant();
             if (!dryRun) {
                 publish(new AdminCommand.ResetUsage(id, user, m, now, now, issuer()));
             }
-            Map<String, Object> result = new LinkedHashMap<>();
-            result.put("command_id", id);
-            result.put("dry_run", dryRun);
-            result.put("published", !dryRun);
-            result.put("user_id", user);
-            result.put("month", m.toString());
-            result.put("reset_at", now.toString());
-            result.put("before", snapshot(used, limit));
-            result.put("after", snapshot(0, limit));
-            printJson(result);
-            return 0;
-        }
-
-        private static Map<String, Object> snapshot(long used, long limit) {
-            return Map.of("used", used, "effective_limit", limit, "remaining", Math.max(limit - used, 0),
-                    "state", LimitRules.status(used, limit).name().toLowerCase(java.util.Locale.ROOT));
+            printJson(new AdminRequests.ResetUsageResult(id, dryRun, !dryRun, user, m, now,
+                    AdminRequests.UsageSnapshot.of(used, limit), AdminRequests.UsageSnapshot.of(0, limit)));
         }
     }
 
@@ -222,22 +245,20 @@ final class EnforcerAdminCommands {
         @Parameters(index = "1", paramLabel = "AMOUNT")
         long amount;
 
-        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
-        String commandId;
+        @Mixin
+        CommandIdOption commandId;
 
         @Override
         public Integer call() throws Exception {
             if (amount <= 0) {
                 throw new IllegalArgumentException("AMOUNT must be positive, was " + amount);
             }
-            String id = commandId == null ? UUID.randomUUID().toString() : commandId;
-            if (overApi()) {
-                printJson(api("POST", "/v1/admin/users/" + user + "/credits", Map.of("amount", amount, "command_id", id)));
-                return 0;
-            }
-            publish(new AdminCommand.AddBonusCredits(id, user, amount, clock.instant(), issuer()));
-            out().println("published add_bonus_credits " + id + ": +" + amount + " for " + user);
-            return 0;
+            String id = commandId.orRandom();
+            return apiOrDirect(new ApiRequest("POST", "/v1/admin/users/" + user + "/credits",
+                    new AdminRequests.AddCredits(amount, id)), () -> {
+                publish(new AdminCommand.AddBonusCredits(id, user, amount, clock.instant(), issuer()));
+                out().println("published add_bonus_credits " + id + ": +" + amount + " for " + user);
+            });
         }
     }
 
@@ -253,16 +274,18 @@ final class EnforcerAdminCommands {
         @Parameters(index = "1", paramLabel = "PLAN")
         String plan;
 
-        @Option(names = "--command-id", description = "reuse to retry without applying twice (default: random)")
-        String commandId;
+        @Mixin
+        CommandIdOption commandId;
 
         @Override
         public Integer call() throws Exception {
-            String id = commandId == null ? UUID.randomUUID().toString() : commandId;
-            if (overApi()) {
-                printJson(api("PUT", "/v1/admin/users/" + user + "/plan", Map.of("plan", plan, "command_id", id)));
-                return 0;
-            }
+            String id = commandId.orRandom();
+            return apiOrDirect(new ApiRequest("PUT", "/v1/admin/users/" + user + "/plan",
+                    new AdminRequests.SetPlan(plan, id)), () -> setPlanDirectly(id));
+        }
+
+        /** Refuses a plan subscription_limits does not know (when the database is configured), then publishes. */
+        private void setPlanDirectly(String id) throws Exception {
             if (set("METER_DB_URL")) {
                 Integer known = database().resultQuery("SELECT count(*) FROM subscription_limits WHERE plan = ?", plan)
                         .fetchOne(0, Integer.class);
@@ -272,7 +295,6 @@ final class EnforcerAdminCommands {
             }
             publish(new AdminCommand.SetPlan(id, user, plan, clock.instant(), issuer()));
             out().println("published set_plan " + id + ": " + user + " → " + plan);
-            return 0;
         }
     }
 
@@ -288,12 +310,8 @@ final class EnforcerAdminCommands {
 
         @Override
         public Integer call() throws Exception {
-            if (overApi()) {
-                printJson(api("GET", "/v1/admin/users?limit=" + limit, null));
-            } else {
-                printJson(Map.of("users", new AdminReports(database()).users(limit)));
-            }
-            return 0;
+            return apiOrDirect(new ApiRequest("GET", "/v1/admin/users?limit=" + limit, null),
+                    () -> printJson(Map.of("users", new AdminReports(database()).users(limit))));
         }
     }
 
@@ -312,13 +330,9 @@ final class EnforcerAdminCommands {
 
         @Override
         public Integer call() throws Exception {
-            YearMonth m = month == null ? LimitRules.monthOf(clock.instant()) : month;
-            if (overApi()) {
-                printJson(api("GET", "/v1/admin/analytics?month=" + m + "&top=" + top, null));
-            } else {
-                printJson(new AdminReports(database()).analytics(m, top));
-            }
-            return 0;
+            YearMonth m = monthOrCurrent(month);
+            return apiOrDirect(new ApiRequest("GET", "/v1/admin/analytics?month=" + m + "&top=" + top, null),
+                    () -> printJson(new AdminReports(database()).analytics(m, top)));
         }
     }
 }

@@ -10,9 +10,8 @@ import io.usagemeter.aggregator.replay.ReplayRefusedException;
 import io.usagemeter.aggregator.replay.ReplayReport;
 import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.aggregator.replay.SummaryChange;
+import io.usagemeter.cli.replay.AggregatorReplayRunner;
 import io.usagemeter.schema.events.MonthlySummary;
-import io.usagemeter.schema.topics.TopicSettings;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.time.YearMonth;
 import java.util.LinkedHashMap;
@@ -82,9 +81,7 @@ final class ReplayCommand extends EnforcerAdminCommands.AdminVerb {
     private int direct(ReplayRange r) throws Exception {
         AggregatorConfig aggregator = AggregatorConfig.fromEnv(env);
         say("via Kafka at " + aggregator.bootstrapServers());
-        Replayer replayer = new Replayer(aggregator, database(), clock,
-                Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "replays"),
-                TopicSettings.fromEnv(env).replicationFactor());
+        Replayer replayer = AggregatorReplayRunner.replayer(env, database(), clock);
         ReplayPlan plan;
         try {
             plan = replayer.plan(r, dryRun);

@@ -3,9 +3,14 @@ package io.usagemeter.cli;
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.cli.replay.AggregatorReplayRunner;
+import io.usagemeter.enforcer.EnforcerConfig;
+import io.usagemeter.enforcer.EnforcerMain;
+import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import java.time.Clock;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
@@ -80,7 +85,8 @@ final class ServiceCommands {
 
     /**
      * {@code meter enforcer}: the limits enforcer configured from {@code METER_*} variables, running until the
-     * process is stopped; a named shutdown hook stops it cleanly.
+     * process is stopped; a named shutdown hook stops it cleanly. Its admin replays run in this process with the
+     * aggregator's replayer, which reads the aggregator's variables so it decides as the live aggregator does.
      */
     @Command(name = "enforcer", description = "Run the limits enforcer (Kafka Streams + limit checks; config from "
             + "METER_ENFORCER_*, METER_ADMIN_*, METER_KAFKA_BOOTSTRAP, METER_DB_*).")
@@ -90,7 +96,8 @@ final class ServiceCommands {
 
         @Override
         public Integer call() throws InterruptedException {
-            io.usagemeter.enforcer.EnforcerMain.run(io.usagemeter.enforcer.EnforcerConfig.fromEnv(meter.environment()));
+            Map<String, String> env = meter.environment();
+            EnforcerMain.run(EnforcerService.create(EnforcerConfig.fromEnv(env), AggregatorReplayRunner.fromEnv(env)));
             return 0;
         }
     }

@@ -12,9 +12,14 @@ public final class EnforcerMain {
         run(EnforcerConfig.fromEnv(System.getenv()));
     }
 
-    /** Starts the service and blocks; a named shutdown hook stops it cleanly. */
+    /** Starts the service (without replays: this module cannot run one) and blocks until the process is stopped. */
     public static void run(EnforcerConfig config) throws InterruptedException {
-        EnforcerService service = EnforcerService.create(config).start();
+        run(EnforcerService.create(config));
+    }
+
+    /** Starts the service and blocks; a named shutdown hook stops it cleanly. */
+    public static void run(EnforcerService service) throws InterruptedException {
+        service.start();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             service.close();

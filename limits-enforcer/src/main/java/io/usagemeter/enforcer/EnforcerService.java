@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.usagemeter.enforcer.admin.ReplayRunner;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.enforcer.db.AdminReports;
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
@@ -20,11 +21,6 @@ import io.usagemeter.enforcer.http.ApiError;
 import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.enforcer.internal.LimitQueries.Outcome;
 import io.usagemeter.enforcer.internal.ReplayWatch;
-import io.usagemeter.aggregator.AggregatorConfig;
-import io.usagemeter.aggregator.replay.ReplayJobs;
-import io.usagemeter.aggregator.replay.ReplayRange;
-import io.usagemeter.aggregator.replay.ReplayRefusedException;
-import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.json.Json;
@@ -42,6 +38,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -85,7 +82,7 @@ public final class EnforcerService implements AutoCloseable {
     private volatile KafkaStreams streams;
     private volatile LimitQueries queries;
     private volatile EntitlementEffectsWriter writer;
-    private final ReplayJobs replays;
+    private final ReplayRunner replays;
     private volatile ReplayWatch replayWatch;
 
     /**
@@ -96,10 +93,11 @@ public final class EnforcerService implements AutoCloseable {
     }
 
     /**
-     * @param replays runs {@code POST /v1/admin/replay}; null answers those routes 503 (not configured)
+     * @param replays runs {@code POST /v1/admin/replay} and is closed with the service; null answers the replay
+     *     routes 503 (this process cannot replay)
      */
     public EnforcerService(EnforcerConfig config, DSLContext dsl, Clock clock, Properties streamsOverrides,
-                           ReplayJobs replays) {
+                           ReplayRunner replays) {
         this.replays = replays;
         this.config = config;
         this.dsl = dsl;
@@ -142,19 +140,23 @@ public final class EnforcerService implements AutoCloseable {
         });
     }
 
-    /** The service for {@code meter enforcer}: its own database connection from the configuration. */
+    /** The service with its own database connection from the configuration, without replays (routes answer 503). */
     public static EnforcerService create(EnforcerConfig config) {
+        return create(config, dsl -> null);
+    }
+
+    /**
+     * The service for {@code meter enforcer}: its own database connection from the configuration.
+     *
+     * @param replays builds the replay runner on that database connection (may return null: no replays)
+     */
+    public static EnforcerService create(EnforcerConfig config, Function<DSLContext, ReplayRunner> replays) {
         PGSimpleDataSource dataSource = new PGSimpleDataSource();
         dataSource.setUrl(config.dbUrl());
         dataSource.setUser(config.dbUser());
         dataSource.setPassword(config.dbPassword());
         DSLContext dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
-        // Replays must decide as the live aggregator does: they read the aggregator's own variables.
-        Replayer replayer = new Replayer(AggregatorConfig.fromEnv(System.getenv()), dsl, Clock.systemUTC(),
-                java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "usage-meter", "replays"),
-                config.topicSettings().replicationFactor());
-        return new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(),
-                new ReplayJobs(replayer, Clock.systemUTC()));
+        return new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(), replays.apply(dsl));
     }
 
     /** Creates missing topics, publishes the plans, then starts HTTP, the topology and the writer. */
@@ -339,9 +341,9 @@ public final class EnforcerService implements AutoCloseable {
         }
         MonthlySummary usage = resolve(requireQueries().usage(user, month, false), MonthlySummary.class);
         LimitAnswer limit = resolve(requireQueries().limit(user, false), LimitAnswer.class);
-        var before = snapshot(usage.units(), limit.effectiveLimit());
+        var before = AdminRequests.UsageSnapshot.of(usage.units(), limit.effectiveLimit());
         // From the reset instant the month counts only events after it; none has happened yet.
-        var after = snapshot(0, limit.effectiveLimit());
+        var after = AdminRequests.UsageSnapshot.of(0, limit.effectiveLimit());
         String commandId = commandId(body.commandId());
         if (!dryRun) {
             publish(new AdminCommand.ResetUsage(commandId, user, month, now, now, admin.email()));
@@ -383,46 +385,45 @@ public final class EnforcerService implements AutoCloseable {
     }
 
     private void startReplay(Context ctx, AdminIdentity admin) {
-        if (replays == null) {
-            throw new HttpProblem(503, "replays are not configured on this instance", List.of());
-        }
+        ReplayRunner runner = requireReplays();
         ReplayRequest body = body(ctx, ReplayRequest.class, null);
         if ((body.month() == null) == (body.from() == null)) {
             throw new HttpProblem(400, "give exactly one of month (YYYY-MM) or from (RFC 3339)", List.of());
         }
-        ReplayRange range;
+        boolean dryRun = Boolean.TRUE.equals(body.dryRun());
+        ReplayRunner.Request request = body.month() != null
+                ? ReplayRunner.Request.month(body.month(), dryRun) : ReplayRunner.Request.from(body.from(), dryRun);
         try {
-            range = body.month() != null ? ReplayRange.month(body.month()) : ReplayRange.from(body.from(), clock.instant());
-        } catch (IllegalArgumentException e) {
-            throw new HttpProblem(400, e.getMessage(), List.of());
-        }
-        try {
-            ReplayJobs.Job job = replays.submit(range, Boolean.TRUE.equals(body.dryRun()));
-            LOG.info("admin {} started replay {} of {}{}", admin.email(), job.jobId(), range, job.dryRun() ? " (dry run)" : "");
-            json(ctx, 202, Map.of("job_id", job.jobId()));
-        } catch (ReplayRefusedException e) {
+            String jobId = runner.start(request);
+            LOG.info("admin {} started replay {} of {}", admin.email(), jobId, request);
+            json(ctx, 202, Map.of("job_id", jobId));
+        } catch (ReplayRunner.InvalidRequest e) {
+            throw new HttpProblem(400, e.getMessage(), List.of(new ApiError.FieldViolation(e.field(), e.getMessage())));
+        } catch (ReplayRunner.Refused e) {
             throw new HttpProblem(409, e.getMessage(), List.of());
         }
     }
 
     private void getReplay(Context ctx, AdminIdentity admin) {
-        if (replays == null) {
-            throw new HttpProblem(503, "replays are not configured on this instance", List.of());
-        }
-        ReplayJobs.Job job = replays.job(ctx.pathParam("job_id"))
+        ReplayRunner.JobStatus job = requireReplays().job(ctx.pathParam("job_id"))
                 .orElseThrow(() -> new HttpProblem(404, "no replay job " + ctx.pathParam("job_id") + " on this instance",
                         List.of()));
         json(ctx, 200, job);
     }
 
+    private ReplayRunner requireReplays() {
+        if (replays == null) {
+            // Not a passing state: no Retry-After, the caller must go to a process that can replay.
+            throw new HttpProblem(503, "replay is not available in this process", List.of(
+                    "this enforcer was started without a replay runner; `meter enforcer` and `meter dev` provide one"),
+                    false);
+        }
+        return replays;
+    }
+
     private void publish(AdminCommand command) throws Exception {
         commands.send(new ProducerRecord<>(Topics.ADMIN_COMMANDS.name(), null, command.issuedAt().toEpochMilli(),
                 command.userId().toString(), command)).get(PUBLISH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private static AdminRequests.UsageSnapshot snapshot(long used, long limit) {
-        return new AdminRequests.UsageSnapshot(used, limit, Math.max(limit - used, 0),
-                Json.write(LimitRules.status(used, limit)).replace("\"", ""));
     }
 
     private static <T> T resolve(Outcome<?> outcome, Class<T> type) throws JsonProcessingException {
@@ -451,11 +452,18 @@ public final class EnforcerService implements AutoCloseable {
     private static final class HttpProblem extends RuntimeException {
         final int status;
         final List<?> details;
+        /** Whether a 503 passes (answered with {@code Retry-After}). */
+        final boolean passing;
 
         HttpProblem(int status, String message, List<?> details) {
+            this(status, message, details, true);
+        }
+
+        HttpProblem(int status, String message, List<?> details, boolean passing) {
             super(message, null, false, false);
             this.status = status;
             this.details = details;
+            this.passing = passing;
         }
     }
 
@@ -469,7 +477,7 @@ public final class EnforcerService implements AutoCloseable {
         try {
             handler.handle(ctx);
         } catch (HttpProblem problem) {
-            if (problem.status == 503) {
+            if (problem.status == 503 && problem.passing) {
                 ctx.header("Retry-After", RETRY_AFTER_SECONDS);
             }
             json(ctx, problem.status, new ApiError(problem.getMessage(), problem.details));

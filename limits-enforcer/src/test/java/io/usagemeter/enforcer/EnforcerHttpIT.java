@@ -165,6 +165,28 @@ class EnforcerHttpIT {
     }
 
     @Test
+    void replayRoutesSayReplayIsNotAvailableWhenTheServiceHasNoReplayRunner() throws Exception {
+        String token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
+                Duration.ofMinutes(5), Clock.systemUTC());
+        HttpResponse<String> start = stack.send(HttpRequest.newBuilder(
+                        URI.create("http://localhost:" + port + "/v1/admin/replay"))
+                .header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"month\": \"" + MONTH + "\", \"dry_run\": true}")).build());
+        HttpResponse<String> job = stack.send(HttpRequest.newBuilder(
+                        URI.create("http://localhost:" + port + "/v1/admin/replay/some-job"))
+                .header("Authorization", "Bearer " + token).GET().build());
+        for (HttpResponse<String> r : java.util.List.of(start, job)) {
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+            assertThat(Json.tree(r.body()).get("error").asText()).isEqualTo("replay is not available in this process");
+            assertThat(Json.tree(r.body()).get("details")).isNotEmpty();
+            assertThat(r.headers().firstValue("Retry-After")).as("not a passing state").isEmpty();
+        }
+        // Admin routes authenticate first, as every other one.
+        assertThat(stack.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/v1/admin/replay/some-job"))
+                .GET().build()).statusCode()).isEqualTo(401);
+    }
+
+    @Test
     void servesMetricsAndHealth() throws Exception {
         await().atMost(Duration.ofSeconds(60)).until(() -> stack.get(port, "/health/ready").statusCode() == 200);
         assertThat(stack.get(port, "/health/live").statusCode()).isEqualTo(200);

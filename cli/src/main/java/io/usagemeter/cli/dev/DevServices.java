@@ -3,6 +3,7 @@ package io.usagemeter.cli.dev;
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.cli.replay.AggregatorReplayRunner;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.ingest.IngestConfig;
@@ -61,7 +62,8 @@ final class DevServices {
                         env -> new AggregatorService(AggregatorConfig.fromEnv(env), Clock.systemUTC(),
                                 SinkConfig.fromEnvironment(env)).start()),
                 new Service(ENFORCER, "#5", DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
-                        env -> EnforcerService.create(EnforcerConfig.fromEnv(env)).start()));
+                        env -> EnforcerService.create(EnforcerConfig.fromEnv(env), AggregatorReplayRunner.fromEnv(env))
+                                .start()));
     }
 
     static List<String> namesInBuild() {
