@@ -53,6 +53,8 @@ final class ApiUsageTable implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ApiUsageTable.class);
     private static final String W = SinkWriter.SAME_EVENT_WINDOW;
+    /** A time bind value: jOOQ binds an OffsetDateTime of plain SQL as text. */
+    private static final String AT = "?::timestamptz";
     private static final String EVENT_COLUMNS = "event_id, user_id, occurred_at, provider, endpoint, method,"
             + " status_code, response_time_ms, request_bytes, response_bytes, tokens, units";
     /** The columns a hand edit may alter; the key columns identify the row and ingested_at is the sink's own. */
@@ -71,7 +73,7 @@ final class ApiUsageTable implements AutoCloseable {
     /** Binds: range start, range end, range start, range start. */
     private static final String CREATE_EXPECTED = "CREATE TEMPORARY TABLE replay_expected_usage AS"
             + " SELECT " + columns("e", EVENT_COLUMNS) + " FROM replay_logged_events e"
-            + " WHERE e.occurred_at >= ? AND e.occurred_at < ?"
+            + " WHERE e.occurred_at >= " + AT + " AND e.occurred_at < " + AT
             + " AND NOT EXISTS (SELECT 1 FROM replay_logged_events p"
             + "   WHERE p.user_id = e.user_id AND p.event_id = e.event_id"
             + "   AND (p.source_partition, p.source_offset) < (e.source_partition, e.source_offset)"
@@ -79,21 +81,21 @@ final class ApiUsageTable implements AutoCloseable {
             + " AND NOT EXISTS (SELECT 1 FROM api_usage a"
             + "   WHERE a.user_id = e.user_id AND a.event_id = e.event_id"
             + "   AND a.occurred_at >= e.occurred_at - " + W
-            + "   AND a.occurred_at >= ?::timestamptz - " + W + " AND a.occurred_at < ?)";
+            + "   AND a.occurred_at >= " + AT + " - " + W + " AND a.occurred_at < " + AT + ")";
 
     /** Binds: the range's start and end, three times. */
     private static final String CREATE_CHANGES = "CREATE TEMPORARY TABLE replay_usage_changes AS"
             + " SELECT 'insert'::text AS kind, x.user_id, x.event_id, x.occurred_at FROM replay_expected_usage x"
             + " WHERE NOT EXISTS (SELECT 1 FROM api_usage a WHERE a.user_id = x.user_id AND a.event_id = x.event_id"
-            + "   AND a.occurred_at = x.occurred_at AND a.occurred_at >= ? AND a.occurred_at < ?)"
+            + "   AND a.occurred_at = x.occurred_at AND a.occurred_at >= " + AT + " AND a.occurred_at < " + AT + ")"
             + " UNION ALL"
             + " SELECT 'rewrite', x.user_id, x.event_id, x.occurred_at FROM replay_expected_usage x"
             + " JOIN api_usage a ON a.user_id = x.user_id AND a.event_id = x.event_id AND a.occurred_at = x.occurred_at"
-            + " WHERE a.occurred_at >= ? AND a.occurred_at < ?"
+            + " WHERE a.occurred_at >= " + AT + " AND a.occurred_at < " + AT
             + "   AND (" + columns("a", VALUE_COLUMNS) + ") IS DISTINCT FROM (" + columns("x", VALUE_COLUMNS) + ")"
             + " UNION ALL"
             + " SELECT 'remove', a.user_id, a.event_id, a.occurred_at FROM api_usage a"
-            + " WHERE a.occurred_at >= ? AND a.occurred_at < ?"
+            + " WHERE a.occurred_at >= " + AT + " AND a.occurred_at < " + AT
             + "   AND EXISTS (SELECT 1 FROM replay_logged_events e WHERE e.user_id = a.user_id AND e.event_id = a.event_id)"
             + "   AND NOT EXISTS (SELECT 1 FROM replay_expected_usage x WHERE x.user_id = a.user_id"
             + "     AND x.event_id = a.event_id AND x.occurred_at = a.occurred_at)";
@@ -106,11 +108,11 @@ final class ApiUsageTable implements AutoCloseable {
 
     /** Binds: range start, range end. */
     private static final String COUNT_NOT_IN_LOG = "SELECT count(*) FROM api_usage a"
-            + " WHERE a.occurred_at >= ? AND a.occurred_at < ?"
+            + " WHERE a.occurred_at >= " + AT + " AND a.occurred_at < " + AT
             + " AND NOT EXISTS (SELECT 1 FROM replay_logged_events e WHERE e.user_id = a.user_id AND e.event_id = a.event_id)";
 
     private static final String MATCHES_CHANGE = " a.user_id = c.user_id AND a.event_id = c.event_id"
-            + " AND a.occurred_at = c.occurred_at AND a.occurred_at >= ? AND a.occurred_at < ?";
+            + " AND a.occurred_at = c.occurred_at AND a.occurred_at >= " + AT + " AND a.occurred_at < " + AT;
     private static final String EXPECTED_OF_CHANGE = " JOIN replay_expected_usage x ON x.user_id = c.user_id"
             + " AND x.event_id = c.event_id AND x.occurred_at = c.occurred_at";
     /** Binds: range start, range end. */
@@ -124,7 +126,7 @@ final class ApiUsageTable implements AutoCloseable {
             + " AND (" + columns("a", VALUE_COLUMNS) + ") IS DISTINCT FROM (" + columns("x", VALUE_COLUMNS) + ")";
     /** Binds: ingested_at. The sink may have written the same row meanwhile: then it stays as the sink wrote it. */
     private static final String INSERT = "INSERT INTO api_usage (" + EVENT_COLUMNS + ", ingested_at)"
-            + " SELECT " + columns("x", EVENT_COLUMNS) + ", ? FROM replay_usage_changes c" + EXPECTED_OF_CHANGE
+            + " SELECT " + columns("x", EVENT_COLUMNS) + ", " + AT + " FROM replay_usage_changes c" + EXPECTED_OF_CHANGE
             + " WHERE c.kind = 'insert' ON CONFLICT DO NOTHING";
     private static final String MONTHS_TO_INSERT = "SELECT DISTINCT " + MONTH_OF_OCCURRED_AT
             + " FROM replay_usage_changes WHERE kind = 'insert'";
