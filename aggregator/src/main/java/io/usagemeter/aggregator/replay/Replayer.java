@@ -253,7 +253,9 @@ public final class Replayer {
                 }
                 changes.sort(Comparator.comparing((SummaryChange c) -> c.key().month())
                         .thenComparing(c -> c.key().userId()));
+                long comparedAt = System.nanoTime();
                 long logged = staging.await(plan.jobId(), progress, cancelled, started);
+                long stagedAt = System.nanoTime();
                 awaitSinkCaughtUp(apiUsage, plan, cancelled);
                 if (cancelled.getAsBoolean()) {
                     throw new ReplayCancelledException("replay " + plan.jobId() + " stopped before writing anything");
@@ -264,8 +266,13 @@ public final class Replayer {
                         apiUsage.repair(tx, logged, plan.dryRun(), now),
                         plan.dryRun() ? 0 : new SummaryTable(tx).repair(repairs, now)));
                 long read = plan.recordsToRead();
-                Duration took = Duration.ofNanos(System.nanoTime() - started);
+                long finishedAt = System.nanoTime();
+                Duration took = Duration.ofNanos(finishedAt - started);
                 ApiUsageRepair events = done.apiUsage();
+                LOG.info("replay {}: rebuilt and compared the summaries in {} ms, then waited {} ms for the api_usage"
+                                + " staging ({} events), and {} ms for the comparison and repair transaction", plan.jobId(),
+                        (comparedAt - started) / 1_000_000, (stagedAt - comparedAt) / 1_000_000, logged,
+                        (finishedAt - stagedAt) / 1_000_000);
                 LOG.info("replay {} of {} done in {} s: {} summaries rebuilt, {} rows repaired, {} diverging;"
                                 + " api_usage: {} rows inserted, {} rewritten, {} removed, {} kept (not in the log){}",
                         plan.jobId(), plan.range(), took.toSeconds(), rebuilt.size(), done.summaries(),
