@@ -110,6 +110,8 @@ class EnforcerReplayIT {
         assertThat(job[0].at("/progress/records_read").asLong()).isEqualTo(job[0].at("/progress/records_total").asLong());
         assertThat(job[0].at("/report/dry_run").asBoolean()).isTrue();
         assertThat(job[0].at("/report/rows_repaired").asInt()).isZero();
+        assertThat(job[0].at("/report/api_usage/rows_inserted").isNumber()).as(job[0].toString()).isTrue();
+        assertThat(job[0].at("/report/api_usage/rows_kept_not_in_log").isNumber()).as(job[0].toString()).isTrue();
 
         assertThat(stack.send(HttpRequest.newBuilder(uri("/v1/admin/replay/nope"))
                 .header("Authorization", "Bearer " + token).GET().build()).statusCode()).isEqualTo(404);

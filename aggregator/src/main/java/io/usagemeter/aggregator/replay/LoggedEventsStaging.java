@@ -119,17 +119,22 @@ final class LoggedEventsStaging implements AutoCloseable {
                 throw new ReplayCancelledException("replay " + jobId + " stopped at the admin's request");
             }
             try {
-                return staged.get(500, TimeUnit.MILLISECONDS);
+                long events = staged.get(500, TimeUnit.MILLISECONDS);
+                progress.accept(progress(total, started));
+                return events;
             } catch (TimeoutException stillReading) {
-                long n = read.get();
-                double rate = n / Math.max(0.001, (System.nanoTime() - started) / 1e9);
-                progress.accept(new ReplayProgress("staging api_usage", n, total, rate,
-                        rate <= 0 ? null : Duration.ofSeconds((long) ((total - n) / rate))));
+                progress.accept(progress(read.get(), started));
             } catch (ExecutionException e) {
                 throw new IllegalStateException("replay " + jobId + ": reading the events for api_usage failed: "
                         + e.getCause().getMessage(), e.getCause());
             }
         }
+    }
+
+    private ReplayProgress progress(long n, long started) {
+        double rate = n / Math.max(0.001, (System.nanoTime() - started) / 1e9);
+        return new ReplayProgress("staging api_usage", n, total, rate,
+                rate <= 0 ? null : Duration.ofSeconds((long) ((total - n) / rate)));
     }
 
     /** Stops reading (abandoning the COPY) and waits for the thread, so the session is free again. */
