@@ -70,6 +70,10 @@ import org.slf4j.LoggerFactory;
  *       or state fix of the aggregator needs the aggregator itself rebuilt (README).</li>
  * </ul>
  *
+ * Alongside, {@link LoggedEventsStaging} stages the same events for {@link ApiUsageTable}, which restores
+ * {@code api_usage} of the range's months to what the sink's rules give from the log, in the same transaction
+ * as the summary repairs.
+ *
  * Everything temporary (consumer group, internal and private topics, local state) is removed at the
  * end however the replay ends, so a stopped replay is simply started again.
  */
