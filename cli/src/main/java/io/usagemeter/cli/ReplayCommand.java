@@ -2,6 +2,7 @@ package io.usagemeter.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.replay.ApiUsageRepair;
 import io.usagemeter.aggregator.replay.ReplayCancelledException;
 import io.usagemeter.aggregator.replay.ReplayPlan;
 import io.usagemeter.aggregator.replay.ReplayProgress;
@@ -30,7 +31,8 @@ import picocli.CommandLine.Option;
  * Ctrl-C stops it cleanly; over the admin API it starts a job on the enforcer and follows its progress.
  */
 @Command(name = "replay", mixinStandardHelpOptions = true,
-        description = "Rebuild monthly summaries from meter.usage-events and repair the PostgreSQL rows that differ.")
+        description = "Rebuild monthly summaries from meter.usage-events and repair the PostgreSQL rows (summaries and"
+                + " api_usage) that differ.")
 final class ReplayCommand extends EnforcerAdminCommands.AdminVerb {
 
     static final int EXIT_REFUSED = 3;
@@ -162,6 +164,12 @@ final class ReplayCommand extends EnforcerAdminCommands.AdminVerb {
         out.printf(Locale.ROOT, "replay %s of %s%s: %,d records in %.1f s (%,.0f rec/s), %d summaries rebuilt, %d rows repaired%n",
                 report.jobId(), report.range(), report.dryRun() ? " (dry run)" : "", report.recordsRead(),
                 report.took().toMillis() / 1000.0, report.recordsPerSecond(), report.summariesRebuilt(), report.rowsRepaired());
+        ApiUsageRepair events = report.apiUsage();
+        out.printf(Locale.ROOT, "api_usage: %,d events in the log; rows %s %,d, %s %,d, %s %,d; %,d kept (events the log"
+                        + " read does not hold)%n", events.eventsLogged(),
+                report.dryRun() ? "to insert" : "inserted", events.rowsInserted(),
+                report.dryRun() ? "to rewrite" : "rewritten", events.rowsRewritten(),
+                report.dryRun() ? "to remove" : "removed", events.rowsRemoved(), events.rowsKeptNotInLog());
         if (report.changes().isEmpty()) {
             out.println("every summary, on the stream and in PostgreSQL, equals the rebuild: nothing to change");
         }
@@ -172,6 +180,10 @@ final class ReplayCommand extends EnforcerAdminCommands.AdminVerb {
             };
             out.printf("%s %s %s%n  stream:   %s%n  database: %s%n  rebuilt:  %s%n", c.key().userId(), c.key().month(), what,
                     numbers(c.stream()), numbers(c.database()), numbers(c.rebuilt()));
+        }
+        for (ApiUsageRepair.Change c : events.changes()) {
+            out.printf(Locale.ROOT, "%s %s api_usage rows %s: %d inserted, %d rewritten, %d removed%n", c.userId(), c.month(),
+                    report.dryRun() ? "that would change" : "changed", c.inserted(), c.rewritten(), c.removed());
         }
         out.flush();
     }

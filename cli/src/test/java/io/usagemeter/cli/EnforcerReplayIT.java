@@ -151,6 +151,8 @@ class EnforcerReplayIT {
         assertThat(job[0].at("/progress/records_read").asLong()).isEqualTo(job[0].at("/progress/records_total").asLong());
         assertThat(job[0].at("/report/dry_run").asBoolean()).isTrue();
         assertThat(job[0].at("/report/rows_repaired").asInt()).isZero();
+        assertThat(job[0].at("/report/api_usage/rows_inserted").isNumber()).as(job[0].toString()).isTrue();
+        assertThat(job[0].at("/report/api_usage/rows_kept_not_in_log").isNumber()).as(job[0].toString()).isTrue();
         assertThat(job[0].fieldNames()).toIterable().containsExactly(
                 "job_id", "range", "dry_run", "state", "started_at", "progress", "report", "error");
         assertThat(job[0].get("range")).isEqualTo(Json.tree("{\"first_month\": \"" + MONTH + "\", \"last_month\": \"" + MONTH + "\"}"));

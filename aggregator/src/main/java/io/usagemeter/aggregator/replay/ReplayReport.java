@@ -4,12 +4,15 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The outcome of a replay: how many summaries were rebuilt, which differed and what was done.
+ * The outcome of a replay: how many summaries were rebuilt, which differed and what was done, for the
+ * summaries and for the raw events.
  *
- * @param rowsRepaired PostgreSQL rows rewritten (0 on a dry run)
+ * @param rowsRepaired {@code monthly_usage_summary} rows rewritten (0 on a dry run)
+ * @param apiUsage what was restored in {@code api_usage} (on a dry run: what would be)
  */
 public record ReplayReport(String jobId, ReplayRange range, boolean dryRun, long recordsRead, Duration took,
-                           int summariesRebuilt, int rowsRepaired, List<SummaryChange> changes) {
+                           int summariesRebuilt, int rowsRepaired, List<SummaryChange> changes,
+                           ApiUsageRepair apiUsage) {
 
     public ReplayReport {
         changes = List.copyOf(changes);

@@ -70,6 +70,10 @@ import org.slf4j.LoggerFactory;
  *       or state fix of the aggregator needs the aggregator itself rebuilt (README).</li>
  * </ul>
  *
+ * Alongside, {@link LoggedEventsStaging} stages the same events for {@link ApiUsageTable}, which restores
+ * {@code api_usage} of the range's months to what the sink's rules give from the log, in the same transaction
+ * as the summary repairs.
+ *
  * Everything temporary (consumer group, internal and private topics, local state) is removed at the
  * end however the replay ends, so a stopped replay is simply started again.
  */
@@ -204,7 +208,9 @@ public final class Replayer {
         KafkaStreams streams = null;
         try (Admin admin = admin();
              ReplayAnnouncer announcer = plan.dryRun() ? null
-                     : ReplayAnnouncer.start(aggregator.bootstrapServers(), admin, replicationFactor, plan, clock)) {
+                     : ReplayAnnouncer.start(aggregator.bootstrapServers(), admin, replicationFactor, plan, clock);
+             ApiUsageTable apiUsage = ApiUsageTable.open(db, plan.range())) {
+            LoggedEventsStaging staging = null;
             try {
                 stateDir = Files.createDirectories(workDir).resolve(appId);
                 int partitions = (int) plan.startOffsets().keySet().stream()
@@ -215,6 +221,7 @@ public final class Replayer {
                 streams = new KafkaStreams(AggregatorTopology.build(aggregator.withApplicationId(appId), output),
                         streamsProperties(appId, stateDir));
                 streams.start();
+                staging = LoggedEventsStaging.start(aggregator.bootstrapServers(), plan, apiUsage);
                 Map<TopicPartition, Long> ends = plan.endOffsets();
                 awaitProcessed(admin, appId, plan, ends, streams, progress, cancelled, started);
                 Map<MonthlySummaryKey, MonthlySummary> rebuilt = rebuilt(streams, plan.range());
@@ -250,16 +257,34 @@ public final class Replayer {
                 }
                 changes.sort(Comparator.comparing((SummaryChange c) -> c.key().month())
                         .thenComparing(c -> c.key().userId()));
+                long comparedAt = System.nanoTime();
+                long logged = staging.await(plan.jobId(), progress, cancelled, started);
+                long stagedAt = System.nanoTime();
+                awaitSinkCaughtUp(apiUsage, plan, cancelled);
                 if (cancelled.getAsBoolean()) {
                     throw new ReplayCancelledException("replay " + plan.jobId() + " stopped before writing anything");
                 }
-                int repaired = plan.dryRun() ? 0 : new SummaryTable(db).repair(repairs);
+                // One transaction for every repair, raw events and summaries: a stop leaves all or nothing.
+                Instant now = clock.instant();
+                Repairs done = apiUsage.inTransaction(tx -> new Repairs(
+                        apiUsage.repair(tx, logged, plan.dryRun(), now),
+                        plan.dryRun() ? 0 : new SummaryTable(tx).repair(repairs, now)));
                 long read = plan.recordsToRead();
-                Duration took = Duration.ofNanos(System.nanoTime() - started);
-                LOG.info("replay {} of {} done in {} s: {} summaries rebuilt, {} rows repaired, {} diverging",
-                        plan.jobId(), plan.range(), took.toSeconds(), rebuilt.size(), repaired,
-                        changes.stream().filter(c -> c.kind() == SummaryChange.Kind.STREAM_DIVERGES).count());
-                return new ReplayReport(plan.jobId(), plan.range(), plan.dryRun(), read, took, rebuilt.size(), repaired, changes);
+                long finishedAt = System.nanoTime();
+                Duration took = Duration.ofNanos(finishedAt - started);
+                ApiUsageRepair events = done.apiUsage();
+                LOG.info("replay {}: rebuilt and compared the summaries in {} ms, then waited {} ms for the api_usage"
+                                + " staging ({} events), and {} ms for the comparison and repair transaction", plan.jobId(),
+                        (comparedAt - started) / 1_000_000, (stagedAt - comparedAt) / 1_000_000, logged,
+                        (finishedAt - stagedAt) / 1_000_000);
+                LOG.info("replay {} of {} done in {} s: {} summaries rebuilt, {} rows repaired, {} diverging;"
+                                + " api_usage: {} rows inserted, {} rewritten, {} removed, {} kept (not in the log){}",
+                        plan.jobId(), plan.range(), took.toSeconds(), rebuilt.size(), done.summaries(),
+                        changes.stream().filter(c -> c.kind() == SummaryChange.Kind.STREAM_DIVERGES).count(),
+                        events.rowsInserted(), events.rowsRewritten(), events.rowsRemoved(), events.rowsKeptNotInLog(),
+                        plan.dryRun() ? " (dry run: nothing written)" : "");
+                return new ReplayReport(plan.jobId(), plan.range(), plan.dryRun(), read, took, rebuilt.size(),
+                        done.summaries(), changes, events);
             } catch (ExecutionException e) {
                 throw new IllegalStateException("replay " + plan.jobId() + " failed: " + e.getCause().getMessage(), e.getCause());
             } catch (java.util.concurrent.TimeoutException e) {
@@ -270,6 +295,9 @@ public final class Replayer {
                 Thread.currentThread().interrupt();
                 throw new ReplayCancelledException("replay " + plan.jobId() + " interrupted");
             } finally {
+                if (staging != null) {
+                    staging.close();
+                }
                 if (streams != null) {
                     streams.close(CloseOptions.timeout(ADMIN_TIMEOUT)
                             .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
@@ -279,6 +307,37 @@ public final class Replayer {
                 deleteQuietly(stateDir);
             }
         }
+    }
+
+    private record Repairs(ApiUsageRepair apiUsage, int summaries) {
+    }
+
+    /**
+     * Waits (up to a minute) until the sink has written every event up to the plan's end, so rows it is
+     * about to write are not counted as missing. Whatever it writes meanwhile is harmless: the replay's
+     * insert skips a row the sink wrote first, and the sink skips an event the replay stored first.
+     */
+    private void awaitSinkCaughtUp(ApiUsageTable apiUsage, ReplayPlan plan, BooleanSupplier cancelled)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline && !cancelled.getAsBoolean()) {
+            Map<Integer, Long> written = apiUsage.sinkPositions(Topics.USAGE_EVENTS.name());
+            if (written.isEmpty()) {
+                LOG.warn("replay {}: no sink has written {} yet: is it running?", plan.jobId(), Topics.USAGE_EVENTS.name());
+                return;
+            }
+            boolean caughtUp = plan.endOffsets().entrySet().stream()
+                    .filter(e -> e.getKey().topic().equals(Topics.USAGE_EVENTS.name()))
+                    .allMatch(e -> e.getValue() <= plan.startOffsets().getOrDefault(e.getKey(), 0L)
+                            || written.getOrDefault(e.getKey().partition(), 0L) >= e.getValue());
+            if (caughtUp) {
+                return;
+            }
+            Thread.sleep(POLL.toMillis());
+        }
+        LOG.warn("replay {}: the sink has not written {} up to the replay's end yet; rows it has still to write"
+                + " count as missing (the replay inserts them, the sink then skips them)", plan.jobId(),
+                Topics.USAGE_EVENTS.name());
     }
 
     /** Kafka's own reset tool positions the temporary application: every input partition at the range's start time. */

@@ -20,9 +20,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jooq.DSLContext;
+import org.jooq.Field;
 import org.jooq.JSONB;
 
-/** The replay's view of {@code monthly_usage_summary}: read a range of months, and repair rows under the sink's offset rule. */
+/**
+ * The replay's view of {@code monthly_usage_summary}: read a range of months, and repair rows under the sink's
+ * offset rule (in the caller's transaction when built on one).
+ */
 final class SummaryTable {
 
     private static final MonthlyUsageSummary SUMMARY = Tables.MONTHLY_USAGE_SUMMARY;
@@ -51,61 +55,49 @@ final class SummaryTable {
 
     /**
      * Rewrites each row with the stream's summary, unless the sink already wrote it from a later offset
-     * (then the row is newer than what the replay compared). One transaction: a stop half-way leaves every
-     * row either as it was or repaired.
+     * (then the row is newer than what the replay compared). Runs in the caller's transaction, which holds
+     * every repair of the replay: a stop half-way leaves every row either as it was or repaired.
      */
-    int repair(List<Repair> repairs) {
-        if (repairs.isEmpty()) {
-            return 0;
+    int repair(List<Repair> repairs, Instant now) {
+        int written = 0;
+        for (Repair r : repairs) {
+            Map<Field<?>, Object> row = row(r, now.atOffset(ZoneOffset.UTC));
+            written += db.insertInto(SUMMARY)
+                    .set(row)
+                    .onConflict(SUMMARY.USER_ID, SUMMARY.MONTH)
+                    .doUpdate()
+                    .set(row)
+                    // The sink's rule, with "at or before": the row may be the very record compared.
+                    .where(SUMMARY.SOURCE_OFFSET.isNull()
+                            .or(SUMMARY.SOURCE_PARTITION.ne(r.partition()))
+                            .or(SUMMARY.SOURCE_OFFSET.le(r.offset())))
+                    .execute();
         }
-        OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
-        return db.transactionResult(c -> {
-            int written = 0;
-            for (Repair r : repairs) {
-                MonthlySummary s = r.summary();
-                written += c.dsl().insertInto(SUMMARY)
-                        .set(SUMMARY.USER_ID, s.userId())
-                        .set(SUMMARY.MONTH, s.month().atDay(1))
-                        .set(SUMMARY.CALLS, s.calls())
-                        .set(SUMMARY.UNITS, s.units())
-                        .set(SUMMARY.SUCCESSFUL_CALLS, s.successfulCalls())
-                        .set(SUMMARY.FAILED_CALLS, s.failedCalls())
-                        .set(SUMMARY.TOKENS, s.tokens())
-                        .set(SUMMARY.REQUEST_BYTES, s.requestBytes())
-                        .set(SUMMARY.RESPONSE_BYTES, s.responseBytes())
-                        .set(SUMMARY.RESPONSE_TIME_MS_SUM, s.responseTimeMsSum())
-                        .set(SUMMARY.RESPONSE_TIME_MS_MAX, s.responseTimeMsMax())
-                        .set(SUMMARY.FIRST_EVENT_AT, time(s.firstEventAt()))
-                        .set(SUMMARY.LAST_EVENT_AT, time(s.lastEventAt()))
-                        .set(SUMMARY.CALLS_BY_PROVIDER, JSONB.valueOf(byProvider(s.callsByProvider())))
-                        .set(SUMMARY.SOURCE_PARTITION, r.partition())
-                        .set(SUMMARY.SOURCE_OFFSET, r.offset())
-                        .set(SUMMARY.UPDATED_AT, now)
-                        .onConflict(SUMMARY.USER_ID, SUMMARY.MONTH)
-                        .doUpdate()
-                        .set(SUMMARY.CALLS, s.calls())
-                        .set(SUMMARY.UNITS, s.units())
-                        .set(SUMMARY.SUCCESSFUL_CALLS, s.successfulCalls())
-                        .set(SUMMARY.FAILED_CALLS, s.failedCalls())
-                        .set(SUMMARY.TOKENS, s.tokens())
-                        .set(SUMMARY.REQUEST_BYTES, s.requestBytes())
-                        .set(SUMMARY.RESPONSE_BYTES, s.responseBytes())
-                        .set(SUMMARY.RESPONSE_TIME_MS_SUM, s.responseTimeMsSum())
-                        .set(SUMMARY.RESPONSE_TIME_MS_MAX, s.responseTimeMsMax())
-                        .set(SUMMARY.FIRST_EVENT_AT, time(s.firstEventAt()))
-                        .set(SUMMARY.LAST_EVENT_AT, time(s.lastEventAt()))
-                        .set(SUMMARY.CALLS_BY_PROVIDER, JSONB.valueOf(byProvider(s.callsByProvider())))
-                        .set(SUMMARY.SOURCE_PARTITION, r.partition())
-                        .set(SUMMARY.SOURCE_OFFSET, r.offset())
-                        .set(SUMMARY.UPDATED_AT, now)
-                        // The sink's rule, with "at or before": the row may be the very record compared.
-                        .where(SUMMARY.SOURCE_OFFSET.isNull()
-                                .or(SUMMARY.SOURCE_PARTITION.ne(r.partition()))
-                                .or(SUMMARY.SOURCE_OFFSET.le(r.offset())))
-                        .execute();
-            }
-            return written;
-        });
+        return written;
+    }
+
+    /** Every column of the repaired row, the same for the insert and for the update of an existing row. */
+    private static Map<Field<?>, Object> row(Repair r, OffsetDateTime now) {
+        MonthlySummary s = r.summary();
+        Map<Field<?>, Object> row = new LinkedHashMap<>();
+        row.put(SUMMARY.USER_ID, s.userId());
+        row.put(SUMMARY.MONTH, s.month().atDay(1));
+        row.put(SUMMARY.CALLS, s.calls());
+        row.put(SUMMARY.UNITS, s.units());
+        row.put(SUMMARY.SUCCESSFUL_CALLS, s.successfulCalls());
+        row.put(SUMMARY.FAILED_CALLS, s.failedCalls());
+        row.put(SUMMARY.TOKENS, s.tokens());
+        row.put(SUMMARY.REQUEST_BYTES, s.requestBytes());
+        row.put(SUMMARY.RESPONSE_BYTES, s.responseBytes());
+        row.put(SUMMARY.RESPONSE_TIME_MS_SUM, s.responseTimeMsSum());
+        row.put(SUMMARY.RESPONSE_TIME_MS_MAX, s.responseTimeMsMax());
+        row.put(SUMMARY.FIRST_EVENT_AT, time(s.firstEventAt()));
+        row.put(SUMMARY.LAST_EVENT_AT, time(s.lastEventAt()));
+        row.put(SUMMARY.CALLS_BY_PROVIDER, JSONB.valueOf(byProvider(s.callsByProvider())));
+        row.put(SUMMARY.SOURCE_PARTITION, r.partition());
+        row.put(SUMMARY.SOURCE_OFFSET, r.offset());
+        row.put(SUMMARY.UPDATED_AT, now);
+        return row;
     }
 
     /** What PostgreSQL can hold of {@code s}: event times to the microsecond. */

@@ -4,8 +4,6 @@ import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.UsageEvent;
-import io.usagemeter.schema.events.UsageEventValidation;
-import io.usagemeter.schema.events.Violation;
 import io.usagemeter.schema.serde.EventSerdes;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -56,18 +54,11 @@ record SinkBatch(
             nextOffsets.merge(new TopicPartition(record.topic(), record.partition()), record.offset() + 1, Math::max);
             try {
                 if (record.topic().equals(topics.usageEvents())) {
-                    UsageEvent event = EventSerdes.usageEvent().deserializer().deserialize(record.topic(), record.value());
-                    if (event == null) {
-                        deadLetters.add(deadLetter(record, "usage event without a value", null, now));
-                        continue;
-                    }
-                    // The time rules were applied at ingest and depend on when; only the ranges the table holds matter here.
-                    List<Violation> violations = UsageEventValidation.check(event, event.occurredAt(),
-                            UsageEventValidation.DEFAULT_LATENESS);
-                    if (violations.isEmpty()) {
-                        events.add(event);
+                    StorableEvent read = StorableEvent.decode(record.topic(), record.value());
+                    if (read.storable()) {
+                        events.add(read.event());
                     } else {
-                        deadLetters.add(deadLetter(record, "invalid usage event: " + violations, null, now));
+                        deadLetters.add(deadLetter(record, read.rejection(), read.failure(), now));
                     }
                 } else if (record.topic().equals(topics.usageSummaries())) {
                     MonthlySummaryKey key = EventSerdes.monthlySummaryKey().deserializer()

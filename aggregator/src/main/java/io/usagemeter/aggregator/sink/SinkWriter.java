@@ -96,6 +96,12 @@ public final class SinkWriter {
     }
 
     /**
+     * Two copies of one {@code (user_id, event_id)} with {@code occurred_at} this close are one event: ingest
+     * refuses events more than 35 days late, so copies the stream ignores are never further apart (36 days).
+     */
+    public static final String SAME_EVENT_WINDOW = "interval '864 hours'";
+
+    /**
      * The raw-event insert: one array per column, expanded by {@code unnest}. Written in plain JDBC
      * on the transaction's connection because SinkWriteBench measured it 1.5 to 2 times faster than
      * the same statement built by jOOQ (which binds each array as text); the SQL is a constant and
@@ -109,7 +115,7 @@ public final class SinkWriter {
             + " AS e (event_id, user_id, occurred_at, provider, endpoint, method, status_code, response_time_ms,"
             + " request_bytes, response_bytes, tokens, units)"
             + " WHERE NOT EXISTS (SELECT 1 FROM api_usage a WHERE a.user_id = e.user_id AND a.event_id = e.event_id"
-            + " AND a.occurred_at BETWEEN e.occurred_at - interval '864 hours' AND e.occurred_at + interval '864 hours'"
+            + " AND a.occurred_at BETWEEN e.occurred_at - " + SAME_EVENT_WINDOW + " AND e.occurred_at + " + SAME_EVENT_WINDOW
             + " OFFSET 0)"
             + " ON CONFLICT DO NOTHING";
 

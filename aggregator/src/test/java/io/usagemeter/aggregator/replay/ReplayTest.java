@@ -115,13 +115,18 @@ class ReplayTest {
     @Order(1)
     void anUnchangedMonthReplaysToIdenticalSummariesAndRowsAndPublishesNothing() throws Exception {
         List<UUID> users = users(20);
-        send(events(users, 600, MONTH_START, Instant.now().minusSeconds(60), true));
+        List<UsageEvent> sent = events(users, 600, MONTH_START, Instant.now().minusSeconds(60), true);
+        send(sent);
         Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        apiUsageSettled(users, sinkRows(sent));
+        List<String> apiUsageBefore = apiUsageText(users);
         Map<TopicPartition, Long> summariesEnd = summariesEnd();
 
         ReplayReport report = replay(false);
 
         assertThat(changesOf(report, users)).isEmpty();
+        assertThat(apiUsageChangesOf(report, users)).isEmpty();
+        assertThat(apiUsageText(users)).as("api_usage, every column of every row").isEqualTo(apiUsageBefore);
         assertThat(report.summariesRebuilt()).isGreaterThanOrEqualTo(users.size());
         assertThat(rows(users)).isEqualTo(before);
         assertThat(stream(users)).isEqualTo(before);
@@ -186,8 +191,11 @@ class ReplayTest {
         List<UUID> users = users(6);
         send(events(users, 300, MONTH_START, Instant.now().minusSeconds(60), true));
         Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
+        Set<ApiUsageRow> rowsBefore = apiUsage(users);
         corrupt(users);
+        deleteApiUsage(rowsBefore.iterator().next());
         Map<MonthlySummaryKey, MonthlySummary> corrupted = rows(users);
+        Set<ApiUsageRow> rowsCorrupted = apiUsage(users);
 
         Replayer replayer = replayer();
         ReplayPlan plan = replayer.plan(ReplayRange.month(MONTH), false);
@@ -198,20 +206,115 @@ class ReplayTest {
             }
         }, stop::get)).isInstanceOf(ReplayCancelledException.class);
         assertThat(rows(users)).as("an interrupted replay writes nothing").isEqualTo(corrupted);
+        assertThat(apiUsage(users)).as("an interrupted replay writes nothing").isEqualTo(rowsCorrupted);
         assertNoTemporaries(plan.jobId());
         assertThat(latestStatus(plan.jobId()).state()).isEqualTo(ReplayStatus.State.FINISHED);
 
         ReplayReport first = replay(false);
         assertThat(changesOf(first, users)).hasSize(3);
         assertThat(rows(users)).isEqualTo(before);
+        assertThat(apiUsage(users)).isEqualTo(rowsBefore);
         ReplayReport second = replay(false);
         assertThat(changesOf(second, users)).isEmpty();
+        assertThat(apiUsageChangesOf(second, users)).isEmpty();
         assertThat(rows(users)).isEqualTo(before);
+        assertThat(apiUsage(users)).isEqualTo(rowsBefore);
         assertThat(stream(users)).isEqualTo(before);
     }
 
     @Test
     @Order(5)
+    void apiUsageIsRestoredToWhatTheSinksRulesGiveFromTheLogAndADryRunOnlyCountsIt() throws Exception {
+        List<UUID> users = users(5);
+        Instant now = Instant.now().minusSeconds(60);
+        Instant resetAt = MONTH_START.plusMillis((now.toEpochMilli() - MONTH_START.toEpochMilli()) / 2);
+        List<UsageEvent> sent = new ArrayList<>(events(users, 200, MONTH_START, resetAt, true));
+        // Copies re-stamped by their client: the same event, another occurred_at; the sink keeps the first.
+        List<UsageEvent> restamped = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            UsageEvent original = sent.get(i * 7);
+            restamped.add(restamp(original, between(MONTH_START, now)));
+        }
+        sent.addAll(restamped);
+        // Outside the contract (units 0): the sink sends it to the dead letters, the replay must not store it.
+        UsageEvent invalid = withUnits(events(users.subList(1, 2), 1, MONTH_START, now, false).get(0), 0);
+        sent.add(invalid);
+        send(sent);
+        UUID resetUser = users.get(0);
+        producer.send(new ProducerRecord<>(Topics.ADMIN_COMMANDS.name(), null, resetAt.toEpochMilli(),
+                resetUser.toString(), new AdminCommand.ResetUsage("reset-" + resetUser, resetUser, MONTH, resetAt,
+                resetAt, "admin@test"))).get();
+        List<UsageEvent> afterReset = events(users, 100, resetAt.plusMillis(1), now, false);
+        send(afterReset);
+        sent.addAll(afterReset);
+        Set<ApiUsageRow> reference = sinkRows(sent);
+        assertThat(reference).noneMatch(r -> r.eventId().equals(invalid.eventId()));
+        Map<MonthlySummaryKey, MonthlySummary> summaries = settled(users);
+        apiUsageSettled(users, reference);
+        List<String> untouchedBefore = apiUsageText(users);
+
+        // By hand: 5 rows deleted (one of them excluded by the reset), 4 altered, a second copy of a stored
+        // event inserted, a re-stamped copy stored instead of the first, and a row of an event the log never had.
+        UsageEvent swapped = restamped.get(0);
+        ApiUsageRow firstCopy = reference.stream().filter(r -> r.eventId().equals(swapped.eventId())).findFirst().orElseThrow();
+        List<ApiUsageRow> rows = new ArrayList<>(reference);
+        rows.remove(firstCopy);
+        rows.sort(java.util.Comparator.comparing(ApiUsageRow::eventId));
+        ApiUsageRow excludedByReset = rows.stream().filter(r -> r.userId().equals(resetUser)
+                && r.occurredAt().isBefore(resetAt)).findFirst().orElseThrow();
+        rows.remove(excludedByReset);
+        List<ApiUsageRow> deleted = new ArrayList<>(rows.subList(0, 4));
+        deleted.add(excludedByReset);
+        deleted.forEach(ReplayTest::deleteApiUsage);
+        List<ApiUsageRow> altered = rows.subList(10, 14);
+        var a = Tables.API_USAGE;
+        db.update(a).set(a.UNITS, a.UNITS.plus(100)).where(key(altered.get(0))).execute();
+        db.update(a).set(a.STATUS_CODE, 299).set(a.TOKENS, 0L).where(key(altered.get(1))).execute();
+        db.update(a).set(a.PROVIDER, altered.get(2).provider().equals("github") ? "other" : "github")
+                .where(key(altered.get(2))).execute();
+        db.update(a).set(a.ENDPOINT, "/v1/edited").set(a.METHOD, "GET").where(key(altered.get(3))).execute();
+        ApiUsageRow duplicated = rows.get(20);
+        insertApiUsage(duplicated.withOccurredAt(distinctTime(duplicated, now)));
+        assertThat(firstCopy.occurredAt()).isNotEqualTo(swapped.occurredAt());
+        deleteApiUsage(firstCopy);
+        insertApiUsage(ApiUsageRow.of(swapped));
+        ApiUsageRow notInLog = ApiUsageRow.of(events(users.subList(2, 3), 1, MONTH_START, now, false).get(0));
+        insertApiUsage(notInLog);
+        Set<ApiUsageRow> corrupted = apiUsage(users);
+        List<String> corruptedText = apiUsageText(users);
+        Set<ApiUsageRow> expected = new java.util.HashSet<>(reference);
+        expected.add(notInLog);
+
+        ReplayReport dryRun = replay(true);
+        assertThat(apiUsageText(users)).as("a dry run writes nothing").isEqualTo(corruptedText);
+        assertThat(counts(dryRun)).containsExactly(6L, 4L, 2L, 1L);
+        assertThat(apiUsageChangesOf(dryRun, users)).as("per user")
+                .containsExactlyInAnyOrderElementsOf(perUser(deleted, altered, duplicated, firstCopy));
+
+        ReplayReport report = replay(false);
+        assertThat(counts(report)).containsExactly(6L, 4L, 2L, 1L);
+        assertThat(apiUsage(users)).as("api_usage, every column but ingested_at").isEqualTo(expected);
+        assertThat(apiUsage(users)).isNotEqualTo(corrupted);
+        // Rows the replay had no reason to touch keep even their ingested_at.
+        Set<ApiUsageRow> touched = new java.util.HashSet<>(deleted);
+        touched.addAll(altered);
+        touched.add(firstCopy);
+        List<String> untouchedKeys = touched.stream().map(r -> r.eventId()).toList();
+        assertThat(apiUsageText(users)).filteredOn(line -> untouchedKeys.stream().noneMatch(line::contains))
+                .containsAll(untouchedBefore.stream().filter(line -> untouchedKeys.stream().noneMatch(line::contains))
+                        .toList());
+        // The summaries never counted what api_usage lost, and the reset holds.
+        assertThat(changesOf(report, users)).isEmpty();
+        assertThat(rows(users)).isEqualTo(summaries);
+
+        ReplayReport again = replay(false);
+        assertThat(apiUsageChangesOf(again, users)).isEmpty();
+        assertThat(again.apiUsage().rowsKeptNotInLog()).isEqualTo(1);
+        assertThat(apiUsage(users)).isEqualTo(expected);
+    }
+
+    @Test
+    @Order(9)
     void aRangeOlderThanTheTopicHoldsIsRefusedNamingTheEarliestTimeAndNothingChanges() throws Exception {
         List<UUID> users = users(4);
         send(events(users, 200, MONTH_START, Instant.now().minusSeconds(60), false));
@@ -241,6 +344,119 @@ class ReplayTest {
     }
 
     // ---- helpers
+
+    /** An api_usage row, every column but ingested_at. */
+    record ApiUsageRow(UUID userId, String eventId, Instant occurredAt, String provider, String endpoint, String method,
+                       int statusCode, long responseTimeMs, long requestBytes, long responseBytes, long tokens,
+                       long units) {
+
+        static ApiUsageRow of(UsageEvent e) {
+            return new ApiUsageRow(e.userId(), e.eventId(), e.occurredAt(), e.provider().wireName(), e.endpoint(),
+                    e.method(), e.statusCode(), e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(),
+                    e.units());
+        }
+
+        ApiUsageRow withOccurredAt(Instant at) {
+            return new ApiUsageRow(userId, eventId, at, provider, endpoint, method, statusCode, responseTimeMs,
+                    requestBytes, responseBytes, tokens, units);
+        }
+    }
+
+    /**
+     * What the sink's rules give from {@code sent} (in log order: a user's events share a partition): the first
+     * copy of each (user, event), all copies here lying within 36 days; events outside the contract not at all;
+     * rows of events a reset excludes stay.
+     */
+    private static Set<ApiUsageRow> sinkRows(List<UsageEvent> sent) {
+        Map<String, ApiUsageRow> first = new java.util.LinkedHashMap<>();
+        for (UsageEvent e : sent) {
+            if (e.units() >= 1) {
+                first.putIfAbsent(e.userId() + "/" + e.eventId(), ApiUsageRow.of(e));
+            }
+        }
+        return Set.copyOf(first.values());
+    }
+
+    private static void apiUsageSettled(List<UUID> users, Set<ApiUsageRow> reference) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(300))
+                .untilAsserted(() -> assertThat(apiUsage(users)).isEqualTo(reference));
+    }
+
+    private static Set<ApiUsageRow> apiUsage(List<UUID> users) {
+        var a = Tables.API_USAGE;
+        return Set.copyOf(db.selectFrom(a).where(a.USER_ID.in(users)).fetch(r -> new ApiUsageRow(r.getUserId(),
+                r.getEventId(), r.getOccurredAt().toInstant(), r.getProvider(), r.getEndpoint(), r.getMethod(),
+                r.getStatusCode(), r.getResponseTimeMs(), r.getRequestBytes(), r.getResponseBytes(), r.getTokens(),
+                r.getUnits())));
+    }
+
+    /** Every column of every row of {@code users}, as PostgreSQL prints it, in key order. */
+    private static List<String> apiUsageText(List<UUID> users) {
+        return db.fetch("SELECT a::text FROM api_usage a WHERE a.user_id = ANY(?::uuid[]) ORDER BY user_id, event_id,"
+                + " occurred_at", (Object) users.toArray(UUID[]::new)).getValues(0, String.class);
+    }
+
+    private static org.jooq.Condition key(ApiUsageRow row) {
+        var a = Tables.API_USAGE;
+        return a.USER_ID.eq(row.userId()).and(a.EVENT_ID.eq(row.eventId()))
+                .and(a.OCCURRED_AT.eq(row.occurredAt().atOffset(ZoneOffset.UTC)));
+    }
+
+    private static void deleteApiUsage(ApiUsageRow row) {
+        assertThat(db.deleteFrom(Tables.API_USAGE).where(key(row)).execute()).isEqualTo(1);
+    }
+
+    private static void insertApiUsage(ApiUsageRow r) {
+        var a = Tables.API_USAGE;
+        db.insertInto(a).set(a.USER_ID, r.userId()).set(a.EVENT_ID, r.eventId())
+                .set(a.OCCURRED_AT, r.occurredAt().atOffset(ZoneOffset.UTC)).set(a.PROVIDER, r.provider())
+                .set(a.ENDPOINT, r.endpoint()).set(a.METHOD, r.method()).set(a.STATUS_CODE, r.statusCode())
+                .set(a.RESPONSE_TIME_MS, r.responseTimeMs()).set(a.REQUEST_BYTES, r.requestBytes())
+                .set(a.RESPONSE_BYTES, r.responseBytes()).set(a.TOKENS, r.tokens()).set(a.UNITS, r.units())
+                .execute();
+    }
+
+    private static List<ApiUsageRepair.Change> apiUsageChangesOf(ReplayReport report, List<UUID> users) {
+        return report.apiUsage().changes().stream().filter(c -> users.contains(c.userId())).toList();
+    }
+
+    /** Inserted, rewritten, removed, kept: the other tests leave api_usage as the log gives it, so these are ours. */
+    private static List<Long> counts(ReplayReport report) {
+        ApiUsageRepair r = report.apiUsage();
+        return List.of(r.rowsInserted(), r.rowsRewritten(), r.rowsRemoved(), r.rowsKeptNotInLog());
+    }
+
+    private static List<ApiUsageRepair.Change> perUser(List<ApiUsageRow> deleted, List<ApiUsageRow> altered,
+                                                       ApiUsageRow duplicated, ApiUsageRow firstCopy) {
+        Map<UUID, long[]> counts = new HashMap<>();
+        deleted.forEach(r -> counts.computeIfAbsent(r.userId(), u -> new long[3])[0]++);
+        counts.computeIfAbsent(firstCopy.userId(), u -> new long[3])[0]++;
+        altered.forEach(r -> counts.computeIfAbsent(r.userId(), u -> new long[3])[1]++);
+        counts.computeIfAbsent(duplicated.userId(), u -> new long[3])[2]++;
+        counts.computeIfAbsent(firstCopy.userId(), u -> new long[3])[2]++;
+        return counts.entrySet().stream().map(e -> new ApiUsageRepair.Change(e.getKey(), MONTH, e.getValue()[0],
+                e.getValue()[1], e.getValue()[2])).toList();
+    }
+
+    private static UsageEvent restamp(UsageEvent e, Instant at) {
+        return new UsageEvent(e.eventId(), e.userId(), at, e.provider(), e.endpoint(), e.method(), e.statusCode(),
+                e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), e.units());
+    }
+
+    private static UsageEvent withUnits(UsageEvent e, long units) {
+        return new UsageEvent(e.eventId(), e.userId(), e.occurredAt(), e.provider(), e.endpoint(), e.method(),
+                e.statusCode(), e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), units);
+    }
+
+    private static Instant between(Instant from, Instant to) {
+        return from.plusMillis((long) (RANDOM.nextDouble() * Math.max(1, to.toEpochMilli() - from.toEpochMilli())))
+                .truncatedTo(ChronoUnit.MILLIS);
+    }
+
+    private static Instant distinctTime(ApiUsageRow row, Instant now) {
+        Instant at = between(MONTH_START, now);
+        return at.equals(row.occurredAt()) ? at.plusMillis(1) : at;
+    }
 
     private static Replayer replayer() {
         return new Replayer(config, db, Clock.systemUTC(), temp.resolve("replays"), (short) 1);
