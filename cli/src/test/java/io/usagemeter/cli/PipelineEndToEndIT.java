@@ -5,6 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
+import io.usagemeter.aggregator.replay.ReplayRange;
+import io.usagemeter.aggregator.replay.ReplayReport;
+import io.usagemeter.aggregator.replay.Replayer;
+import io.usagemeter.aggregator.sink.SinkConfig;
+import io.usagemeter.aggregator.sink.SinkTopics;
+import io.usagemeter.schema.jooq.Tables;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
 import io.usagemeter.enforcer.EnforcerConfig;
@@ -73,6 +79,7 @@ class PipelineEndToEndIT {
     private static final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
     private static final HttpClient http = HttpClient.newHttpClient();
     private static IngestService ingest;
+    private static AggregatorConfig aggregatorConfig;
     private static AggregatorService aggregator;
     private static EnforcerService enforcer;
     private static String apiKey;
@@ -91,8 +98,12 @@ class PipelineEndToEndIT {
         apiKey = new ApiKeyStore(dataSource, Clock.systemUTC()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
                 EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
-        aggregator = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
-                .withApplicationId("aggregator-e2e-it"), Clock.systemUTC()).start();
+        aggregatorConfig = AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
+                .withApplicationId("aggregator-e2e-it");
+        // With its PostgreSQL sink, as meter dev and meter aggregator run it.
+        SinkConfig sink = new SinkConfig(bootstrap, "e2e-it-sink", SinkTopics.standard(), SinkConfig.DEFAULT_MAX_POLL_RECORDS,
+                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
+        aggregator = new AggregatorService(aggregatorConfig, Clock.systemUTC(), sink).start();
         enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"),
                 postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "").withApplicationId("enforcer-e2e-it"), dsl,
                 Clock.systemUTC(), new Properties()).start();
@@ -174,6 +185,66 @@ class PipelineEndToEndIT {
         // 1000 of 1030 is past 80 %, no longer past 100 %: the referral lifts the block.
         assertThat(answer.state()).isEqualTo(LimitStatus.WARNING);
         assertThat(answer.allowed()).isTrue();
+    }
+
+    /**
+     * Issue 7 through the whole pipeline: a replay of the month run beside the live services changes no
+     * answer. The enforcer's limit state comes from the summaries the live aggregator publishes; the replay
+     * rebuilds the month from the events, agrees with them, and so republishes nothing.
+     */
+    @Test
+    void aReplayOfTheMonthLeavesEveryLimitAndUsageAnswerAsItWas() throws Exception {
+        UUID heavy = UUID.randomUUID();
+        UUID light = UUID.randomUUID();
+        postEvents(heavy, 0, 9, 100);
+        postEvents(light, 0, 3, 50);
+        postEvents(light, 0, 3, 50); // the same three events again: counted once, before and after
+        await().atMost(PIPELINE).untilAsserted(() -> {
+            assertThat(limit(heavy).used()).isEqualTo(900);
+            assertThat(limit(light).used()).isEqualTo(150);
+        });
+        // The sink has written both users' summaries: the replay compares against them too.
+        await().atMost(PIPELINE).untilAsserted(() -> assertThat(storedUnits(heavy, light)).containsExactly(900L, 150L));
+        Map<String, String> before = answers(heavy, light);
+
+        Replayer replayer = new Replayer(aggregatorConfig, dsl, Clock.systemUTC(), stateDir.resolve("replays"), (short) 1);
+        ReplayReport report = replayer.run(replayer.plan(ReplayRange.month(MONTH), false), progress -> { }, () -> false);
+
+        assertThat(report.changes()).as("changes of this test's users")
+                .filteredOn(c -> c.key().userId().equals(heavy) || c.key().userId().equals(light)).isEmpty();
+        assertThat(report.apiUsage().changes()).as("api_usage changes of this test's users")
+                .filteredOn(c -> c.userId().equals(heavy) || c.userId().equals(light)).isEmpty();
+        assertThat(report.summariesRebuilt()).isGreaterThanOrEqualTo(2);
+        // The replay announced the month finished: answers are fresh again, and equal to those before it.
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(answers(heavy, light)).isEqualTo(before));
+        assertThat(limit(heavy).stale()).isFalse();
+        assertThat(limit(heavy).state()).isEqualTo(LimitStatus.WARNING);
+    }
+
+    /** The units of each user's summary row of the month in PostgreSQL, in the order given (absent: -1). */
+    private static List<Long> storedUnits(UUID... users) {
+        var summaries = Tables.MONTHLY_USAGE_SUMMARY;
+        List<Long> units = new ArrayList<>();
+        for (UUID user : users) {
+            Long stored = dsl.select(summaries.UNITS).from(summaries).where(summaries.USER_ID.eq(user))
+                    .and(summaries.MONTH.eq(MONTH.atDay(1))).fetchOne(summaries.UNITS);
+            units.add(stored == null ? -1L : stored);
+        }
+        return units;
+    }
+
+    /** The raw bodies of the limit and usage answers of {@code users}, by path. */
+    private static Map<String, String> answers(UUID... users) throws Exception {
+        Map<String, String> bodies = new LinkedHashMap<>();
+        for (UUID user : users) {
+            for (String path : List.of("/v1/limits/" + user, "/v1/usage/" + user + "?month=" + MONTH)) {
+                HttpResponse<String> response = http.send(HttpRequest.newBuilder(
+                        URI.create("http://localhost:" + enforcer.port() + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(response.statusCode()).as(path + " " + response.body()).isEqualTo(200);
+                bodies.put(path, response.body());
+            }
+        }
+        return bodies;
     }
 
     /** {@code count} events of {@code units} each, ids numbered from {@code first}, a few minutes old (this month). */
