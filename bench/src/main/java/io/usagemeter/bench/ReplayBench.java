@@ -169,14 +169,18 @@ public final class ReplayBench {
                 ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024, ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         try (KafkaProducer<String, UsageEvent> producer = new KafkaProducer<>(p, new StringSerializer(),
                 Topics.USAGE_EVENTS.valueSerde().serializer())) {
+            UsageEvent previous = null;
             for (int i = 0; i < events; i++) {
-                // In time order, as a month arrives live; one in 20 is a resend of the previous event.
+                // In time order, as a month arrives live; one in 20 is a resend of the previous event (same user,
+                // id and content: the stream and the sink count it once).
                 Instant at = start.plusMillis(span * i / events);
-                UUID user = ids[random.nextInt(users)];
-                UsageEvent e = new UsageEvent("e-" + (random.nextInt(20) == 0 && i > 0 ? i - 1 : i), user, at,
-                        Provider.values()[random.nextInt(5)], "/v1/chat", "POST", random.nextInt(10) == 0 ? 500 : 200,
-                        random.nextInt(900), 1200, 5400, random.nextInt(500), 1);
-                producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, at.toEpochMilli(), user.toString(), e));
+                UsageEvent e = previous != null && random.nextInt(20) == 0 ? previous
+                        : new UsageEvent("e-" + i, ids[random.nextInt(users)], at, Provider.values()[random.nextInt(5)],
+                                "/v1/chat", "POST", random.nextInt(10) == 0 ? 500 : 200, random.nextInt(900), 1200, 5400,
+                                random.nextInt(500), 1);
+                previous = e;
+                producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, e.occurredAt().toEpochMilli(),
+                        e.userId().toString(), e));
             }
         }
     }
