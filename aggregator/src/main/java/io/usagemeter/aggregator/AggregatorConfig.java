@@ -7,6 +7,8 @@ import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.YearMonth;
+import java.time.format.DateTimeParseException;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -29,6 +31,9 @@ import org.apache.kafka.streams.StreamsConfig;
  * @param threadFailures how many dead stream threads are replaced, and within which period, before the
  *     instance shuts down instead
  * @param httpPort port of {@code /metrics}, {@code /health/live} and {@code /health/ready}; 0 picks a free one
+ * @param publishFrom the first month whose summaries are published, null for every month: after a rewind
+ *     ({@code meter admin rewind-aggregator}) the state holds earlier months only partly (the dedupe window's
+ *     lead-in, late events), and publishing them would overwrite their complete summaries downstream
  */
 public record AggregatorConfig(
         String bootstrapServers,
@@ -40,7 +45,8 @@ public record AggregatorConfig(
         Path stateDir,
         int streamThreads,
         ThreadFailureBudget threadFailures,
-        int httpPort) {
+        int httpPort,
+        YearMonth publishFrom) {
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-aggregator";
     public static final int DEFAULT_HTTP_PORT = 8082;
@@ -95,7 +101,19 @@ public record AggregatorConfig(
                 new ThreadFailureBudget(
                         e.positiveInt("METER_AGGREGATOR_THREAD_REPLACEMENTS", 3),
                         e.isoDuration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
-                e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT));
+                e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT),
+                month(e.string("METER_AGGREGATOR_PUBLISH_FROM", "")));
+    }
+
+    private static YearMonth month(String text) {
+        if (text.isBlank()) {
+            return null;
+        }
+        try {
+            return YearMonth.parse(text.strip());
+        } catch (DateTimeParseException e) {
+            throw new IllegalArgumentException("METER_AGGREGATOR_PUBLISH_FROM must be a month YYYY-MM, was '" + text + "'");
+        }
     }
 
     /** A configuration for tests and the dev stack: defaults, except where Kafka and the state are and a free HTTP port. */
@@ -106,7 +124,13 @@ public record AggregatorConfig(
 
     public AggregatorConfig withApplicationId(String id) {
         return new AggregatorConfig(bootstrapServers, id, dedupeWindow, retentionMonths, resetHorizonMonths,
-                commitInterval, stateDir, streamThreads, threadFailures, httpPort);
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom);
+    }
+
+    /** The same settings, publishing summaries of {@code month} and later only (null: every month). */
+    public AggregatorConfig withPublishFrom(YearMonth month) {
+        return new AggregatorConfig(bootstrapServers, applicationId, dedupeWindow, retentionMonths, resetHorizonMonths,
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, month);
     }
 
     /**

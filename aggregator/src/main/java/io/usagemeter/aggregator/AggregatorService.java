@@ -88,6 +88,10 @@ public final class AggregatorService implements AutoCloseable {
         LOG.info("aggregator {} starting against {} (dedupe window {}, retention {} months, reset horizon {} months)",
                 config.applicationId(), config.bootstrapServers(), config.dedupeWindow(), config.retentionMonths(),
                 config.resetHorizonMonths());
+        if (config.publishFrom() != null) {
+            LOG.info("aggregator {} publishes summaries of {} and later only (METER_AGGREGATOR_PUBLISH_FROM, set after a"
+                    + " rewind): its state holds earlier months only partly", config.applicationId(), config.publishFrom());
+        }
         streams.start();
         if (sink != null) {
             sink.start();

@@ -14,6 +14,7 @@ import io.usagemeter.schema.topics.Topic;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.YearMonth;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -40,6 +41,8 @@ public final class AggregatorTopology {
     public static final String COUNT_USAGE_PROCESSOR = "count-usage";
     public static final String APPLY_RESETS_PROCESSOR = "apply-usage-resets";
     public static final String MERGE_SUMMARIES = "changed-summaries";
+    /** Present only with {@code METER_AGGREGATOR_PUBLISH_FROM} (after a rewind): drops summaries of earlier months. */
+    public static final String PUBLISH_FROM_FILTER = "summaries-from-publish-month";
     public static final String SUMMARIES_SINK = "usage-summaries-sink";
 
     /** The latest {@code occurred_at} seen by the task: the clock of every decision. */
@@ -89,8 +92,12 @@ public final class AggregatorTopology {
                         .process(() -> new UsageResetProcessor(settings), Named.as(APPLY_RESETS_PROCESSOR), STORES);
 
         Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
-        fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES))
-                .to(summariesTopic, Produced.with(summaries.keySerde(), summaries.valueSerde())
+        KStream<MonthlySummaryKey, MonthlySummary> changed = fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES));
+        if (config.publishFrom() != null) {
+            YearMonth from = config.publishFrom();
+            changed = changed.filter((key, summary) -> !key.month().isBefore(from), Named.as(PUBLISH_FROM_FILTER));
+        }
+        changed.to(summariesTopic, Produced.with(summaries.keySerde(), summaries.valueSerde())
                         .withStreamPartitioner(new UserPartitioner())
                         .withName(SUMMARIES_SINK));
         return builder.build();

@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code meter admin}: operator verbs. Each issue adds its verbs as subcommands. */
-@Command(name = "admin", description = "Operator commands: API keys, usage resets, credits, plans, reports, replay.",
+@Command(name = "admin", description = "Operator commands: API keys, usage resets, credits, plans, reports, replay, rewind of the aggregator.",
         mixinStandardHelpOptions = true,
         subcommands = {
             ApiKeyCommands.Create.class,
@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             EnforcerAdminCommands.Users.class,
             EnforcerAdminCommands.Analytics.class,
             ReplayCommand.class,
+            RewindAggregatorCommand.class,
         })
 final class AdminCommand implements Runnable {
 

@@ -176,7 +176,7 @@ final class ReplayCommand extends EnforcerAdminCommands.AdminVerb {
         for (SummaryChange c : report.changes()) {
             String what = switch (c.kind()) {
                 case DATABASE_REPAIRED -> report.dryRun() ? "would repair row" : "repaired row";
-                case STREAM_DIVERGES -> "STREAM DIVERGES (not published; rebuild the aggregator, README \"Replay\")";
+                case STREAM_DIVERGES -> "STREAM DIVERGES (not published; rebuild the aggregator: meter admin rewind-aggregator)";
             };
             out.printf("%s %s %s%n  stream:   %s%n  database: %s%n  rebuilt:  %s%n", c.key().userId(), c.key().month(), what,
                     numbers(c.stream()), numbers(c.database()), numbers(c.rebuilt()));

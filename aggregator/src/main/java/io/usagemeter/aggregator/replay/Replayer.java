@@ -112,82 +112,7 @@ public final class Replayer {
      *     earliest time still available
      */
     public ReplayPlan plan(ReplayRange range, boolean dryRun) throws ReplayRefusedException {
-        Instant needed = range.eventsNeededFrom(aggregator.dedupeWindow());
-        try (Admin admin = admin()) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : List.of(Topics.USAGE_EVENTS.name(), Topics.ADMIN_COMMANDS.name())) {
-                admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions()
-                        .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-            }
-            Map<TopicPartition, ListOffsetsResultInfo> earliest = offsets(admin, partitions, OffsetSpec.earliest());
-            Map<TopicPartition, ListOffsetsResultInfo> latest = offsets(admin, partitions, OffsetSpec.latest());
-            Map<TopicPartition, ListOffsetsResultInfo> atStart =
-                    offsets(admin, partitions, OffsetSpec.forTimestamp(needed.toEpochMilli()));
-            requireRetained(range, needed, partitions, earliest, latest);
-            Map<TopicPartition, Long> starts = new HashMap<>();
-            Map<TopicPartition, Long> ends = new HashMap<>();
-            for (TopicPartition tp : partitions) {
-                long end = latest.get(tp).offset();
-                long start = atStart.get(tp).offset();
-                starts.put(tp, start < 0 ? end : start);
-                ends.put(tp, end);
-            }
-            String jobId = UUID.randomUUID().toString().substring(0, 8);
-            return new ReplayPlan(jobId, range, dryRun, needed, starts, ends);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot read the input topics at " + aggregator.bootstrapServers() + ": "
-                    + e.getCause().getMessage(), e.getCause());
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new IllegalStateException("Kafka at " + aggregator.bootstrapServers() + " did not answer within 30 s", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while planning the replay", e);
-        }
-    }
-
-    /**
-     * A partition lost records to retention (its log start is past 0) and its first remaining record is
-     * later than the range needs: the records between may have been in the range, so the rebuild could
-     * not be exact.
-     */
-    private void requireRetained(ReplayRange range, Instant needed, List<TopicPartition> partitions,
-                                 Map<TopicPartition, ListOffsetsResultInfo> earliest,
-                                 Map<TopicPartition, ListOffsetsResultInfo> latest) throws ReplayRefusedException {
-        Instant earliestAvailable = null;
-        String topicMissingRange = null;
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(readProperties(), new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            for (TopicPartition tp : partitions) {
-                long logStart = earliest.get(tp).offset();
-                if (logStart == 0 || logStart >= latest.get(tp).offset()) {
-                    continue;
-                }
-                Instant first = firstRecordTime(consumer, tp, logStart);
-                if (first.isAfter(needed)) {
-                    topicMissingRange = tp.topic();
-                    earliestAvailable = earliestAvailable == null || first.isAfter(earliestAvailable) ? first : earliestAvailable;
-                }
-            }
-        }
-        if (earliestAvailable != null) {
-            throw new ReplayRefusedException(topicMissingRange + " no longer holds the start of the range: replaying "
-                    + range + " needs records from " + needed + " (" + range.start() + " minus the "
-                    + aggregator.dedupeWindow().toHours() + " h dedupe window), but retention removed the older ones;"
-                    + " the earliest available time is " + earliestAvailable
-                    + ". Nothing was changed.");
-        }
-    }
-
-    private static Instant firstRecordTime(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long offset) {
-        consumer.assign(List.of(tp));
-        consumer.seek(tp, offset);
-        long deadline = System.nanoTime() + ADMIN_TIMEOUT.toNanos();
-        while (System.nanoTime() < deadline) {
-            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                return Instant.ofEpochMilli(r.timestamp());
-            }
-        }
-        throw new IllegalStateException("could not read the first record of " + tp + " within " + ADMIN_TIMEOUT);
+        return new InputLog(aggregator).plan(range, dryRun, "replaying");
     }
 
     /**
@@ -229,7 +154,7 @@ public final class Replayer {
                 Set<MonthlySummaryKey> differing = differing(rebuilt, live);
                 // The live aggregator kept counting new events while the replay ran: let both catch up.
                 for (int round = 1; round <= CATCH_UP_ROUNDS && !differing.isEmpty(); round++) {
-                    Map<TopicPartition, Long> now = offsets(admin, List.copyOf(ends.keySet()), OffsetSpec.latest())
+                    Map<TopicPartition, Long> now = InputLog.offsets(admin, List.copyOf(ends.keySet()), OffsetSpec.latest())
                             .entrySet().stream().collect(java.util.stream.Collectors.toMap(
                                     Map.Entry::getKey, e -> e.getValue().offset()));
                     LOG.info("replay {}: {} summaries differ from the stream; catching up with new input (round {})",
@@ -500,20 +425,5 @@ public final class Replayer {
 
     private Admin admin() {
         return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, aggregator.bootstrapServers()));
-    }
-
-    private Properties readProperties() {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, aggregator.bootstrapServers());
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        return p;
-    }
-
-    private static Map<TopicPartition, ListOffsetsResultInfo> offsets(Admin admin, List<TopicPartition> partitions,
-                                                                     OffsetSpec spec)
-            throws InterruptedException, ExecutionException, java.util.concurrent.TimeoutException {
-        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-        partitions.forEach(tp -> request.put(tp, spec));
-        return admin.listOffsets(request).all().get(30, TimeUnit.SECONDS);
     }
 }
