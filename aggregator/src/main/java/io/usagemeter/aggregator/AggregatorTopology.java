@@ -66,20 +66,26 @@ public final class AggregatorTopology {
     }
 
     public static Topology build(AggregatorConfig config) {
-        return build(config, Topics.USAGE_SUMMARIES.name());
+        return build(config, Topics.USAGE_SUMMARIES.name(), true);
     }
 
     /**
-     * The same topology writing its summaries to {@code summariesTopic}: a replay rebuilds months
-     * into a private topic with exactly the live decisions, and publishes nothing half-built.
+     * The same processors and stores, for a replay: it decides exactly as the live aggregator (every
+     * decision depends on the events only) and the rebuilt summaries are read from its store. Nothing
+     * leaves it: no summaries topic, and no changelogs, since a replay application is never resumed (a
+     * stopped replay starts again from scratch) — its state would only be written to Kafka to be deleted.
      */
-    public static Topology build(AggregatorConfig config, String summariesTopic) {
+    public static Topology rebuild(AggregatorConfig config) {
+        return build(config, null, false);
+    }
+
+    private static Topology build(AggregatorConfig config, String summariesTopic, boolean logged) {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
-        builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true));
-        builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false));
-        builder.addStateStore(store(COUNTED_EVENTS_STORE, StoreSerdes.countedEvents(), false));
-        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true));
-        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), true));
+        builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true, logged));
+        builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false, logged));
+        builder.addStateStore(store(COUNTED_EVENTS_STORE, StoreSerdes.countedEvents(), false, logged));
+        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true, logged));
+        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), true, logged));
 
         LedgerSettings settings = new LedgerSettings(
                 config.dedupeWindow(), config.retentionMonths(), config.resetHorizonMonths());
@@ -91,15 +97,17 @@ public final class AggregatorTopology {
                 source(builder, Topics.ADMIN_COMMANDS, ADMIN_COMMANDS_SOURCE)
                         .process(() -> new UsageResetProcessor(settings), Named.as(APPLY_RESETS_PROCESSOR), STORES);
 
-        Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
-        KStream<MonthlySummaryKey, MonthlySummary> changed = fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES));
-        if (config.publishFrom() != null) {
-            YearMonth from = config.publishFrom();
-            changed = changed.filter((key, summary) -> !key.month().isBefore(from), Named.as(PUBLISH_FROM_FILTER));
+        if (summariesTopic != null) {
+            Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
+            KStream<MonthlySummaryKey, MonthlySummary> changed = fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES));
+            if (config.publishFrom() != null) {
+                YearMonth from = config.publishFrom();
+                changed = changed.filter((key, summary) -> !key.month().isBefore(from), Named.as(PUBLISH_FROM_FILTER));
+            }
+            changed.to(summariesTopic, Produced.with(summaries.keySerde(), summaries.valueSerde())
+                    .withStreamPartitioner(new UserPartitioner())
+                    .withName(SUMMARIES_SINK));
         }
-        changed.to(summariesTopic, Produced.with(summaries.keySerde(), summaries.valueSerde())
-                        .withStreamPartitioner(new UserPartitioner())
-                        .withName(SUMMARIES_SINK));
         return builder.build();
     }
 
@@ -107,9 +115,13 @@ public final class AggregatorTopology {
         return builder.stream(topic.name(), Consumed.with(topic.keySerde(), topic.valueSerde()).withName(name));
     }
 
-    private static <V> StoreBuilder<KeyValueStore<String, V>> store(String name, Serde<V> values, boolean hotKeys) {
+    private static <V> StoreBuilder<KeyValueStore<String, V>> store(String name, Serde<V> values, boolean hotKeys,
+                                                                    boolean logged) {
         StoreBuilder<KeyValueStore<String, V>> store =
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(), values);
+        if (!logged) {
+            store = store.withLoggingDisabled();
+        }
         // Summaries and the high water are rewritten, resets read, for every event: the cache serves
         // them and coalesces writes per commit. Seen and counted events are written once each, so
         // caching them would only cost memory.

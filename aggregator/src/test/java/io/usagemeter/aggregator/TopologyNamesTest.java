@@ -2,13 +2,19 @@ package io.usagemeter.aggregator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyDescription;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,6 +55,41 @@ class TopologyNamesTest {
 
         assertThat(withSortedStores(description.toString())).isEqualToIgnoringWhitespace(EXPECTED);
         assertThat(description.subtopologies()).as("no repartitioning: one sub-topology").hasSize(1);
+    }
+
+    /**
+     * A replay's rebuild runs the same processors on the same stores, and writes nothing to Kafka: no
+     * summaries (they are read from its store) and no changelogs (it is never resumed).
+     */
+    @Test
+    void the_rebuild_has_the_same_processors_and_stores_and_produces_nothing() {
+        AggregatorConfig config = AggregatorConfig.defaults("localhost:9092", stateDir);
+        String rebuild = withSortedStores(AggregatorTopology.rebuild(config).describe().toString());
+        assertThat(rebuild).doesNotContain("Sink:").doesNotContain(Topics.USAGE_SUMMARIES.name());
+        for (String line : EXPECTED.lines().map(String::strip).filter(l -> l.startsWith("Processor: count-usage")
+                || l.startsWith("Processor: apply-usage-resets") || l.startsWith("Source:")).toList()) {
+            assertThat(rebuild).contains(line);
+        }
+
+        UUID user = UUID.randomUUID();
+        UsageEvent event = AggregatorDriver.event("e-1", user, "2026-03-04T05:06:07Z");
+        try (TopologyTestDriver live = new TopologyTestDriver(AggregatorTopology.build(config), config.streamsProperties())) {
+            live.createInputTopic(Topics.USAGE_EVENTS.name(), Topics.USAGE_EVENTS.keySerde().serializer(),
+                    Topics.USAGE_EVENTS.valueSerde().serializer()).pipeInput(user.toString(), event, event.occurredAt());
+            assertThat(live.producedTopicNames()).as("the live aggregator publishes and logs its stores")
+                    .contains(Topics.USAGE_SUMMARIES.name(), config.applicationId() + "-"
+                            + AggregatorTopology.SEEN_EVENTS_STORE + "-changelog");
+        }
+        try (TopologyTestDriver replay = new TopologyTestDriver(AggregatorTopology.rebuild(config), config.streamsProperties())) {
+            replay.createInputTopic(Topics.USAGE_EVENTS.name(), Topics.USAGE_EVENTS.keySerde().serializer(),
+                    Topics.USAGE_EVENTS.valueSerde().serializer()).pipeInput(user.toString(), event, event.occurredAt());
+            assertThat(replay.producedTopicNames()).isEmpty();
+            KeyValueStore<String, MonthlySummary> summaries = replay.getKeyValueStore(AggregatorTopology.MONTHLY_SUMMARIES_STORE);
+            try (var all = summaries.all()) {
+                assertThat(all.next().value.units()).isEqualTo(event.units());
+                assertThat(all.hasNext()).isFalse();
+            }
+        }
     }
 
     /** The description lists a processor's stores in hash order; sort them so the text is stable. */

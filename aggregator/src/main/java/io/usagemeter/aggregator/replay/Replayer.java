@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  * Rebuilds months from the event log while the live aggregator keeps running (option (b) of the
  * README's "Replay"): a temporary Kafka Streams application with its own application id runs the
  * aggregator's own topology over {@code meter.usage-events} and {@code meter.admin-commands} from the
- * range start minus the dedupe window, into fresh state and a private output topic. Because every
+ * range start minus the dedupe window, into fresh state that nothing publishes (no output topic, no
+ * changelogs: see {@link AggregatorTopology#rebuild}). Because every
  * decision of that topology depends on event data only, it decides exactly as the live aggregator
  * did. The rebuilt summaries are then compared with the summaries topic and with PostgreSQL:
  *
@@ -126,7 +127,6 @@ public final class Replayer {
             throws ReplayCancelledException {
         long started = System.nanoTime();
         String appId = aggregator.applicationId() + "-replay-" + plan.jobId();
-        String output = appId + "-summaries";
         LOG.info("replay {} of {} reads {} input records from {} (application {})", plan.jobId(), plan.range(),
                 plan.recordsToRead(), plan.eventsFrom(), appId);
         Path stateDir = null;
@@ -138,12 +138,10 @@ public final class Replayer {
             LoggedEventsStaging staging = null;
             try {
                 stateDir = Files.createDirectories(workDir).resolve(appId);
-                int partitions = (int) plan.startOffsets().keySet().stream()
-                        .filter(tp -> tp.topic().equals(Topics.USAGE_EVENTS.name())).count();
-                admin.createTopics(List.of(new NewTopic(output, partitions, replicationFactor),
-                        new NewTopic(appId + "-dead-letter", 1, replicationFactor))).all().get(30, TimeUnit.SECONDS);
+                admin.createTopics(List.of(new NewTopic(appId + "-dead-letter", 1, replicationFactor)))
+                        .all().get(30, TimeUnit.SECONDS);
                 positionInputs(appId, plan);
-                streams = new KafkaStreams(AggregatorTopology.build(aggregator.withApplicationId(appId), output),
+                streams = new KafkaStreams(AggregatorTopology.rebuild(aggregator.withApplicationId(appId)),
                         streamsProperties(appId, stateDir));
                 streams.start();
                 staging = LoggedEventsStaging.start(aggregator.bootstrapServers(), plan, apiUsage);
@@ -391,7 +389,7 @@ public final class Replayer {
         return all;
     }
 
-    /** The consumer group and every topic of the temporary application (changelogs, output, dead letters). */
+    /** The consumer group and every topic of the temporary application (dead letters, and any an older version left). */
     private void removeTemporaries(Admin admin, String appId) {
         try {
             List<String> topics = admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()
