@@ -2,7 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.TopicBootstrapper;
@@ -34,6 +34,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,6 +48,11 @@ import picocli.CommandLine;
 class RewindAggregatorCommandTest {
 
     private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /**
+     * A broker of its own: the usage events sent here (this month's among them) would otherwise be read by
+     * every later replay of the month on the shared broker, where no live aggregator counted them.
+     */
+    private static EmbeddedKafkaBroker kafka;
     private static String bootstrap;
 
     @TempDir
@@ -58,7 +64,8 @@ class RewindAggregatorCommandTest {
 
     @BeforeAll
     static void topics() throws Exception {
-        bootstrap = SharedEmbeddedKafka.bootstrapServers();
+        kafka = EmbeddedKafkaBroker.start();
+        bootstrap = kafka.bootstrapServers();
         try (Admin admin = admin()) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.fromEnv(Map.of()));
         }
@@ -72,6 +79,13 @@ class RewindAggregatorCommandTest {
                         new UsageEvent("rewind-cli-" + i, user, at, Provider.OPENAI, "/v1/x", "POST", 200, 5, 1, 1, 0, 1)));
             }
             producer.flush();
+        }
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (kafka != null) {
+            kafka.close();
         }
     }
 
