@@ -47,7 +47,7 @@ import org.flywaydb.core.Flyway;
  *
  * <pre>
  * java -cp "bench/target/bench-0.1.0-SNAPSHOT.jar:$(cat bench/target/classpath.txt)" io.usagemeter.bench.LimitCheckBench
- *   -Dseconds=6 -Drounds=2 -Dconnections=64 -Dclients=socket,jdk
+ *   -Dseconds=6 -Drounds=2 -Dconnections=64 -Dclients=socket,jdk -Dwarmup=4
  * </pre>
  */
 public final class LimitCheckBench {
@@ -61,6 +61,7 @@ public final class LimitCheckBench {
         double seconds = Double.parseDouble(System.getProperty("seconds", "6"));
         int rounds = Integer.getInteger("rounds", 2);
         int connections = Integer.getInteger("connections", 64);
+        double warmup = Double.parseDouble(System.getProperty("warmup", "4"));
         List<LimitCheckLoad.Client> clients = new ArrayList<>();
         for (String c : System.getProperty("clients", "socket,jdk").split(",")) {
             clients.add(LimitCheckLoad.Client.valueOf(c.strip().toUpperCase(Locale.ROOT)));
@@ -88,7 +89,7 @@ public final class LimitCheckBench {
                         + "%d cores, JDK %s%n", UsageMix.USERS, connections, seconds, rounds,
                         Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
                 for (LimitCheckLoad.Client client : clients) {
-                    LimitCheckLoad.run(client, limits, connections, 2, UsageMix.USERS, mix::user); // warm-up
+                    LimitCheckLoad.run(client, limits, connections, warmup, UsageMix.USERS, mix::user); // JIT warm-up
                 }
                 lookups(queries, 2, mix);
                 for (int round = 1; round <= rounds; round++) {
@@ -101,9 +102,10 @@ public final class LimitCheckBench {
                         var r = LimitCheckLoad.run(client, limits, connections, seconds, UsageMix.USERS, mix::user);
                         Histogram h = r.latency();
                         System.out.printf(Locale.ROOT, "round %d HTTP %-6s client: %,.0f checks/s (%.2f× lookups)  "
-                                        + "p50/p99/p99.9 %s / %s / %s ms  failures %d%n", round,
+                                        + "p50/p99/p99.9 %s / %s / %s ms  CPU µs/check server %.0f (Jetty threads %.0f) client %.0f  failures %d%n", round,
                                 client.name().toLowerCase(Locale.ROOT), r.rate(), r.rate() / lookupRate,
-                                ms(h, 50), ms(h, 99), ms(h, 99.9), r.failures());
+                                ms(h, 50), ms(h, 99), ms(h, 99.9), r.serverCpuMicrosPerCheck(),
+                                r.jettyCpuMicrosPerCheck(), r.clientCpuMicrosPerCheck(), r.failures());
                     }
                 }
             }

@@ -3,6 +3,8 @@ package io.usagemeter.bench;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
@@ -18,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
 import org.HdrHistogram.Histogram;
 
@@ -36,11 +39,34 @@ final class LimitCheckLoad {
 
     enum Client { JDK, SOCKET }
 
-    record Result(Histogram latency, int failures, double seconds) {
+    /**
+     * @param clientCpuNanos CPU time (user and system) of the load threads
+     * @param processCpuNanos CPU time of the whole JVM meanwhile (server, client and everything else in it)
+     */
+    record Result(Histogram latency, int failures, double seconds, long clientCpuNanos, long processCpuNanos,
+                  long jettyCpuNanos) {
         double rate() {
             return latency.getTotalCount() / seconds;
         }
+
+        /** CPU µs per check spent outside the load threads: the server's cost (and the JVM's background). */
+        double serverCpuMicrosPerCheck() {
+            return (processCpuNanos - clientCpuNanos) / 1e3 / latency.getTotalCount();
+        }
+
+        /** CPU µs per check of Jetty's request threads alone: the request path without GC and the JVM's background. */
+        double jettyCpuMicrosPerCheck() {
+            return jettyCpuNanos / 1e3 / latency.getTotalCount();
+        }
+
+        double clientCpuMicrosPerCheck() {
+            return clientCpuNanos / 1e3 / latency.getTotalCount();
+        }
     }
+
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    /** Javalin names the threads of Jetty's pool so. */
+    private static final String JETTY_THREADS = "JettyServerThreadPool-";
 
     private LimitCheckLoad() {
     }
@@ -50,13 +76,18 @@ final class LimitCheckLoad {
             throws Exception {
         long start = System.nanoTime();
         long until = start + (long) (seconds * 1e9);
+        long processCpuStart = processCpuNanos();
+        long jdkClientCpuStart = threadsCpuNanos("HttpClient-");
+        long jettyCpuStart = threadsCpuNanos(JETTY_THREADS);
         AtomicInteger failures = new AtomicInteger();
+        AtomicLong clientCpu = new AtomicLong();
         HttpClient jdk = client == Client.JDK ? HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build() : null;
         ExecutorService pool = Executors.newFixedThreadPool(connections);
         List<Future<Histogram>> results = new ArrayList<>();
         for (int t = 0; t < connections; t++) {
             results.add(pool.submit(() -> {
                 Histogram latency = new Histogram(60_000_000_000L, 3);
+                long cpuStart = THREADS.getCurrentThreadCpuTime();
                 try (SocketConnection socket = client == Client.SOCKET ? new SocketConnection(limits) : null) {
                     while (System.nanoTime() < until) {
                         UUID u = user.apply(ThreadLocalRandom.current().nextInt(users));
@@ -70,6 +101,7 @@ final class LimitCheckLoad {
                         }
                     }
                 }
+                clientCpu.addAndGet(THREADS.getCurrentThreadCpuTime() - cpuStart);
                 return latency;
             }));
         }
@@ -78,8 +110,27 @@ final class LimitCheckLoad {
             all.add(f.get());
         }
         double elapsed = (System.nanoTime() - start) / 1e9;
+        long processCpu = processCpuNanos() - processCpuStart;
+        // The JDK client also works on its own selector and worker threads.
+        long jdkThreadsCpu = threadsCpuNanos("HttpClient-") - jdkClientCpuStart;
+        long jettyCpu = threadsCpuNanos(JETTY_THREADS) - jettyCpuStart;
         pool.shutdown();
-        return new Result(all, failures.get(), elapsed);
+        return new Result(all, failures.get(), elapsed, clientCpu.get() + jdkThreadsCpu, processCpu, jettyCpu);
+    }
+
+    /** CPU time of the live threads whose names start with {@code prefix} (a thread that ended meanwhile is lost). */
+    private static long threadsCpuNanos(String prefix) {
+        long total = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith(prefix)) {
+                total += Math.max(0, THREADS.getThreadCpuTime(t.getId()));
+            }
+        }
+        return total;
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /** One keep-alive HTTP/1.1 connection that sends GETs and reads answers framed by Content-Length. */
