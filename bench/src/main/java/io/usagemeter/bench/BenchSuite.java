@@ -525,21 +525,22 @@ public final class BenchSuite {
     // ---- the pipeline: limit checks
 
     /**
-     * The server's capacity is measured with {@link LimitCheckLoad.Client#SOCKET} (a keep-alive client that costs a
-     * fraction of the server's CPU per check), the same load through {@code java.net.http.HttpClient} follows for
-     * reference: in this one JVM on two cores that client costs more CPU per check than the enforcer does.
+     * The server's capacity is measured with {@link LimitCheckLoad.Client#NIO} (one thread multiplexing the
+     * keep-alive connections, a fifth of the server's CPU per check); the same load through
+     * {@code java.net.http.HttpClient} follows for reference: in this one JVM on two cores that client costs more CPU
+     * per check than the enforcer does.
      */
     private void httpChecks(URI limits, double baselineCheckP99, double lookupRate) throws Exception {
         log("pipeline: limit checks over HTTP, 64 concurrent");
-        LimitCheckLoad.run(LimitCheckLoad.Client.SOCKET, limits, CHECK_CONNECTIONS, 4, UsageMix.USERS, mix::user);
+        LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, CHECK_CONNECTIONS, 4, UsageMix.USERS, mix::user);
         cost.begin();
-        var result = LimitCheckLoad.run(LimitCheckLoad.Client.SOCKET, limits, CHECK_CONNECTIONS, sizes.checkSeconds(),
+        var result = LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, CHECK_CONNECTIONS, sizes.checkSeconds(),
                 UsageMix.USERS, mix::user);
         var c = cost.end();
         Histogram h = result.latency();
         double rate = result.rate();
         double p99 = h.getValueAtPercentile(99);
-        table.add(new SuiteTable.Row("Limit checks over HTTP (GET /v1/limits, keep-alive, 64 concurrent, socket client)",
+        table.add(new SuiteTable.Row("Limit checks over HTTP (GET /v1/limits, keep-alive, 64 connections, one-thread NIO client)",
                 number(rate), "checks/s", "target 20,000/s", ratio(rate, 20_000),
                 "≥ 20,000/s: " + SuiteTable.met(rate >= 20_000), cpu(c, h.getTotalCount()), rss(c)));
         table.add(new SuiteTable.Row("Limit checks over HTTP: p50 / p99 / p99.9",

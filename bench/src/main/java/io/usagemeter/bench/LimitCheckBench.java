@@ -43,11 +43,11 @@ import org.flywaydb.core.Flyway;
  * one enforcer whose store holds this month's usage of {@value UsageMix#USERS} users (summaries published as
  * the aggregator would), then per round the in-process store lookup ({@code LimitQueries}, 2 threads: the
  * reference) and {@code GET /v1/limits/{user}} over HTTP/1.1 keep-alive with 64 connections, with each client
- * of {@link LimitCheckLoad}. Only ratios within one run compare: the two cores are shared.
+ * of {@link LimitCheckLoad}, each line with the CPU per check of the enforcer side and of the client. Only ratios
+ * within one run compare: the two cores are shared.
  *
  * <pre>
- * java -cp "bench/target/bench-0.1.0-SNAPSHOT.jar:$(cat bench/target/classpath.txt)" io.usagemeter.bench.LimitCheckBench
- *   -Dseconds=6 -Drounds=2 -Dconnections=64 -Dclients=socket,jdk -Dwarmup=4
+ * bench/run-limit-checks -Dseconds=8 -Drounds=2 -Dconnections=64 -Dclients=nio,socket,jdk -Dwarmup=6
  * </pre>
  */
 public final class LimitCheckBench {
@@ -58,12 +58,12 @@ public final class LimitCheckBench {
     }
 
     public static void main(String[] args) throws Exception {
-        double seconds = Double.parseDouble(System.getProperty("seconds", "6"));
+        double seconds = Double.parseDouble(System.getProperty("seconds", "8"));
         int rounds = Integer.getInteger("rounds", 2);
         int connections = Integer.getInteger("connections", 64);
-        double warmup = Double.parseDouble(System.getProperty("warmup", "4"));
+        double warmup = Double.parseDouble(System.getProperty("warmup", "6"));
         List<LimitCheckLoad.Client> clients = new ArrayList<>();
-        for (String c : System.getProperty("clients", "socket,jdk").split(",")) {
+        for (String c : System.getProperty("clients", "nio,socket,jdk").split(",")) {
             clients.add(LimitCheckLoad.Client.valueOf(c.strip().toUpperCase(Locale.ROOT)));
         }
         UsageMix mix = new UsageMix();

@@ -32,12 +32,14 @@ import org.HdrHistogram.Histogram;
  * cores: {@link Client#JDK} is {@code java.net.http.HttpClient} (what apps such as {@code LimitClient} use;
  * its selector thread, futures and header maps cost more CPU per request than the server's whole request
  * path), {@link Client#SOCKET} writes the request bytes on a blocking socket and reads the answer by its
- * {@code Content-Length}, so the figure shows what the server can do rather than what the client costs. Both
- * send the same request line and {@code Host} header and both count non-200 answers as failures.
+ * {@code Content-Length}, so the figure shows what the server can do rather than what the client costs;
+ * {@link Client#NIO} does the same on one thread that multiplexes every connection with a selector (as {@code wrk}
+ * does), which also takes {@code connections} runnable threads off the two cores. All send the same request line
+ * and {@code Host} header and count non-200 answers as failures.
  */
 final class LimitCheckLoad {
 
-    enum Client { JDK, SOCKET }
+    enum Client { JDK, SOCKET, NIO }
 
     /**
      * @param clientCpuNanos CPU time (user and system) of the load threads
@@ -64,7 +66,7 @@ final class LimitCheckLoad {
         }
     }
 
-    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     /** Javalin names the threads of Jetty's pool so. */
     private static final String JETTY_THREADS = "JettyServerThreadPool-";
 
@@ -79,6 +81,12 @@ final class LimitCheckLoad {
         long processCpuStart = processCpuNanos();
         long jdkClientCpuStart = threadsCpuNanos("HttpClient-");
         long jettyCpuStart = threadsCpuNanos(JETTY_THREADS);
+        if (client == Client.NIO) {
+            NioLoad.Measured m = NioLoad.run(limits, connections, until, users, user);
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            return new Result(m.latency(), m.failures(), elapsed, m.clientCpuNanos(), processCpuNanos() - processCpuStart,
+                    threadsCpuNanos(JETTY_THREADS) - jettyCpuStart);
+        }
         AtomicInteger failures = new AtomicInteger();
         AtomicLong clientCpu = new AtomicLong();
         HttpClient jdk = client == Client.JDK ? HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build() : null;
@@ -119,7 +127,7 @@ final class LimitCheckLoad {
     }
 
     /** CPU time of the live threads whose names start with {@code prefix} (a thread that ended meanwhile is lost). */
-    private static long threadsCpuNanos(String prefix) {
+    static long threadsCpuNanos(String prefix) {
         long total = 0;
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             if (t.getName().startsWith(prefix)) {
@@ -177,7 +185,7 @@ final class LimitCheckLoad {
             return status;
         }
 
-        private static int contentLength(String head) {
+        static int contentLength(String head) {
             for (String h : head.split("\r\n")) {
                 if (h.regionMatches(true, 0, "content-length:", 0, 15)) {
                     return Integer.parseInt(h.substring(15).strip());
