@@ -13,7 +13,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -69,6 +71,8 @@ final class LimitCheckLoad {
     static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     /** Javalin names the threads of Jetty's pool so. */
     private static final String JETTY_THREADS = "JettyServerThreadPool-";
+    /** {@code java.net.http.HttpClient}'s selector and worker threads. */
+    private static final String JDK_CLIENT_THREADS = "HttpClient-";
 
     private LimitCheckLoad() {
     }
@@ -79,13 +83,13 @@ final class LimitCheckLoad {
         long start = System.nanoTime();
         long until = start + (long) (seconds * 1e9);
         long processCpuStart = processCpuNanos();
-        long jdkClientCpuStart = threadsCpuNanos("HttpClient-");
-        long jettyCpuStart = threadsCpuNanos(JETTY_THREADS);
+        Map<Long, Long> jdkClientCpuStart = threadsCpuNanos(JDK_CLIENT_THREADS);
+        Map<Long, Long> jettyCpuStart = threadsCpuNanos(JETTY_THREADS);
         if (client == Client.NIO) {
             NioLoad.Measured m = NioLoad.run(limits, connections, until, users, user);
             double elapsed = (System.nanoTime() - start) / 1e9;
             return new Result(m.latency(), m.failures(), elapsed, m.clientCpuNanos(), processCpuNanos() - processCpuStart,
-                    threadsCpuNanos(JETTY_THREADS) - jettyCpuStart);
+                    cpuSince(JETTY_THREADS, jettyCpuStart));
         }
         AtomicInteger failures = new AtomicInteger();
         AtomicLong clientCpu = new AtomicLong();
@@ -120,19 +124,28 @@ final class LimitCheckLoad {
         double elapsed = (System.nanoTime() - start) / 1e9;
         long processCpu = processCpuNanos() - processCpuStart;
         // The JDK client also works on its own selector and worker threads.
-        long jdkThreadsCpu = threadsCpuNanos("HttpClient-") - jdkClientCpuStart;
-        long jettyCpu = threadsCpuNanos(JETTY_THREADS) - jettyCpuStart;
+        long jdkThreadsCpu = cpuSince(JDK_CLIENT_THREADS, jdkClientCpuStart);
+        long jettyCpu = cpuSince(JETTY_THREADS, jettyCpuStart);
         pool.shutdown();
         return new Result(all, failures.get(), elapsed, clientCpu.get() + jdkThreadsCpu, processCpu, jettyCpu);
     }
 
-    /** CPU time of the live threads whose names start with {@code prefix} (a thread that ended meanwhile is lost). */
-    static long threadsCpuNanos(String prefix) {
-        long total = 0;
+    /** CPU time so far of each live thread whose name starts with {@code prefix}, by thread id. */
+    static Map<Long, Long> threadsCpuNanos(String prefix) {
+        Map<Long, Long> cpu = new HashMap<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             if (t.getName().startsWith(prefix)) {
-                total += Math.max(0, THREADS.getThreadCpuTime(t.getId()));
+                cpu.put(t.getId(), Math.max(0, THREADS.getThreadCpuTime(t.getId())));
             }
+        }
+        return cpu;
+    }
+
+    /** CPU those threads used since {@code before}, counting threads started since; a thread that ended is lost. */
+    static long cpuSince(String prefix, Map<Long, Long> before) {
+        long total = 0;
+        for (var now : threadsCpuNanos(prefix).entrySet()) {
+            total += Math.max(0, now.getValue() - before.getOrDefault(now.getKey(), 0L));
         }
         return total;
     }
