@@ -5,11 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.usagemeter.aggregator.AggregatorConfig;
+import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.replay.ReplayJobs;
 import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.cli.replay.AggregatorReplayRunner;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
@@ -18,6 +19,7 @@ import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.ReplayStatus;
+import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
@@ -48,14 +50,22 @@ import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The replay admin routes of an enforcer wired as {@code meter enforcer} wires it (the aggregator's replayer
  * behind {@link AggregatorReplayRunner}), and the stale flag of limit checks while a month is rebuilt; on the
  * embedded broker and PostgreSQL. It lives in {@code cli} because only {@code cli} sees both modules.
+ *
+ * <p>A replay reads everything the usage topics hold for its month, so the class has a broker of its own (usage
+ * other test classes leave on a shared broker, never counted by a live aggregator, would show as divergence),
+ * and the test that publishes a summary without events (to check the stale flag) runs after the replays.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class EnforcerReplayIT {
 
     private static final String SECRET = "replay-test-secret-of-at-least-32-bytes!!";
@@ -64,15 +74,22 @@ class EnforcerReplayIT {
     @TempDir
     static Path stateDir;
 
-    private static final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    private static EmbeddedKafkaBroker kafka;
+    private static String bootstrap;
     private static final HttpClient http = HttpClient.newHttpClient();
     private static EmbeddedPostgresServer postgres;
     private static ReplayJobs jobs;
+    private static AggregatorService aggregator;
     private static EnforcerService enforcer;
+    /** Users whose events the live aggregator counted before the tests: the replays of the month read them. */
+    private static final UUID COUNTED_A = UUID.randomUUID();
+    private static final UUID COUNTED_B = UUID.randomUUID();
     private static String token;
 
     @BeforeAll
-    static void start() {
+    static void start() throws Exception {
+        kafka = EmbeddedKafkaBroker.start();
+        bootstrap = kafka.bootstrapServers();
         postgres = EmbeddedPostgresServer.start();
         postgres.createDatabase("meter");
         FlywayMigrations.flyway(postgres.dataSource("meter")).migrate();
@@ -84,7 +101,9 @@ class EnforcerReplayIT {
                         EmbeddedPostgresServer.SUPERUSER, "")
                 .withApplicationId("enforcer-replay-it")
                 .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
-        Replayer replayer = new Replayer(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator")),
+        AggregatorConfig aggregatorConfig = AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"));
+        aggregator = new AggregatorService(aggregatorConfig, Clock.systemUTC()).start();
+        Replayer replayer = new Replayer(aggregatorConfig,
                 dsl, Clock.systemUTC(), stateDir.resolve("replays"), (short) 1);
         jobs = new ReplayJobs(replayer, Clock.systemUTC());
         enforcer = new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(),
@@ -92,6 +111,12 @@ class EnforcerReplayIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> enforcer.streams().state() == KafkaStreams.State.RUNNING);
         token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com", Duration.ofMinutes(10),
                 Clock.systemUTC());
+        sendEvents(COUNTED_A, 3);
+        sendEvents(COUNTED_B, 2);
+        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+            assertThat(limit(COUNTED_A).used()).isEqualTo(3);
+            assertThat(limit(COUNTED_B).used()).isEqualTo(2);
+        });
     }
 
     @AfterAll
@@ -99,12 +124,19 @@ class EnforcerReplayIT {
         if (enforcer != null) {
             enforcer.close();
         }
+        if (aggregator != null) {
+            aggregator.close();
+        }
         if (postgres != null) {
             postgres.close();
+        }
+        if (kafka != null) {
+            kafka.close();
         }
     }
 
     @Test
+    @Order(3)
     void checksOfAMonthBeingRebuiltAnswerStaleUntilTheReplayFinishes() throws Exception {
         UUID user = UUID.randomUUID();
         publishUsage(user, 10L, MONTH);
@@ -122,6 +154,7 @@ class EnforcerReplayIT {
     }
 
     @Test
+    @Order(1)
     void replayJobsStartOverTheAdminApiAndReportProgressAndOutcome() throws Exception {
         HttpResponse<String> bad = post("{\"dry_run\": true}");
         assertThat(bad.statusCode()).isEqualTo(400);
@@ -148,8 +181,13 @@ class EnforcerReplayIT {
             assertThat(job[0].get("state").asText()).isNotEqualTo("running");
         });
         assertThat(job[0].get("state").asText()).as(job[0].toString()).isEqualTo("succeeded");
-        assertThat(job[0].at("/progress/records_read").asLong()).isEqualTo(job[0].at("/progress/records_total").asLong());
+        assertThat(job[0].at("/progress/records_read").asLong()).isEqualTo(job[0].at("/progress/records_total").asLong())
+                .isGreaterThanOrEqualTo(5);
         assertThat(job[0].at("/report/dry_run").asBoolean()).isTrue();
+        assertThat(job[0].at("/report/summaries_rebuilt").asInt()).isEqualTo(2);
+        // No sink runs here, so the rows would be written (database_repaired); the live stream agrees with the rebuild.
+        assertThat(job[0].at("/report/changes").findValuesAsText("kind")).as(job[0].toString())
+                .hasSize(2).doesNotContain("stream_diverges");
         assertThat(job[0].at("/report/rows_repaired").asInt()).isZero();
         assertThat(job[0].at("/report/api_usage/rows_inserted").isNumber()).as(job[0].toString()).isTrue();
         assertThat(job[0].at("/report/api_usage/rows_kept_not_in_log").isNumber()).as(job[0].toString()).isTrue();
@@ -166,6 +204,7 @@ class EnforcerReplayIT {
     }
 
     @Test
+    @Order(2)
     void adminVerbsOverTheApiFollowAReplayToItsEndAndResetAnswersAsDirectly() {
         Map<String, String> api = Map.of("METER_ENFORCER_URL", "http://localhost:" + enforcer.port(),
                 "METER_ADMIN_TOKEN", token);
@@ -226,6 +265,21 @@ class EnforcerReplayIT {
         HttpResponse<String> response = send(HttpRequest.newBuilder(uri("/v1/limits/" + user)).GET().build());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         return Json.read(response.body(), LimitAnswer.class);
+    }
+
+    /** {@code count} usage events of one unit each for {@code user}, this month, keyed and stamped as ingest does. */
+    private static void sendEvents(UUID user, int count) throws Exception {
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
+                new StringSerializer(), Topics.USAGE_EVENTS.valueSerde().serializer())) {
+            Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+            Instant at = Instant.now().minusSeconds(60);
+            at = at.isBefore(monthStart) ? monthStart : at;
+            for (int i = 0; i < count; i++) {
+                UsageEvent e = new UsageEvent("replay-it-" + user + "-" + i, user, at, Provider.OPENAI, "/v1/chat", "POST",
+                        200, 10, 100, 100, 5, 1);
+                producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, at.toEpochMilli(), user.toString(), e)).get();
+            }
+        }
     }
 
     /** A summary as the aggregator writes it: partitioned by user like everything keyed by user_id. */
