@@ -66,7 +66,7 @@ public final class AggregatorTopology {
     }
 
     public static Topology build(AggregatorConfig config) {
-        return build(config, Topics.USAGE_SUMMARIES.name(), true);
+        return build(config, true);
     }
 
     /**
@@ -76,16 +76,17 @@ public final class AggregatorTopology {
      * stopped replay starts again from scratch) — its state would only be written to Kafka to be deleted.
      */
     public static Topology rebuild(AggregatorConfig config) {
-        return build(config, null, false);
+        return build(config, false);
     }
 
-    private static Topology build(AggregatorConfig config, String summariesTopic, boolean logged) {
+    /** {@code live}: publish the changed summaries and log the stores; otherwise neither (a replay's rebuild). */
+    private static Topology build(AggregatorConfig config, boolean live) {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
-        builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true, logged));
-        builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false, logged));
-        builder.addStateStore(store(COUNTED_EVENTS_STORE, StoreSerdes.countedEvents(), false, logged));
-        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true, logged));
-        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), true, logged));
+        builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true, live));
+        builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false, live));
+        builder.addStateStore(store(COUNTED_EVENTS_STORE, StoreSerdes.countedEvents(), false, live));
+        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true, live));
+        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), true, live));
 
         LedgerSettings settings = new LedgerSettings(
                 config.dedupeWindow(), config.retentionMonths(), config.resetHorizonMonths());
@@ -97,14 +98,14 @@ public final class AggregatorTopology {
                 source(builder, Topics.ADMIN_COMMANDS, ADMIN_COMMANDS_SOURCE)
                         .process(() -> new UsageResetProcessor(settings), Named.as(APPLY_RESETS_PROCESSOR), STORES);
 
-        if (summariesTopic != null) {
+        if (live) {
             Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
             KStream<MonthlySummaryKey, MonthlySummary> changed = fromEvents.merge(fromResets, Named.as(MERGE_SUMMARIES));
             if (config.publishFrom() != null) {
                 YearMonth from = config.publishFrom();
                 changed = changed.filter((key, summary) -> !key.month().isBefore(from), Named.as(PUBLISH_FROM_FILTER));
             }
-            changed.to(summariesTopic, Produced.with(summaries.keySerde(), summaries.valueSerde())
+            changed.to(summaries.name(), Produced.with(summaries.keySerde(), summaries.valueSerde())
                     .withStreamPartitioner(new UserPartitioner())
                     .withName(SUMMARIES_SINK));
         }
