@@ -58,8 +58,6 @@ public record EnforcerConfig(
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-enforcer";
     public static final int DEFAULT_PORT = 8081;
-    /** The name under which the PostgreSQL writer stores its offsets in {@code sink_offsets}. */
-    public static final String DB_WRITER_SINK = "limits-enforcer";
 
     private static final String DB_NEEDED = "the enforcer reads plans from and writes entitlements to the service database";
 
