@@ -1,6 +1,7 @@
 package io.usagemeter.ingest;
 
 import io.usagemeter.schema.config.MeterEnvironment;
+import io.usagemeter.schema.sync.CredentialMask;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -159,8 +160,7 @@ public record IngestConfig(
     }
 
     public String maskedDbUrl() {
-        int query = dbUrl.indexOf('?');
-        return query < 0 ? dbUrl : dbUrl.substring(0, query) + "?***";
+        return CredentialMask.maskUrl(dbUrl);
     }
 
     private static void requireText(String value, String name) {

@@ -1,6 +1,7 @@
 package io.usagemeter.enforcer;
 
 import io.usagemeter.schema.config.MeterEnvironment;
+import io.usagemeter.schema.sync.CredentialMask;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.schema.topics.TopicSettings;
 import java.math.BigDecimal;
@@ -203,14 +204,6 @@ public record EnforcerConfig(
 
     /** The JDBC URL without user info or query parameters, for messages. */
     public String maskedDbUrl() {
-        return maskJdbcUrl(dbUrl);
-    }
-
-    public static String maskJdbcUrl(String url) {
-        if (url == null) {
-            return "(none)";
-        }
-        String noQuery = url.replaceAll("\\?.*$", "?***");
-        return noQuery.replaceAll("//[^/@]*@", "//***@");
+        return dbUrl == null ? "(none)" : CredentialMask.maskUrl(dbUrl);
     }
 }
