@@ -283,7 +283,8 @@ class AggregatorEndToEndTest {
         try {
             await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).until(() -> {
                 if (!process.isAlive()) {
-                    fail("the aggregator process exited with " + process.exitValue() + "; see " + log);
+                    fail("the aggregator process exited with " + process.exitValue() + "; the end of " + log + ":\n"
+                            + tail(log, 60));
                 }
                 return Files.readString(log).contains("READY ");
             });
@@ -292,6 +293,12 @@ class AggregatorEndToEndTest {
             throw e;
         }
         return process;
+    }
+
+    /** The last {@code lines} lines of a child's log, so that a failure in CI shows its cause. */
+    private static String tail(Path log, int lines) throws IOException {
+        List<String> all = Files.readAllLines(log);
+        return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
     }
 
     private void evictMembers(String group) {
