@@ -11,6 +11,7 @@ import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.UsageSink;
+import io.usagemeter.schema.streams.LocalStateRecovery;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -25,7 +26,6 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.Topology;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,10 +38,12 @@ public final class AggregatorService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorService.class);
 
     private final AggregatorConfig config;
-    private final KafkaStreams streams;
+    private final Clock clock;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final KafkaStreamsMetrics streamsMetrics;
+    /** Set by {@link #start()}: the instance that runs (a first one whose local state could not be opened is closed). */
+    private volatile KafkaStreams streams;
+    private KafkaStreamsMetrics streamsMetrics;
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final AggregatorHttp http;
     private final UsageSink sink;
@@ -57,24 +59,28 @@ public final class AggregatorService implements AutoCloseable {
      */
     public AggregatorService(AggregatorConfig config, Clock clock, SinkConfig sinkConfig) {
         this.config = Objects.requireNonNull(config, "config");
-        Topology topology = AggregatorTopology.build(config);
-        this.streams = new KafkaStreams(topology, config.streamsProperties());
-        streams.setUncaughtExceptionHandler(new ThreadReplacementPolicy(
-                config.threadFailures().replacements(), config.threadFailures().period(), clock));
-        this.streamsMetrics = new KafkaStreamsMetrics(streams);
-        streamsMetrics.bindTo(registry);
+        this.clock = Objects.requireNonNull(clock, "clock");
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         this.sink = sinkConfig == null ? null : new UsageSink(sinkConfig, sinkConfig.dataSource(), clock, registry);
-        this.http = new AggregatorHttp(streams::state, () -> sink == null || sink.ready(), registry);
-        streams.setStateListener((now, before) -> {
+        this.http = new AggregatorHttp(this::state, () -> sink == null || sink.ready(), registry);
+    }
+
+    /** A new, not yet started instance of the topology with its handlers. */
+    private KafkaStreams newStreams() {
+        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), config.streamsProperties());
+        instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy(
+                config.threadFailures().replacements(), config.threadFailures().period(), clock));
+        instance.setStateListener((now, before) -> {
             LOG.info("aggregator {} -> {}", before, now);
-            if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) {
+            // An instance closed because its local state could not be opened is not the service stopping.
+            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING && instance == streams) {
                 stopped.countDown();
             }
         });
+        return instance;
     }
 
     /**
@@ -92,7 +98,9 @@ public final class AggregatorService implements AutoCloseable {
             LOG.info("aggregator {} publishes summaries of {} and later only (METER_AGGREGATOR_PUBLISH_FROM, set after a"
                     + " rewind): its state holds earlier months only partly", config.applicationId(), config.publishFrom());
         }
-        streams.start();
+        streams = LocalStateRecovery.start(this::newStreams, "aggregator " + config.applicationId());
+        streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics.bindTo(registry);
         if (sink != null) {
             sink.start();
         }
@@ -130,8 +138,10 @@ public final class AggregatorService implements AutoCloseable {
         return java.util.Optional.ofNullable(sink);
     }
 
+    /** The Streams state; {@code CREATED} before {@link #start()}. */
     public KafkaStreams.State state() {
-        return streams.state();
+        KafkaStreams instance = streams;
+        return instance == null ? KafkaStreams.State.CREATED : instance.state();
     }
 
     /** Blocks until the instance stopped, closed or failed past its failure budget. */
@@ -139,7 +149,7 @@ public final class AggregatorService implements AutoCloseable {
         stopped.await();
     }
 
-    /** The Kafka Streams instance, for metrics binders and interactive queries. */
+    /** The Kafka Streams instance, for metrics binders and interactive queries (null before {@link #start()}). */
     public KafkaStreams streams() {
         return streams;
     }
@@ -157,9 +167,12 @@ public final class AggregatorService implements AutoCloseable {
         }
         // Leave the group: a restarted instance gets its tasks back at once instead of after the
         // session timeout (10 s, see AggregatorConfig), which matters more here than sparing the other instances a rebalance.
-        streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
-                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
-        streamsMetrics.close();
+        KafkaStreams instance = streams;
+        if (instance != null) {
+            instance.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                    .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+            streamsMetrics.close();
+        }
         gcMetrics.close();
         registry.close();
     }

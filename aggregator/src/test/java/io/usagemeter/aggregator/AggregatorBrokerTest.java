@@ -19,6 +19,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -36,6 +37,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -237,6 +239,35 @@ class AggregatorBrokerTest {
         try (AggregatorService service = new AggregatorService(
                 AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), secondState)
                         .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+    }
+
+    /**
+     * A process killed while Kafka Streams wiped its stores leaves RocksDB files without their
+     * {@code MANIFEST}; the next start must not fail on them but restore the stores from the changelogs.
+     */
+    @Test
+    void dedupe_and_resets_hold_after_a_restart_on_unreadable_local_state(@TempDir Path state) throws Exception {
+        Workload workload = new Workload(4343L, 40).add(3_000, 8);
+        AggregatorConfig config = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), state)
+                .withApplicationId("aggregator-damaged-" + UUID.randomUUID());
+        try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+        List<Path> manifests;
+        try (Stream<Path> files = Files.walk(state)) {
+            manifests = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).toList();
+        }
+        assertThat(manifests).as("the stores' MANIFEST files").isNotEmpty();
+        for (Path manifest : manifests) {
+            Files.delete(manifest);
+        }
+
+        workload.add(3_000, 8);
+        try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
         }

@@ -25,6 +25,7 @@ import io.usagemeter.enforcer.internal.ReplayWatch;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.json.Json;
+import io.usagemeter.schema.streams.LocalStateRecovery;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.Topics;
 import java.io.UncheckedIOException;
@@ -186,19 +187,21 @@ public final class EnforcerService implements AutoCloseable {
         URI advertised = config.advertisedUrl(app.port());
         Properties props = config.streamsProperties(advertised);
         props.putAll(streamsOverrides);
-        KafkaStreams kafkaStreams = new KafkaStreams(EnforcerTopology.build(config), props);
-        // A dead stream thread is replaced; its tasks restore from their changelogs.
-        kafkaStreams.setUncaughtExceptionHandler(e -> {
-            LOG.error("stream thread died; replacing it", e);
-            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
-        });
+        KafkaStreams kafkaStreams = LocalStateRecovery.start(() -> {
+            KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config), props);
+            // A dead stream thread is replaced; its tasks restore from their changelogs.
+            instance.setUncaughtExceptionHandler(e -> {
+                LOG.error("stream thread died; replacing it", e);
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+            });
+            return instance;
+        }, "enforcer " + config.applicationId());
         KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(kafkaStreams);
         streamsMetrics.bindTo(registry);
         owned.add(streamsMetrics);
         this.queries = new LimitQueries(kafkaStreams, new HostInfo(advertised.getHost(), advertised.getPort()),
                 config.grace(), clock);
         this.streams = kafkaStreams;
-        kafkaStreams.start();
         this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl).start();
         LOG.info("enforcer listening on {} (port {}), Kafka {}, database {}", advertised, app.port(),
                 config.kafkaBootstrap(), config.maskedDbUrl());
