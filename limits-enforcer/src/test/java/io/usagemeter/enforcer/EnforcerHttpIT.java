@@ -12,15 +12,18 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,9 +64,7 @@ class EnforcerHttpIT {
     }
 
     private static LimitAnswer limit(UUID user) throws Exception {
-        HttpResponse<String> response = stack.get(port, "/v1/limits/" + user);
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return Json.read(response.body(), LimitAnswer.class);
+        return limitFrom(port, user);
     }
 
     @Test
@@ -92,6 +93,44 @@ class EnforcerHttpIT {
         MonthlySummary summary = Json.read(usage.body(), MonthlySummary.class);
         assertThat(summary.units()).isEqualTo(850);
         assertThat(summary.callsByProvider()).containsValue(850L);
+    }
+
+    /**
+     * A process killed while Kafka Streams wiped its stores leaves RocksDB files without their
+     * {@code MANIFEST}: the next start restores the limits from the changelogs instead of failing.
+     */
+    @Test
+    void restartsOnUnreadableLocalStateWithTheSameAnswers(@TempDir Path state) throws Exception {
+        UUID user = UUID.randomUUID();
+        EnforcerConfig config = stack.config("enforcer-state-it-" + UUID.randomUUID(), state);
+        try (EnforcerService first = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start()) {
+            stack.publishUsage(Map.of(user, 920L), MONTH);
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(limitFrom(first.port(), user).used()).isEqualTo(920));
+        }
+        List<Path> manifests;
+        try (Stream<Path> files = Files.walk(state)) {
+            manifests = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).toList();
+        }
+        assertThat(manifests).as("the stores' MANIFEST files").isNotEmpty();
+        for (Path manifest : manifests) {
+            Files.delete(manifest);
+        }
+
+        try (EnforcerService second = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start()) {
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+                LimitAnswer answer = limitFrom(second.port(), user);
+                assertThat(answer.used()).isEqualTo(920);
+                assertThat(answer.state()).isEqualTo(LimitStatus.WARNING);
+                assertThat(answer.stale()).isFalse();
+            });
+        }
+    }
+
+    private static LimitAnswer limitFrom(int enforcerPort, UUID user) throws Exception {
+        HttpResponse<String> response = stack.get(enforcerPort, "/v1/limits/" + user);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return Json.read(response.body(), LimitAnswer.class);
     }
 
     @Test
