@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.usagemeter.aggregator.internal.UserPartitioner;
+import io.usagemeter.embedded.InterruptedWipe;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.DeadLetter;
@@ -19,7 +20,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,7 +37,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -257,14 +256,7 @@ class AggregatorBrokerTest {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
         }
-        List<Path> manifests;
-        try (Stream<Path> files = Files.walk(state)) {
-            manifests = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).toList();
-        }
-        assertThat(manifests).as("the stores' MANIFEST files").isNotEmpty();
-        for (Path manifest : manifests) {
-            Files.delete(manifest);
-        }
+        InterruptedWipe.apply(state);
 
         workload.add(3_000, 8);
         try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {

@@ -3,6 +3,7 @@ package io.usagemeter.enforcer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.usagemeter.embedded.InterruptedWipe;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.enforcer.http.AdminTokens;
 import io.usagemeter.schema.events.LimitStatus;
@@ -12,18 +13,15 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
-import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -108,14 +106,7 @@ class EnforcerHttpIT {
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
                     assertThat(limitFrom(first.port(), user).used()).isEqualTo(920));
         }
-        List<Path> manifests;
-        try (Stream<Path> files = Files.walk(state)) {
-            manifests = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).toList();
-        }
-        assertThat(manifests).as("the stores' MANIFEST files").isNotEmpty();
-        for (Path manifest : manifests) {
-            Files.delete(manifest);
-        }
+        InterruptedWipe.apply(state);
 
         try (EnforcerService second = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start()) {
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {

@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.usagemeter.embedded.InterruptedWipe;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -14,7 +13,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -71,7 +69,7 @@ class LocalStateRecoveryTest {
         assertThat(restored).as("records restored on an intact state directory").hasValue(0);
         close(intact);
 
-        deleteManifests();
+        InterruptedWipe.apply(stateDir);
         KafkaStreams plain = newStreams();
         assertThatThrownBy(plain::start).isInstanceOf(ProcessorStateException.class)
                 .hasMessageContaining("Error opening store " + STORE);
@@ -142,17 +140,5 @@ class LocalStateRecoveryTest {
                     StoreQueryParameters.fromNameAndType(STORE, QueryableStoreTypes.keyValueStore()));
             expected.forEach((key, count) -> assertThat(store.get(key)).as(key).isEqualTo(count));
         });
-    }
-
-    /** What a process killed while Kafka Streams wiped the task leaves: RocksDB files without their MANIFEST. */
-    private void deleteManifests() throws IOException {
-        List<Path> manifests;
-        try (Stream<Path> files = Files.walk(stateDir)) {
-            manifests = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).toList();
-        }
-        assertThat(manifests).isNotEmpty();
-        for (Path manifest : manifests) {
-            Files.delete(manifest);
-        }
     }
 }
