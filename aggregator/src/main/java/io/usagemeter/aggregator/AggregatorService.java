@@ -41,12 +41,12 @@ public final class AggregatorService implements AutoCloseable {
     private final Clock clock;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    /** Set by {@link #start()}: the instance that runs (a first one whose local state could not be opened is closed). */
-    private volatile KafkaStreams streams;
-    private KafkaStreamsMetrics streamsMetrics;
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final AggregatorHttp http;
     private final UsageSink sink;
+    /** Set by {@link #start()}: the instance that runs (a first one whose local state could not be opened is closed). */
+    private volatile KafkaStreams streams;
+    private KafkaStreamsMetrics streamsMetrics;
 
     /** The Streams app alone (summaries to Kafka, nothing to PostgreSQL). */
     public AggregatorService(AggregatorConfig config, Clock clock) {
