@@ -47,13 +47,15 @@ public final class Json {
     }
 
     /**
-     * @param handWrittenSerializers whether the hot payloads use their hand-written serializers
-     *     ({@link UsageEventSerializer}); {@code false} only for tests that prove the output identical
+     * @param handWrittenCodecs whether the hot payloads use their hand-written serializers and
+     *     deserializers ({@link UsageEventSerializer}, {@link UsageEventDeserializer}); {@code false}
+     *     only for tests that prove the output and the results identical
      */
-    static ObjectMapper newMapper(boolean handWrittenSerializers) {
-        SimpleModule serializers = new SimpleModule("usage-meter-serializers");
-        if (handWrittenSerializers) {
+    static ObjectMapper newMapper(boolean handWrittenCodecs) {
+        SimpleModule serializers = new SimpleModule("usage-meter-codecs");
+        if (handWrittenCodecs) {
             serializers.addSerializer(UsageEvent.class, new UsageEventSerializer());
+            serializers.setDeserializerModifier(UsageEventDeserializer.modifier());
         }
         return JsonMapper.builder()
                 .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
