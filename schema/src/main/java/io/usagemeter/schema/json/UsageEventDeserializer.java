@@ -49,6 +49,10 @@ import java.util.UUID;
  * property, and any document whose event is incomplete or has a {@code null} is built by Jackson's
  * creator, so each coercion, default and error message stays Jackson's. Anything but an object
  * goes to Jackson's deserializer as a whole.
+ *
+ * <p>Jackson's reading is more lenient than the contract (a number as {@code event_id}, a provider
+ * by its ordinal, {@code occurred_at} as epoch seconds or padded text): kept as it was on purpose,
+ * since this class only changes how fast events are read, not which.
  */
 final class UsageEventDeserializer extends StdDeserializer<UsageEvent>
         implements ResolvableDeserializer, ContextualDeserializer {
@@ -115,7 +119,8 @@ final class UsageEventDeserializer extends StdDeserializer<UsageEvent>
         }
         List<Object> known = new ArrayList<>(jackson.getKnownPropertyNames());
         if (Arrays.asList(byIndex).contains(null) || !FIELDS.containsAll(known)) {
-            throw new IllegalStateException("UsageEvent's JSON properties no longer match UsageEventDeserializer: " + known);
+            throw new IllegalStateException("UsageEvent's JSON properties no longer match UsageEventDeserializer: "
+                    + known);
         }
         properties = byIndex;
     }
@@ -186,7 +191,8 @@ final class UsageEventDeserializer extends StdDeserializer<UsageEvent>
                         handWritten = userId != null;
                     }
                     case OCCURRED_AT -> {
-                        occurredAt = token == JsonToken.VALUE_STRING ? OccurredAtParser.parseCanonical(p.getText()) : null;
+                        occurredAt = token == JsonToken.VALUE_STRING
+                                ? OccurredAtParser.parseCanonical(p.getText()) : null;
                         handWritten = occurredAt != null;
                     }
                     case PROVIDER -> {
@@ -249,8 +255,9 @@ final class UsageEventDeserializer extends StdDeserializer<UsageEvent>
                 UsageEvent event = delegated == 0
                         ? new UsageEvent(eventId, userId, occurredAt, provider, endpoint, method, statusCode,
                                 responseTimeMs, requestBytes, responseBytes, tokens, units)
-                        : jacksonBuild(p, ctxt, seen, delegated, jacksonValues, eventId, userId, occurredAt, provider, endpoint,
-                                method, statusCode, responseTimeMs, requestBytes, responseBytes, tokens, units);
+                        : jacksonBuild(p, ctxt, seen, delegated, jacksonValues, eventId, userId, occurredAt,
+                                provider, endpoint, method, statusCode, responseTimeMs, requestBytes, responseBytes,
+                                tokens, units);
                 p.assignCurrentValue(event);
                 if (unknown != null) {
                     reportUnknown(ctxt, event, unknown);
