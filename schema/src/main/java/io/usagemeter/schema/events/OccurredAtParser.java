@@ -15,7 +15,7 @@ import java.time.format.DateTimeParseException;
  * parser, which remains the definition of what is accepted. The fast path only takes texts it can
  * prove valid, so it can never accept more than the JDK.
  */
-public final class OccurredAtParser {
+final class OccurredAtParser {
 
     private static final int SECONDS_PER_DAY = 86_400;
     private static final int DAYS_0000_TO_1970 = 719_528;
@@ -37,11 +37,8 @@ public final class OccurredAtParser {
         }
     }
 
-    /**
-     * The canonical shape only; {@code null} for anything else, valid or not. Public for the JSON
-     * reader of usage events, which takes this shape by hand and leaves every other text to Jackson.
-     */
-    public static Instant parseCanonical(String s) {
+    /** The canonical shape only; {@code null} for anything else, valid or not. */
+    static Instant parseCanonical(String s) {
         int length = s.length();
         if (length < 20 || s.charAt(4) != '-' || s.charAt(7) != '-' || s.charAt(10) != 'T'
                 || s.charAt(13) != ':' || s.charAt(16) != ':') {

@@ -47,15 +47,13 @@ public final class Json {
     }
 
     /**
-     * @param handWrittenCodecs whether the hot payloads use their hand-written serializers and
-     *     deserializers ({@link UsageEventSerializer}, {@link UsageEventDeserializer}); {@code false}
-     *     only for tests that prove the output and the results identical
+     * @param handWrittenSerializers whether the hot payloads use their hand-written serializers
+     *     ({@link UsageEventSerializer}); {@code false} only for tests that prove the output identical
      */
-    static ObjectMapper newMapper(boolean handWrittenCodecs) {
-        SimpleModule serializers = new SimpleModule("usage-meter-codecs");
-        if (handWrittenCodecs) {
+    static ObjectMapper newMapper(boolean handWrittenSerializers) {
+        SimpleModule serializers = new SimpleModule("usage-meter-serializers");
+        if (handWrittenSerializers) {
             serializers.addSerializer(UsageEvent.class, new UsageEventSerializer());
-            serializers.setDeserializerModifier(UsageEventDeserializer.modifier());
         }
         return JsonMapper.builder()
                 .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
