@@ -40,10 +40,8 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -85,10 +83,7 @@ class AggregatorRewindTest {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
         config = AggregatorConfig.defaults(kafka.bootstrapServers(), temp.resolve("state")).withApplicationId(APP_ID);
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), (topic, value) ->
-                value instanceof UsageEvent e ? Topics.USAGE_EVENTS.valueSerde().serializer().serialize(topic, e)
-                        : Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(topic, (AdminCommand) value));
+        producer = InputProducer.create(kafka.bootstrapServers());
     }
 
     @AfterAll

@@ -45,11 +45,9 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
@@ -97,10 +95,7 @@ class ReplayTest {
         SinkConfig sink = new SinkConfig(kafka.bootstrapServers(), "replay-test-sink", SinkTopics.standard(), 5000,
                 Duration.ofMillis(50), Duration.ofMillis(400), url, EmbeddedPostgresServer.SUPERUSER, "");
         aggregator = new AggregatorService(config, Clock.systemUTC(), sink).start();
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), (topic, value) ->
-                value instanceof UsageEvent e ? Topics.USAGE_EVENTS.valueSerde().serializer().serialize(topic, e)
-                        : Topics.ADMIN_COMMANDS.valueSerde().serializer().serialize(topic, (AdminCommand) value));
+        producer = InputProducer.create(kafka.bootstrapServers());
     }
 
     @AfterAll
