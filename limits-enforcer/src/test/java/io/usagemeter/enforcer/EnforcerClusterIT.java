@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.schema.json.Json;
+import java.net.ConnectException;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -85,8 +86,14 @@ class EnforcerClusterIT {
         }
     }
 
+    /** The instance's answer, or null while it is not answering (not yet listening, or not ready). */
     private static LimitAnswer answer(int port, UUID user) throws Exception {
-        HttpResponse<String> response = stack.get(port, "/v1/limits/" + user);
+        HttpResponse<String> response;
+        try {
+            response = stack.get(port, "/v1/limits/" + user);
+        } catch (ConnectException notListeningYet) {
+            return null;
+        }
         return response.statusCode() == 200 ? Json.read(response.body(), LimitAnswer.class) : null;
     }
 
