@@ -1,4 +1,4 @@
-package io.usagemeter.ingest.keys;
+package io.usagemeter.kit.keys;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -24,6 +24,8 @@ public final class ApiKeySecrets {
 
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int RANDOM_BYTES = 32;
+    /** The marker and 32 bytes in unpadded base64: 3 + 43 characters. */
+    static final int LENGTH = MARKER.length() + (RANDOM_BYTES * 4 + 2) / 3;
 
     private ApiKeySecrets() {}
 
@@ -31,6 +33,25 @@ public final class ApiKeySecrets {
         byte[] bytes = new byte[RANDOM_BYTES];
         RANDOM.nextBytes(bytes);
         return MARKER + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    /**
+     * Whether {@code secret} has the form of a key this class generates: the marker, then exactly 43
+     * URL-safe base64 characters. Anything else cannot be a key and is refused without a lookup.
+     */
+    public static boolean wellFormed(String secret) {
+        if (secret == null || secret.length() != LENGTH || !secret.startsWith(MARKER)) {
+            return false;
+        }
+        for (int i = MARKER.length(); i < LENGTH; i++) {
+            char c = secret.charAt(i);
+            boolean base64url = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                    || c == '-' || c == '_';
+            if (!base64url) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public static String prefix(String secret) {

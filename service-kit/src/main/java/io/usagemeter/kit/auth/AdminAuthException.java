@@ -1,4 +1,4 @@
-package io.usagemeter.enforcer.http;
+package io.usagemeter.kit.auth;
 
 /** An admin request refused: 401 when the token is missing or invalid, 403 when it is valid but not an admin's. */
 public final class AdminAuthException extends RuntimeException {

@@ -1,4 +1,4 @@
-package io.usagemeter.ingest.keys;
+package io.usagemeter.kit.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -108,12 +108,50 @@ class ApiKeyStoreTest {
             lookups.incrementAndGet();
             return store.findBySecret(secret);
         }, Duration.ofSeconds(30), clock);
+        String unknown = ApiKeySecrets.generate();
         for (int i = 0; i < 5; i++) {
-            assertThat(auth.authenticate("um_guess")).isEmpty();
+            assertThat(auth.authenticate(unknown)).isEmpty();
         }
         assertThat(lookups).hasValue(1);
-        assertThat(auth.authenticate("")).isEmpty();
-        assertThat(auth.authenticate(null)).isEmpty();
+        clock.advance(Duration.ofSeconds(30));
+        assertThat(auth.authenticate(unknown)).isEmpty();
+        assertThat(lookups).as("remembered for the TTL only").hasValue(2);
+    }
+
+    @Test
+    void aMalformedKeyIsRefusedWithoutALookup() {
+        AtomicInteger lookups = new AtomicInteger();
+        ApiKeyAuthenticator auth = new ApiKeyAuthenticator(secret -> {
+            lookups.incrementAndGet();
+            return store.findBySecret(secret);
+        }, Duration.ofSeconds(30), Clock.systemUTC());
+        String valid = ApiKeySecrets.generate();
+        for (String malformed : new String[] {null, "", "um_guess", valid.substring(1), valid + "A",
+                "xx_" + valid.substring(3), valid.substring(0, 20) + "*" + valid.substring(21), "Bearer " + valid}) {
+            assertThat(auth.authenticate(malformed)).as(String.valueOf(malformed)).isEmpty();
+            assertThat(ApiKeySecrets.wellFormed(malformed)).isFalse();
+        }
+        assertThat(lookups).hasValue(0);
+        assertThat(ApiKeySecrets.wellFormed(valid)).isTrue();
+    }
+
+    @Test
+    void aFloodOfUnknownKeysNeverEvictsAValidOne() {
+        IssuedApiKey issued = store.issue("busy-app", List.of(ApiKeyScopes.EVENTS_WRITE));
+        AtomicInteger validLookups = new AtomicInteger();
+        ApiKeyAuthenticator auth = new ApiKeyAuthenticator(secret -> {
+            if (secret.equals(issued.secret())) {
+                validLookups.incrementAndGet();
+                return store.findBySecret(secret);
+            }
+            return java.util.Optional.empty();
+        }, Duration.ofMinutes(5), Clock.systemUTC());
+        assertThat(auth.authenticate(issued.secret())).isPresent();
+        for (int i = 0; i < ApiKeyAuthenticator.MAX_UNKNOWN * 2 + 10; i++) {
+            auth.authenticate(ApiKeySecrets.generate());
+        }
+        assertThat(auth.authenticate(issued.secret())).isPresent();
+        assertThat(validLookups).as("the valid key stayed cached through the flood").hasValue(1);
     }
 
     @Test

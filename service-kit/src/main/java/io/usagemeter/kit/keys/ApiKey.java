@@ -1,5 +1,6 @@
-package io.usagemeter.ingest.keys;
+package io.usagemeter.kit.keys;
 
+import io.usagemeter.kit.Caller;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
@@ -9,7 +10,8 @@ import java.util.Set;
  *
  * @param revokedAt when the key was revoked, or {@code null} while it is active
  */
-public record ApiKey(long id, String name, String prefix, Set<String> scopes, Instant createdAt, Instant revokedAt) {
+public record ApiKey(long id, String name, String prefix, Set<String> scopes, Instant createdAt, Instant revokedAt)
+        implements Caller {
 
     public ApiKey {
         Objects.requireNonNull(name, "name");

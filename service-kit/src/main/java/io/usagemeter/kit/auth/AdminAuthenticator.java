@@ -1,4 +1,4 @@
-package io.usagemeter.enforcer.http;
+package io.usagemeter.kit.auth;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -7,7 +7,6 @@ import com.nimbusds.jose.crypto.MACVerifier;
 import com.nimbusds.jose.crypto.RSASSAVerifier;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
-import io.usagemeter.enforcer.EnforcerConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +26,8 @@ import java.util.Set;
 /**
  * Checks admin bearer tokens: a JWT signed with the one configured key under the one pinned
  * algorithm (HS256 with {@code METER_ADMIN_JWT_SECRET} or RS256 with {@code METER_ADMIN_JWT_PUBLIC_KEY}),
- * carrying an expiry that has not passed and an {@code email} claim listed in {@code METER_ADMIN_EMAILS}.
+ * carrying an expiry that has not passed, the configured issuer ({@code iss}) and audience
+ * ({@code aud}), and an {@code email} claim listed in {@code METER_ADMIN_EMAILS}.
  *
  * <p>The algorithm comes from configuration, never from the token header, so {@code alg: none} and
  * HS256 tokens "signed" with the RSA public key are refused.
@@ -40,38 +40,54 @@ public final class AdminAuthenticator {
     private final JWSAlgorithm algorithm;
     private final JWSVerifier verifier;
     private final Set<String> adminEmails;
+    private final String issuer;
+    private final String audience;
     private final Clock clock;
 
-    private AdminAuthenticator(JWSAlgorithm algorithm, JWSVerifier verifier, Set<String> adminEmails, Clock clock) {
+    private AdminAuthenticator(JWSAlgorithm algorithm, JWSVerifier verifier, Set<String> adminEmails, String issuer,
+                               String audience, Clock clock) {
         this.algorithm = algorithm;
         this.verifier = verifier;
         this.adminEmails = adminEmails.stream().map(e -> e.toLowerCase(Locale.ROOT)).collect(java.util.stream.Collectors.toUnmodifiableSet());
+        this.issuer = Objects.requireNonNull(issuer, "issuer");
+        this.audience = Objects.requireNonNull(audience, "audience");
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
+    /** HS256 with the default issuer and audience. */
     public static AdminAuthenticator hs256(byte[] secret, Set<String> adminEmails, Clock clock) {
+        return hs256(secret, adminEmails, AdminJwtSettings.DEFAULT_ISSUER, AdminJwtSettings.DEFAULT_AUDIENCE, clock);
+    }
+
+    public static AdminAuthenticator hs256(byte[] secret, Set<String> adminEmails, String issuer, String audience,
+                                           Clock clock) {
         try {
-            return new AdminAuthenticator(JWSAlgorithm.HS256, new MACVerifier(secret), adminEmails, clock);
+            return new AdminAuthenticator(JWSAlgorithm.HS256, new MACVerifier(secret), adminEmails, issuer, audience, clock);
         } catch (JOSEException e) {
             throw new IllegalArgumentException("METER_ADMIN_JWT_SECRET is not a usable HS256 key: " + e.getMessage(), e);
         }
     }
 
+    /** RS256 with the default issuer and audience. */
     public static AdminAuthenticator rs256(RSAPublicKey publicKey, Set<String> adminEmails, Clock clock) {
-        return new AdminAuthenticator(JWSAlgorithm.RS256, new RSASSAVerifier(publicKey), adminEmails, clock);
+        return new AdminAuthenticator(JWSAlgorithm.RS256, new RSASSAVerifier(publicKey), adminEmails,
+                AdminJwtSettings.DEFAULT_ISSUER, AdminJwtSettings.DEFAULT_AUDIENCE, clock);
     }
 
     /** Refuses every token: no key is configured. */
     public static AdminAuthenticator disabled() {
-        return new AdminAuthenticator(null, null, Set.of(), Clock.systemUTC());
+        return new AdminAuthenticator(null, null, Set.of(), AdminJwtSettings.DEFAULT_ISSUER,
+                AdminJwtSettings.DEFAULT_AUDIENCE, Clock.systemUTC());
     }
 
-    public static AdminAuthenticator fromConfig(EnforcerConfig config, Clock clock) {
-        if (config.adminJwtSecret() != null) {
-            return hs256(config.adminJwtSecret().getBytes(StandardCharsets.UTF_8), config.adminEmails(), clock);
+    public static AdminAuthenticator create(AdminJwtSettings settings, Clock clock) {
+        if (settings.hs256Secret() != null) {
+            return hs256(settings.hs256Secret().getBytes(StandardCharsets.UTF_8), settings.adminEmails(),
+                    settings.issuer(), settings.audience(), clock);
         }
-        if (config.adminJwtPublicKey() != null) {
-            return rs256(parsePublicKey(config.adminJwtPublicKey()), config.adminEmails(), clock);
+        if (settings.rs256PublicKey() != null) {
+            return new AdminAuthenticator(JWSAlgorithm.RS256, new RSASSAVerifier(parsePublicKey(settings.rs256PublicKey())),
+                    settings.adminEmails(), settings.issuer(), settings.audience(), clock);
         }
         return disabled();
     }
@@ -129,6 +145,12 @@ public final class AdminAuthenticator {
         }
         if (!now.isBefore(expiry.toInstant().plus(CLOCK_SKEW))) {
             throw new AdminAuthException(401, "admin token expired");
+        }
+        if (!issuer.equals(claims.getIssuer())) {
+            throw new AdminAuthException(401, "admin token's issuer (iss) must be " + issuer);
+        }
+        if (claims.getAudience() == null || !claims.getAudience().contains(audience)) {
+            throw new AdminAuthException(401, "admin token's audience (aud) must include " + audience);
         }
         Date notBefore = claims.getNotBeforeTime();
         if (notBefore != null && now.plus(CLOCK_SKEW).isBefore(notBefore.toInstant())) {

@@ -1,4 +1,4 @@
-package io.usagemeter.ingest.keys;
+package io.usagemeter.kit.keys;
 
 import static io.usagemeter.schema.jooq.Tables.API_KEYS;
 
@@ -85,6 +85,16 @@ public final class ApiKeyStore {
             }
             return revoked.stream().findFirst().map(ApiKeyStore::toApiKey);
         });
+    }
+
+    /** Whether the database answers a trivial query: the key store's readiness. */
+    public boolean reachable() {
+        try {
+            db.selectOne().fetch();
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     /** Every key, newest first. */

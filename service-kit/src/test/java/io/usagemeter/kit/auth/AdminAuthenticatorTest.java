@@ -1,4 +1,4 @@
-package io.usagemeter.enforcer;
+package io.usagemeter.kit.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,10 +9,6 @@ import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.RSASSASigner;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
-import io.usagemeter.enforcer.http.AdminAuthException;
-import io.usagemeter.enforcer.http.AdminAuthenticator;
-import io.usagemeter.enforcer.http.AdminIdentity;
-import io.usagemeter.enforcer.http.AdminTokens;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -49,7 +45,12 @@ class AdminAuthenticatorTest {
     private final AdminAuthenticator rs = AdminAuthenticator.rs256((RSAPublicKey) rsa.getPublic(), ADMINS, CLOCK);
 
     private static JWTClaimsSet claims(String email, Instant expiry) {
-        JWTClaimsSet.Builder b = new JWTClaimsSet.Builder().subject("someone").claim("email", email);
+        return claims(email, expiry, AdminJwtSettings.DEFAULT_ISSUER, AdminJwtSettings.DEFAULT_AUDIENCE);
+    }
+
+    private static JWTClaimsSet claims(String email, Instant expiry, String issuer, String audience) {
+        JWTClaimsSet.Builder b = new JWTClaimsSet.Builder().subject("someone").claim("email", email)
+                .issuer(issuer).audience(audience);
         if (expiry != null) {
             b.expirationTime(Date.from(expiry));
         }
@@ -141,6 +142,7 @@ class AdminAuthenticatorTest {
         assertThat(statusOf(hs, "Bearer " + hsToken(secret, claims("user@example.com", NOW.plusSeconds(600)))))
                 .isEqualTo(403);
         assertThat(statusOf(rs, "Bearer " + rsToken(new JWTClaimsSet.Builder()
+                .issuer(AdminJwtSettings.DEFAULT_ISSUER).audience(AdminJwtSettings.DEFAULT_AUDIENCE)
                 .expirationTime(Date.from(NOW.plusSeconds(600))).build()))).isEqualTo(403);
     }
 
@@ -151,9 +153,47 @@ class AdminAuthenticatorTest {
     }
 
     @Test
-    void configRefusesBothKeysAtOnce() {
-        assertThatThrownBy(() -> EnforcerConfig.defaults("k:1", java.nio.file.Path.of("x"), null, null, null)
-                .withAdminAuth("0123456789abcdef0123456789abcdef", "-----BEGIN PUBLIC KEY-----", ADMINS))
-                .hasMessageContaining("only one of");
+    void tokensOfAnotherIssuerOrAudienceOrWithoutThemAre401() throws Exception {
+        Instant later = NOW.plusSeconds(600);
+        assertThat(statusOf(hs, "Bearer " + hsToken(secret, claims("admin@example.com", later, "someone-else",
+                AdminJwtSettings.DEFAULT_AUDIENCE)))).isEqualTo(401);
+        assertThat(statusOf(hs, "Bearer " + hsToken(secret, claims("admin@example.com", later,
+                AdminJwtSettings.DEFAULT_ISSUER, "another-api")))).isEqualTo(401);
+        assertThat(statusOf(hs, "Bearer " + hsToken(secret, new JWTClaimsSet.Builder().claim("email", "admin@example.com")
+                .expirationTime(Date.from(later)).build()))).as("neither iss nor aud").isEqualTo(401);
+        String otherIssuer = hsToken(secret, claims("admin@example.com", later, "x", AdminJwtSettings.DEFAULT_AUDIENCE));
+        assertThatThrownBy(() -> hs.authenticate("Bearer " + otherIssuer)).hasMessageContaining("(iss)");
+        String otherAudience = hsToken(secret, claims("admin@example.com", later, AdminJwtSettings.DEFAULT_ISSUER, "y"));
+        assertThatThrownBy(() -> hs.authenticate("Bearer " + otherAudience)).hasMessageContaining("(aud)");
+    }
+
+    @Test
+    void theIssuerAndAudienceAreConfigurable() throws Exception {
+        AdminAuthenticator custom = AdminAuthenticator.create(new AdminJwtSettings("k".repeat(40), null, ADMINS,
+                "https://auth.example.com", "meter-prod"), CLOCK);
+        byte[] key = "k".repeat(40).getBytes(StandardCharsets.UTF_8);
+        String token = AdminTokens.hs256(key, "admin@example.com", "https://auth.example.com", "meter-prod",
+                Duration.ofHours(1), CLOCK);
+        assertThat(custom.authenticate("Bearer " + token).email()).isEqualTo("admin@example.com");
+        assertThat(statusOf(custom, "Bearer " + AdminTokens.hs256(key, "admin@example.com", Duration.ofHours(1), CLOCK)))
+                .as("default issuer and audience are not this deployment's").isEqualTo(401);
+    }
+
+    @Test
+    void anIssuedTokenExpiresAfterItsLifetime() {
+        String token = AdminTokens.hs256(secret, "admin@example.com", Duration.ofHours(24), CLOCK);
+        AdminAuthenticator dayLater = AdminAuthenticator.hs256(secret, ADMINS,
+                Clock.fixed(NOW.plus(Duration.ofHours(24)).plusSeconds(31), ZoneOffset.UTC));
+        assertThat(statusOf(hs, "Bearer " + token)).isEqualTo(200);
+        assertThat(statusOf(dayLater, "Bearer " + token)).isEqualTo(401);
+    }
+
+    @Test
+    void settingsRefuseBothKeysAtOnceAndThePlaceholderSecret() {
+        assertThatThrownBy(() -> new AdminJwtSettings("0123456789abcdef0123456789abcdef", "-----BEGIN PUBLIC KEY-----",
+                ADMINS, null, null)).hasMessageContaining("only one of");
+        assertThatThrownBy(() -> new AdminJwtSettings("change-me-to-32-or-more-random-characters", null, ADMINS, null,
+                null)).hasMessage("METER_ADMIN_JWT_SECRET still holds the placeholder of .env.example;"
+                        + " set a real secret (e.g. `openssl rand -hex 32`)");
     }
 }

@@ -1,4 +1,4 @@
-package io.usagemeter.ingest.keys;
+package io.usagemeter.kit.keys;
 
 import java.util.Objects;
 

@@ -1,4 +1,4 @@
-package io.usagemeter.enforcer.http;
+package io.usagemeter.kit.auth;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -11,14 +11,26 @@ import java.time.Duration;
 import java.util.Date;
 import java.util.UUID;
 
-/** Issues HS256 admin tokens, for {@code meter dev} (which writes {@code METER_ADMIN_TOKEN}) and tests. */
+/**
+ * Issues HS256 admin tokens with the claims {@link AdminAuthenticator} checks ({@code iss}, {@code aud},
+ * {@code exp}, {@code email}): for {@code meter admin token}, {@code meter dev} (which writes
+ * {@code METER_ADMIN_TOKEN}) and tests.
+ */
 public final class AdminTokens {
 
     private AdminTokens() {
     }
 
+    /** A token for the default issuer and audience. */
     public static String hs256(byte[] secret, String email, Duration validity, Clock clock) {
+        return hs256(secret, email, AdminJwtSettings.DEFAULT_ISSUER, AdminJwtSettings.DEFAULT_AUDIENCE, validity, clock);
+    }
+
+    public static String hs256(byte[] secret, String email, String issuer, String audience, Duration validity,
+                               Clock clock) {
         JWTClaimsSet claims = new JWTClaimsSet.Builder()
+                .issuer(issuer)
+                .audience(audience)
                 .subject(email)
                 .claim("email", email)
                 .jwtID(UUID.randomUUID().toString())
