@@ -1,9 +1,9 @@
 package io.usagemeter.cli;
 
-import io.usagemeter.ingest.keys.ApiKey;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
-import io.usagemeter.ingest.keys.IssuedApiKey;
+import io.usagemeter.kit.keys.ApiKey;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.IssuedApiKey;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;

@@ -3,8 +3,8 @@ package io.usagemeter.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Clock;

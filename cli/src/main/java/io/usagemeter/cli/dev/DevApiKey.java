@@ -1,8 +1,8 @@
 package io.usagemeter.cli.dev;
 
-import io.usagemeter.ingest.keys.ApiKey;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKey;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import java.time.Clock;
 import java.util.Map;
 import org.postgresql.ds.PGSimpleDataSource;
