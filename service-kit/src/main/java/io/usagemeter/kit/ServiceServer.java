@@ -119,7 +119,7 @@ public final class ServiceServer implements AutoCloseable {
                     json(ctx, 405, ApiError.of("method " + ctx.method() + " not allowed on " + ctx.path()));
                 }
             });
-            config.routes.exception(HttpResponseException.class, (e, ctx) -> json(ctx, e.getStatus(), errorOf(e)));
+            config.routes.exception(HttpResponseException.class, (e, ctx) -> json(ctx, e.getStatus(), errorOf(e, ctx)));
             config.routes.exception(Exception.class, (e, ctx) -> {
                 LOG.error("unexpected failure on {} {}", ctx.method(), ctx.path(), e);
                 json(ctx, 500, ApiError.of("internal error"));
@@ -187,7 +187,7 @@ public final class ServiceServer implements AutoCloseable {
         } catch (HttpProblem problem) {
             problem(ctx, problem);
         } catch (HttpResponseException e) {
-            json(ctx, e.getStatus(), errorOf(e));
+            json(ctx, e.getStatus(), errorOf(e, ctx));
         } catch (Exception e) {
             LOG.error("unexpected failure on {} {}", ctx.method(), ctx.path(), e);
             json(ctx, 500, ApiError.of("internal error"));
@@ -202,7 +202,13 @@ public final class ServiceServer implements AutoCloseable {
         json(ctx, report.status(), report.body());
     }
 
-    private static ApiError errorOf(HttpResponseException e) {
+    private static ApiError errorOf(HttpResponseException e, Context ctx) {
+        if (e.getStatus() == 404) {
+            return ApiError.of("no route " + ctx.method() + " " + ctx.path());
+        }
+        if (e.getStatus() == 405) {
+            return ApiError.of("method " + ctx.method() + " not allowed on " + ctx.path());
+        }
         return new ApiError(e.getMessage(), e.getDetails().entrySet().stream()
                 .map(entry -> entry.getKey() + ": " + entry.getValue()).toList());
     }

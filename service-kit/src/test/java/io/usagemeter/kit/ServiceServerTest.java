@@ -87,7 +87,9 @@ class ServiceServerTest {
         HttpResponse<String> bad = get("/v1/things/bad");
         assertErrorShape(bad, 400);
         assertThat(Json.tree(bad.body()).get("details").get(0).get("field").asText()).isEqualTo("id");
-        assertErrorShape(get("/v1/nothing-here"), 404);
+        HttpResponse<String> notFound = get("/v1/nothing-here");
+        assertErrorShape(notFound, 404);
+        assertThat(Json.tree(notFound.body()).get("error").asText()).isEqualTo("no route GET /v1/nothing-here");
         assertErrorShape(http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + server.port() + "/v1/things/x"))
                 .DELETE().build(), HttpResponse.BodyHandlers.ofString()), 405);
         HttpResponse<String> boom = get("/v1/things/boom");

@@ -24,7 +24,12 @@ public final class ApiKeyStore {
     private final Clock clock;
 
     public ApiKeyStore(DataSource dataSource, Clock clock) {
-        this.db = DSL.using(dataSource, SQLDialect.POSTGRES);
+        this(DSL.using(dataSource, SQLDialect.POSTGRES), clock);
+    }
+
+    /** On a service's existing jOOQ context (and so its connection pool). */
+    public ApiKeyStore(DSLContext db, Clock clock) {
+        this.db = db;
         this.clock = clock;
     }
 

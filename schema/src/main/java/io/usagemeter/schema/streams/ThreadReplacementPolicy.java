@@ -1,4 +1,4 @@
-package io.usagemeter.aggregator.internal;
+package io.usagemeter.schema.streams;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -12,18 +12,24 @@ import org.slf4j.LoggerFactory;
 /**
  * Replaces a dead stream thread while failures stay within the budget ({@code replacements} per
  * {@code period}); past it the failure is not transient, and the instance shuts down so that an
- * operator (or the orchestrator's restart policy) sees it.
+ * operator (or the orchestrator's restart policy) sees it. Both Streams apps (aggregator and enforcer)
+ * use it, each with its own budget.
  */
 public final class ThreadReplacementPolicy implements StreamsUncaughtExceptionHandler {
 
     private static final Logger LOG = LoggerFactory.getLogger(ThreadReplacementPolicy.class);
 
+    private final String app;
     private final int replacements;
     private final Duration period;
     private final Clock clock;
     private final Deque<Instant> recentFailures = new ArrayDeque<>();
 
-    public ThreadReplacementPolicy(int replacements, Duration period, Clock clock) {
+    /**
+     * @param app the app's name in the log lines, e.g. {@code aggregator}
+     */
+    public ThreadReplacementPolicy(String app, int replacements, Duration period, Clock clock) {
+        this.app = app;
         this.replacements = replacements;
         this.period = period;
         this.clock = clock;
@@ -37,12 +43,12 @@ public final class ThreadReplacementPolicy implements StreamsUncaughtExceptionHa
         }
         recentFailures.addLast(now);
         if (recentFailures.size() <= replacements) {
-            LOG.error("stream thread died ({} of {} replacements allowed per {}); replacing it",
-                    recentFailures.size(), replacements, period, failure);
+            LOG.error("{}: stream thread died ({} of {} replacements allowed per {}); replacing it",
+                    app, recentFailures.size(), replacements, period, failure);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
         }
-        LOG.error("stream thread died {} times within {}: shutting the aggregator down", recentFailures.size(), period,
-                failure);
+        LOG.error("{}: stream thread died {} times within {}: shutting the instance down", app, recentFailures.size(),
+                period, failure);
         return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
     }
 }

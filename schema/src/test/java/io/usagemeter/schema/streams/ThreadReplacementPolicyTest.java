@@ -1,10 +1,9 @@
-package io.usagemeter.aggregator;
+package io.usagemeter.schema.streams;
 
 import static org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
 import static org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,7 +38,7 @@ class ThreadReplacementPolicyTest {
     }
 
     private final ManualClock clock = new ManualClock();
-    private final ThreadReplacementPolicy policy = new ThreadReplacementPolicy(2, Duration.ofMinutes(10), clock);
+    private final ThreadReplacementPolicy policy = new ThreadReplacementPolicy("test", 2, Duration.ofMinutes(10), clock);
     private final RuntimeException failure = new IllegalStateException("boom");
 
     @Test
