@@ -83,4 +83,12 @@ class ApiKeyCommandsTest {
         assertThat(noDb.exit()).isEqualTo(1);
         assertThat(noDb.err()).contains("METER_DB_URL");
     }
+
+    @Test
+    void createCanGrantTheLimitsReadScope() {
+        Run created = run(new ApiKeyCommands.Create(env), "limit-checker", "--scope", "limits:read");
+        assertThat(created.exit()).as(created.err()).isZero();
+        assertThat(store.findBySecret(created.out().strip())).get()
+                .satisfies(k -> assertThat(k.scopes()).containsExactly(ApiKeyScopes.LIMITS_READ));
+    }
 }
