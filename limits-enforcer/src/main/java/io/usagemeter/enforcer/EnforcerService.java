@@ -33,6 +33,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
 import org.jooq.DSLContext;
@@ -190,7 +191,10 @@ public final class EnforcerService implements AutoCloseable {
         }
         KafkaStreams s = streams;
         if (s != null) {
-            s.close(Duration.ofSeconds(30));
+            // Leave the group: a restarted instance (or a standby) gets the tasks at once instead of after the
+            // session timeout, during which this instance's users would be answered only by standbys or 503.
+            s.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                    .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         }
         commands.close(Duration.ofSeconds(5));
         if (replays != null) {
