@@ -1,17 +1,14 @@
 package io.usagemeter.aggregator;
 
-import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
+import io.usagemeter.kit.JvmMetrics;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.UsageSink;
 import io.usagemeter.schema.streams.LocalStateRecovery;
+import io.usagemeter.schema.streams.ThreadReplacementPolicy;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -41,7 +38,7 @@ public final class AggregatorService implements AutoCloseable {
     private final Clock clock;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+    private final AutoCloseable jvmMetrics;
     private final AggregatorHttp http;
     private final UsageSink sink;
     /** Set by {@link #start()}: the instance that runs (a first one whose local state could not be opened is closed). */
@@ -60,18 +57,15 @@ public final class AggregatorService implements AutoCloseable {
     public AggregatorService(AggregatorConfig config, Clock clock, SinkConfig sinkConfig) {
         this.config = Objects.requireNonNull(config, "config");
         this.clock = Objects.requireNonNull(clock, "clock");
-        new JvmMemoryMetrics().bindTo(registry);
-        gcMetrics.bindTo(registry);
-        new JvmThreadMetrics().bindTo(registry);
-        new ProcessorMetrics().bindTo(registry);
+        this.jvmMetrics = JvmMetrics.bindTo(registry);
         this.sink = sinkConfig == null ? null : new UsageSink(sinkConfig, sinkConfig.dataSource(), clock, registry);
-        this.http = new AggregatorHttp(this::state, () -> sink == null || sink.ready(), registry);
+        this.http = new AggregatorHttp(this::state, () -> sink == null || sink.ready(), registry, config.httpLimits());
     }
 
     /** A new, not yet started instance of the topology with its handlers. */
     private KafkaStreams newStreams() {
         KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), config.streamsProperties());
-        instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy(
+        instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("aggregator",
                 config.threadFailures().replacements(), config.threadFailures().period(), clock));
         instance.setStateListener((now, before) -> {
             LOG.info("aggregator {} -> {}", before, now);
@@ -173,7 +167,11 @@ public final class AggregatorService implements AutoCloseable {
                     .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
             streamsMetrics.close();
         }
-        gcMetrics.close();
+        try {
+            jvmMetrics.close();
+        } catch (Exception e) {
+            LOG.warn("could not close the JVM metrics: {}", e.toString());
+        }
         registry.close();
     }
 }

@@ -217,7 +217,8 @@ class AggregatorBrokerTest {
             assertThat(get(service, "/health/live").statusCode()).isEqualTo(200);
             HttpResponse<String> metrics = get(service, "/metrics");
             assertThat(metrics.statusCode()).isEqualTo(200);
-            assertThat(metrics.body()).contains("kafka_stream_").contains("jvm_memory_used_bytes");
+            assertThat(metrics.body()).contains("kafka_stream_").contains("jvm_memory_used_bytes", "jvm_gc_",
+                    "jvm_threads_live_threads", "jvm_classes_loaded_classes", "system_cpu_count", "process_uptime_seconds");
         }
     }
 

@@ -13,8 +13,8 @@ import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import io.usagemeter.ingest.client.UsageClient;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
@@ -217,7 +217,7 @@ public final class BenchSuite {
             dataSource.setUrl(meterDb);
             dataSource.setUser(EmbeddedPostgresServer.SUPERUSER);
             String apiKey = new ApiKeyStore(dataSource, Clock.systemUTC())
-                    .issue("bench-suite", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
+                    .issue("bench-suite", Set.of(ApiKeyScopes.EVENTS_WRITE, ApiKeyScopes.LIMITS_READ)).secret();
             EnforcerConfig enforcerConfig = EnforcerConfig.defaults(kafka.bootstrapServers(), stateRoot.resolve("enforcer"),
                     meterDb, EmbeddedPostgresServer.SUPERUSER, "");
             try (IngestService ingest = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), meterDb,
@@ -240,7 +240,7 @@ public final class BenchSuite {
                         table.note("The enforcer had not caught up on the summaries when the limit checks started.");
                     }
                     double lookupRate = storeLookups(enforcer, enforcerConfig);
-                    httpChecks(limits, baselineCheckP99, lookupRate);
+                    httpChecks(limits, apiKey, baselineCheckP99, lookupRate);
                     int background = (int) Math.min(sizes.backgroundEventsPerSecond(),
                             aggregatorRate > 0 ? aggregatorRate / 2 : 1_000);
                     freshness(http, events, limits, apiKey, Math.max(background, 500));
@@ -531,11 +531,11 @@ public final class BenchSuite {
      * {@code java.net.http.HttpClient} follows for reference: in this one JVM on two cores that client costs more CPU
      * per check than the enforcer does.
      */
-    private void httpChecks(URI limits, double baselineCheckP99, double lookupRate) throws Exception {
+    private void httpChecks(URI limits, String apiKey, double baselineCheckP99, double lookupRate) throws Exception {
         log("pipeline: limit checks over HTTP, 64 concurrent");
-        LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, CHECK_CONNECTIONS, 4, UsageMix.USERS, mix::user);
+        LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, apiKey, CHECK_CONNECTIONS, 4, UsageMix.USERS, mix::user);
         cost.begin();
-        var result = LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, CHECK_CONNECTIONS, sizes.checkSeconds(),
+        var result = LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, apiKey, CHECK_CONNECTIONS, sizes.checkSeconds(),
                 UsageMix.USERS, mix::user);
         var c = cost.end();
         Histogram h = result.latency();
@@ -552,8 +552,8 @@ public final class BenchSuite {
                 + "enforcer side / load client", number(rate) + "; " + String.format(Locale.ROOT, "%.0f / %.0f µs",
                 result.serverCpuMicrosPerCheck(), result.clientCpuMicrosPerCheck()), "checks/s; µs",
                 "in-process lookups", ratio(rate, lookupRate), "", "", ""));
-        LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, CHECK_CONNECTIONS, 2, UsageMix.USERS, mix::user);
-        var jdk = LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, CHECK_CONNECTIONS, sizes.checkSeconds() / 2,
+        LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, apiKey, CHECK_CONNECTIONS, 2, UsageMix.USERS, mix::user);
+        var jdk = LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, apiKey, CHECK_CONNECTIONS, sizes.checkSeconds() / 2,
                 UsageMix.USERS, mix::user);
         Histogram j = jdk.latency();
         table.add(new SuiteTable.Row("Limit checks, the same through java.net.http.HttpClient: rate; p50 / p99 / p99.9",
@@ -660,7 +660,8 @@ public final class BenchSuite {
                         lost.incrementAndGet();
                         return;
                     }
-                    HttpRequest check = HttpRequest.newBuilder(limits.resolve(user.toString())).GET().build();
+                    HttpRequest check = HttpRequest.newBuilder(limits.resolve(user.toString()))
+                            .header("Authorization", "Bearer " + apiKey).GET().build();
                     long giveUp = intended + TimeUnit.SECONDS.toNanos(30);
                     while (System.nanoTime() < giveUp) {
                         String body = http.send(check, HttpResponse.BodyHandlers.ofString()).body();

@@ -7,7 +7,7 @@ import io.usagemeter.ingest.client.InvalidUsageEventException;
 import io.usagemeter.ingest.client.UsageClient;
 import io.usagemeter.ingest.client.UsageClientFullException;
 import io.usagemeter.ingest.client.UsageDeliveryException;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
@@ -143,7 +143,7 @@ class UsageClientTest {
                         .doesNotContain("import org.eclipse.jetty")
                         .doesNotContain("import io.micrometer")
                         .doesNotContain("import io.usagemeter.ingest.internal")
-                        .doesNotContain("import io.usagemeter.ingest.keys");
+                        .doesNotContain("import io.usagemeter.kit.keys");
             }
         }
     }

@@ -2,6 +2,7 @@ package io.usagemeter.ingest.internal;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.usagemeter.kit.ApiError;
 import io.usagemeter.schema.events.Violation;
 import io.usagemeter.schema.json.Json;
 import java.io.IOException;

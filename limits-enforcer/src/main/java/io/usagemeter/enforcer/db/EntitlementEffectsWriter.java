@@ -53,6 +53,8 @@ public final class EntitlementEffectsWriter implements AutoCloseable {
     private final AtomicLong applied = new AtomicLong();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Thread thread;
+    /** Set while the last write failed; cleared by the next that succeeds. Readiness shows it. */
+    private volatile boolean failing;
 
     /**
      * @param sink the name of this writer in {@code sink_offsets} (also its consumer group)
@@ -76,6 +78,11 @@ public final class EntitlementEffectsWriter implements AutoCloseable {
         started.set(true);
         thread.start();
         return this;
+    }
+
+    /** Whether the writer is running and its last write (if any) succeeded: part of the enforcer's readiness. */
+    public boolean healthy() {
+        return !started.get() || (thread.isAlive() && !failing);
     }
 
     /** Effects applied by this instance since it started (records skipped because already stored do not count). */
@@ -103,7 +110,9 @@ public final class EntitlementEffectsWriter implements AutoCloseable {
                 }
                 try {
                     apply(records);
+                    failing = false;
                 } catch (RuntimeException e) {
+                    failing = true;
                     LOG.warn("could not write {} records to PostgreSQL, retrying from the stored offsets: {}",
                             records.count(), e.toString());
                     sleep(RETRY_BACKOFF);
