@@ -202,7 +202,8 @@ public final class EnforcerService implements AutoCloseable {
         this.queries = new LimitQueries(kafkaStreams, new HostInfo(advertised.getHost(), advertised.getPort()),
                 config.grace(), clock);
         this.streams = kafkaStreams;
-        this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl).start();
+        this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl,
+                config.resetHorizon(), Topics.DEAD_LETTER.name(), clock).start();
         LOG.info("enforcer listening on {} (port {}), Kafka {}, database {}", advertised, app.port(),
                 config.kafkaBootstrap(), config.maskedDbUrl());
         return this;
@@ -345,14 +346,11 @@ public final class EnforcerService implements AutoCloseable {
 
     private void resetUsage(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = userId(ctx);
-        AdminRequests.ResetUsage body = body(ctx, AdminRequests.ResetUsage.class, new AdminRequests.ResetUsage(null, null, null));
+        AdminRequests.ResetUsage body = AdminRequests.ResetUsage.parse(ctx.body());
         YearMonth month = body.month() == null ? LimitRules.monthOf(clock.instant()) : body.month();
         boolean dryRun = Boolean.TRUE.equals(body.dryRun());
         Instant now = clock.instant();
-        if (month.isAfter(LimitRules.monthOf(now))) {
-            throw new HttpProblem(400, "cannot reset a month that has not started",
-                    List.of(new ApiError.FieldViolation("month", month + " is in the future")));
-        }
+        AdminRequests.ResetUsage.requireWithinHorizon(month, now, config.resetHorizon());
         MonthlySummary usage = resolve(requireQueries().usage(user, month, false), MonthlySummary.class);
         LimitAnswer limit = resolve(requireQueries().limit(user, false), LimitAnswer.class);
         var before = AdminRequests.UsageSnapshot.of(usage.units(), limit.effectiveLimit());
@@ -370,11 +368,7 @@ public final class EnforcerService implements AutoCloseable {
 
     private void addCredits(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = userId(ctx);
-        AdminRequests.AddCredits body = body(ctx, AdminRequests.AddCredits.class, null);
-        if (body.amount() == null || body.amount() <= 0) {
-            throw new HttpProblem(400, "amount must be a positive integer",
-                    List.of(new ApiError.FieldViolation("amount", "must be > 0, was " + body.amount())));
-        }
+        AdminRequests.AddCredits body = AdminRequests.AddCredits.parse(ctx.body());
         String commandId = commandId(body.commandId());
         publish(new AdminCommand.AddBonusCredits(commandId, user, body.amount(), clock.instant(), admin.email()));
         LOG.info("admin {} added {} bonus credits to {} (command {})", admin.email(), body.amount(), user, commandId);
@@ -383,8 +377,8 @@ public final class EnforcerService implements AutoCloseable {
 
     private void setPlan(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = userId(ctx);
-        AdminRequests.SetPlan body = body(ctx, AdminRequests.SetPlan.class, null);
-        if (body.plan() == null || requireQueries().plan(body.plan()).isEmpty()) {
+        AdminRequests.SetPlan body = AdminRequests.SetPlan.parse(ctx.body());
+        if (requireQueries().plan(body.plan()).isEmpty()) {
             throw new HttpProblem(400, "unknown plan",
                     List.of(new ApiError.FieldViolation("plan", "not in subscription_limits: " + body.plan())));
         }
@@ -495,6 +489,8 @@ public final class EnforcerService implements AutoCloseable {
                 ctx.header("Retry-After", RETRY_AFTER_SECONDS);
             }
             json(ctx, problem.status, new ApiError(problem.getMessage(), problem.details));
+        } catch (AdminRequests.Invalid invalid) {
+            json(ctx, 400, new ApiError(invalid.getMessage(), invalid.details()));
         } finally {
             int status = ctx.statusCode();
             sample.stop(requestTimers.computeIfAbsent(route + '|' + status, k -> Timer.builder("meter.enforcer.request")
