@@ -27,6 +27,7 @@ import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.streams.LocalStateRecovery;
 import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -170,22 +171,25 @@ public final class EnforcerService implements AutoCloseable {
 
     /** Creates missing topics, publishes the plans, then starts HTTP, the topology and the writer. */
     public EnforcerService start() {
+        TopicSettings topics;
         try (Admin admin = Admin.create(config.adminProperties())) {
-            TopicBootstrapper.bootstrap(admin, config.topicSettings());
-            new TopicBootstrapper(admin, config.topicSettings().replicationFactor())
-                    .bootstrap(List.of(EnforcerTopics.plans(config.topicSettings())));
+            // Replication follows the cluster unless set: 3 replicas and 2 in sync from 3 brokers on.
+            topics = TopicBootstrapper.resolve(admin, config.topicSettings());
+            TopicBootstrapper.bootstrap(admin, topics);
+            new TopicBootstrapper(admin, topics.replicationFactor()).bootstrap(List.of(EnforcerTopics.plans(topics)));
         }
         try (KafkaProducer<String, Plan> plans = new KafkaProducer<>(config.producerProperties("enforcer-plans"),
                 new StringSerializer(), EnforcerTopics.PLAN_SERDE.serializer())) {
             PlanCatalog.publish(dsl, plans);
         }
         try (Admin admin = Admin.create(config.adminProperties())) {
-            new TopicBootstrapper(admin, config.topicSettings().replicationFactor()).bootstrap(List.of(Topics.REPLAYS));
+            new TopicBootstrapper(admin, topics.replicationFactor()).bootstrap(List.of(Topics.REPLAYS));
         }
         this.replayWatch = new ReplayWatch(config.kafkaBootstrap(), clock).start();
         app.start(config.port());
         URI advertised = config.advertisedUrl(app.port());
         Properties props = config.streamsProperties(advertised);
+        props.putAll(topics.streamsProperties());
         props.putAll(streamsOverrides);
         KafkaStreams kafkaStreams = LocalStateRecovery.start(() -> {
             KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config), props);
