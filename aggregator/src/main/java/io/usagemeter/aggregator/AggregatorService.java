@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -23,6 +24,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +45,8 @@ public final class AggregatorService implements AutoCloseable {
     private final UsageSink sink;
     /** Set by {@link #start()}: the instance that runs (a first one whose local state could not be opened is closed). */
     private volatile KafkaStreams streams;
+    /** Replicas of {@code meter.usage-events}, read at start: the replication of the internal topics too. */
+    private volatile int inputReplicas = 1;
     private KafkaStreamsMetrics streamsMetrics;
 
     /** The Streams app alone (summaries to Kafka, nothing to PostgreSQL). */
@@ -64,7 +68,10 @@ public final class AggregatorService implements AutoCloseable {
 
     /** A new, not yet started instance of the topology with its handlers. */
     private KafkaStreams newStreams() {
-        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), config.streamsProperties());
+        Properties props = config.streamsProperties();
+        // Internal topics replicated as the input topics were created (TopicSettings, resolved against the cluster).
+        props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, inputReplicas);
+        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), props);
         instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("aggregator",
                 config.threadFailures().replacements(), config.threadFailures().period(), clock));
         instance.setStateListener((now, before) -> {
@@ -119,6 +126,7 @@ public final class AggregatorService implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while checking the topics", e);
         }
+        inputReplicas = topics.get(events).partitions().get(0).replicas().size();
         int eventPartitions = topics.get(events).partitions().size();
         int commandPartitions = topics.get(commands).partitions().size();
         if (eventPartitions != commandPartitions) {

@@ -19,6 +19,7 @@ import io.usagemeter.kit.ServiceServer;
 import io.usagemeter.kit.auth.AdminIdentity;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
@@ -50,17 +51,19 @@ final class AdminRoutes {
     private final Producer<String, AdminCommand> commands;
     private final ReplayRunner replays;
     private final Clock clock;
+    private final ResetHorizon resetHorizon;
 
     /**
      * @param replays runs {@code POST /v1/admin/replay}; null answers the replay routes 503 (this process cannot replay)
      */
     AdminRoutes(Supplier<LimitQueries> queries, AdminReports reports, Producer<String, AdminCommand> commands,
-                ReplayRunner replays, Clock clock) {
+                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon) {
         this.queries = queries;
         this.reports = reports;
         this.commands = commands;
         this.replays = replays;
         this.clock = clock;
+        this.resetHorizon = resetHorizon;
     }
 
     @FunctionalInterface
@@ -96,15 +99,11 @@ final class AdminRoutes {
 
     private void resetUsage(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = RequestParams.userId(ctx);
-        AdminRequests.ResetUsage body = RequestParams.body(ctx, AdminRequests.ResetUsage.class,
-                new AdminRequests.ResetUsage(null, null, null));
+        AdminRequests.ResetUsage body = AdminRequests.ResetUsage.parse(ctx.body());
         YearMonth month = body.month() == null ? LimitRules.monthOf(clock.instant()) : body.month();
         boolean dryRun = Boolean.TRUE.equals(body.dryRun());
         Instant now = clock.instant();
-        if (month.isAfter(LimitRules.monthOf(now))) {
-            throw new HttpProblem(400, "cannot reset a month that has not started",
-                    List.of(new ApiError.FieldViolation("month", month + " is in the future")));
-        }
+        AdminRequests.ResetUsage.requireWithinHorizon(month, now, resetHorizon);
         String authorization = ctx.header("Authorization");
         LimitQueries q = LimitRoutes.requireQueries(queries);
         MonthlySummary usage = resolve(q.usage(user, month, false, authorization), MonthlySummary.class);
@@ -124,11 +123,7 @@ final class AdminRoutes {
 
     private void addCredits(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = RequestParams.userId(ctx);
-        AdminRequests.AddCredits body = RequestParams.body(ctx, AdminRequests.AddCredits.class, null);
-        if (body.amount() == null || body.amount() <= 0) {
-            throw new HttpProblem(400, "amount must be a positive integer",
-                    List.of(new ApiError.FieldViolation("amount", "must be > 0, was " + body.amount())));
-        }
+        AdminRequests.AddCredits body = AdminRequests.AddCredits.parse(ctx.body());
         String commandId = commandId(body.commandId());
         publish(new AdminCommand.AddBonusCredits(commandId, user, body.amount(), clock.instant(), admin.email()));
         LOG.info("admin {} added {} bonus credits to {} (command {})", admin.email(), body.amount(), user, commandId);
@@ -137,8 +132,8 @@ final class AdminRoutes {
 
     private void setPlan(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = RequestParams.userId(ctx);
-        AdminRequests.SetPlan body = RequestParams.body(ctx, AdminRequests.SetPlan.class, null);
-        if (body.plan() == null || LimitRoutes.requireQueries(queries).plan(body.plan()).isEmpty()) {
+        AdminRequests.SetPlan body = AdminRequests.SetPlan.parse(ctx.body());
+        if (LimitRoutes.requireQueries(queries).plan(body.plan()).isEmpty()) {
             throw new HttpProblem(400, "unknown plan",
                     List.of(new ApiError.FieldViolation("plan", "not in subscription_limits: " + body.plan())));
         }

@@ -3,7 +3,11 @@ package io.usagemeter.enforcer;
 import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.PlaceholderSecrets;
+import io.usagemeter.enforcer.internal.DeadLetterDeserializationHandler;
+import io.usagemeter.enforcer.internal.DeadLetterProcessingHandler;
+import io.usagemeter.enforcer.internal.DeadLetterProductionHandler;
 import io.usagemeter.schema.config.MeterEnvironment;
+import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.sync.CredentialMask;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.schema.topics.TopicSettings;
@@ -20,7 +24,6 @@ import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.streams.StreamsConfig;
-import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
 
 /**
  * The enforcer's settings, parsed once from {@code METER_*} variables; Kafka properties are
@@ -48,6 +51,8 @@ import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
  *     ({@code METER_ENFORCER_THREAD_REPLACEMENTS})
  * @param threadReplacementPeriod that period ({@code METER_ENFORCER_THREAD_REPLACEMENT_PERIOD})
  * @param httpLimits connection cap, in-flight bound and body limit ({@code METER_HTTP_*})
+ * @param resetHorizon which months a usage reset may name ({@code METER_AGGREGATOR_RESET_HORIZON_MONTHS}, the
+ *     aggregator's setting: the route refuses what the aggregator would, and the PostgreSQL writer records neither)
  */
 public record EnforcerConfig(
         String kafkaBootstrap,
@@ -71,7 +76,8 @@ public record EnforcerConfig(
         int threadReplacements,
         Duration threadReplacementPeriod,
         HttpLimits httpLimits,
-        TopicSettings topicSettings) {
+        TopicSettings topicSettings,
+        ResetHorizon resetHorizon) {
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-enforcer";
     public static final int DEFAULT_PORT = 8081;
@@ -88,6 +94,7 @@ public record EnforcerConfig(
         Objects.requireNonNull(commitInterval, "METER_ENFORCER_COMMIT_INTERVAL");
         Objects.requireNonNull(grace, "METER_ENFORCER_GRACE_PERCENT");
         Objects.requireNonNull(topicSettings, "topicSettings");
+        Objects.requireNonNull(resetHorizon, "resetHorizon");
         adminEmails = adminEmails == null ? Set.of() : Set.copyOf(adminEmails);
         dbPassword = dbPassword == null ? "" : dbPassword;
         PlaceholderSecrets.refuse("METER_DB_PASSWORD", dbPassword);
@@ -146,63 +153,65 @@ public record EnforcerConfig(
                 e.intIn("METER_ENFORCER_THREAD_REPLACEMENTS", DEFAULT_THREAD_REPLACEMENTS, 0, Integer.MAX_VALUE),
                 e.isoDuration("METER_ENFORCER_THREAD_REPLACEMENT_PERIOD", DEFAULT_THREAD_REPLACEMENT_PERIOD),
                 HttpLimits.fromEnv(env),
-                TopicSettings.fromEnv(env));
+                TopicSettings.fromEnv(env),
+                ResetHorizon.fromEnv(env));
     }
 
     /** Defaults everywhere except where Kafka and PostgreSQL are: for tests and the dev stack. */
     public static EnforcerConfig defaults(String kafkaBootstrap, Path stateDir, String dbUrl, String dbUser, String dbPassword) {
         return new EnforcerConfig(kafkaBootstrap, DEFAULT_APPLICATION_ID, 0, null, stateDir, 1, Duration.ofMillis(100),
                 BigDecimal.ZERO, 1, dbUrl, dbUser, dbPassword, null, null, Set.of(), null, null, null,
-                DEFAULT_THREAD_REPLACEMENTS, null, null, TopicSettings.singleBroker());
+                DEFAULT_THREAD_REPLACEMENTS, null, null, TopicSettings.singleBroker(),
+                ResetHorizon.DEFAULT);
     }
 
     public EnforcerConfig withGrace(BigDecimal newGrace) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, newGrace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
                 adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, httpLimits, topicSettings);
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withAdvertisedUrl(URI url) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, url, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
                 adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, httpLimits, topicSettings);
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withPort(int newPort) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, newPort, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
                 adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, httpLimits, topicSettings);
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withStateDir(Path dir) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, dir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
                 adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, httpLimits, topicSettings);
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withAdminAuth(String secret, String publicKeyPem, Set<String> emails) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, secret, publicKeyPem,
                 emails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, httpLimits, topicSettings);
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withApplicationId(String id) {
         return new EnforcerConfig(kafkaBootstrap, id, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
                 adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, httpLimits, topicSettings);
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withHttpLimits(HttpLimits limits) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
                 adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
-                threadReplacementPeriod, limits, topicSettings);
+                threadReplacementPeriod, limits, topicSettings, resetHorizon);
     }
 
     /** This instance's URL for other instances, once the HTTP port is known. */
@@ -222,9 +231,12 @@ public record EnforcerConfig(
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, standbyReplicas);
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised.getHost() + ":" + advertised.getPort());
-        // A record that does not parse goes to the dead-letter topic (KIP-1034) and processing continues.
+        // A record that does not parse or cannot be processed goes to the dead-letter topic with the reason
+        // (KIP-1034) and processing continues, as in the aggregator: no input can crash-loop a stream thread.
         p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, Topics.DEAD_LETTER.name());
-        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterDeserializationHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProcessingHandler.class);
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProductionHandler.class);
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         // A crashed instance's users move to a standby after 10 s instead of the default 45 s.
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);

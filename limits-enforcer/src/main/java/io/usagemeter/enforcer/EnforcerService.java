@@ -21,6 +21,7 @@ import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.streams.LocalStateRecovery;
 import io.usagemeter.schema.streams.ThreadReplacementPolicy;
 import io.usagemeter.schema.topics.TopicBootstrapper;
+import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
 import java.net.URI;
 import java.time.Clock;
@@ -96,7 +97,8 @@ public final class EnforcerService implements AutoCloseable {
         this.commands = new KafkaProducer<>(config.producerProperties("enforcer-admin-commands"),
                 new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer());
         LimitRoutes limits = new LimitRoutes(() -> queries, () -> replayWatch, registry, clock);
-        AdminRoutes admin = new AdminRoutes(() -> queries, new AdminReports(dsl), commands, replays, clock);
+        AdminRoutes admin = new AdminRoutes(() -> queries, new AdminReports(dsl), commands, replays, clock,
+                config.resetHorizon());
         this.server = ServiceServer.builder("enforcer", registry)
                 .limits(config.httpLimits())
                 .responseBufferSize(RESPONSE_BUFFER_BYTES)
@@ -107,8 +109,12 @@ public final class EnforcerService implements AutoCloseable {
                 .ready(Health.Check.of("streams", () -> EnforcerReadiness.streams(streams, self)).cachedFor(PROBE_INTERVAL))
                 .ready(Health.Check.of("db_writer", () -> {
                     EntitlementEffectsWriter w = writer;
-                    return w == null ? Health.Result.down("not started")
-                            : Health.Result.of(w.healthy(), w.healthy() ? "writing" : "cannot write to PostgreSQL");
+                    if (w == null) {
+                        return Health.Result.down("not started");
+                    }
+                    boolean healthy = w.healthy();
+                    return Health.Result.of(healthy, healthy ? "writing"
+                            : "cannot write to PostgreSQL: " + w.lastError().orElse("stopped"));
                 }))
                 .build();
     }
@@ -134,22 +140,25 @@ public final class EnforcerService implements AutoCloseable {
 
     /** Creates missing topics, publishes the plans, then starts HTTP, the topology and the writer. */
     public EnforcerService start() {
+        TopicSettings topics;
         try (Admin admin = Admin.create(config.adminProperties())) {
-            TopicBootstrapper.bootstrap(admin, config.topicSettings());
-            new TopicBootstrapper(admin, config.topicSettings().replicationFactor())
-                    .bootstrap(List.of(EnforcerTopics.plans(config.topicSettings())));
+            // Replication follows the cluster unless set: 3 replicas and 2 in sync from 3 brokers on.
+            topics = TopicBootstrapper.resolve(admin, config.topicSettings());
+            TopicBootstrapper.bootstrap(admin, topics);
+            new TopicBootstrapper(admin, topics.replicationFactor()).bootstrap(List.of(EnforcerTopics.plans(topics)));
         }
         try (KafkaProducer<String, Plan> plans = new KafkaProducer<>(config.producerProperties("enforcer-plans"),
                 new StringSerializer(), EnforcerTopics.PLAN_SERDE.serializer())) {
             PlanCatalog.publish(dsl, plans);
         }
         try (Admin admin = Admin.create(config.adminProperties())) {
-            new TopicBootstrapper(admin, config.topicSettings().replicationFactor()).bootstrap(List.of(Topics.REPLAYS));
+            new TopicBootstrapper(admin, topics.replicationFactor()).bootstrap(List.of(Topics.REPLAYS));
         }
         this.replayWatch = new ReplayWatch(config.kafkaBootstrap(), clock).start();
         server.start(config.port());
         URI advertised = config.advertisedUrl(server.port());
         Properties props = config.streamsProperties(advertised);
+        props.putAll(topics.streamsProperties());
         props.putAll(streamsOverrides);
         KafkaStreams kafkaStreams = LocalStateRecovery.start(() -> {
             KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config), props);
@@ -164,7 +173,8 @@ public final class EnforcerService implements AutoCloseable {
         this.self = new HostInfo(advertised.getHost(), advertised.getPort());
         this.queries = new LimitQueries(kafkaStreams, self, config.grace(), clock);
         this.streams = kafkaStreams;
-        this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl).start();
+        this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl,
+                config.resetHorizon(), Topics.DEAD_LETTER.name(), clock).start();
         LOG.info("enforcer listening on {} (port {}), Kafka {}, database {}", advertised, server.port(),
                 config.kafkaBootstrap(), config.maskedDbUrl());
         return this;

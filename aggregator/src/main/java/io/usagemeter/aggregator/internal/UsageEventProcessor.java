@@ -3,6 +3,7 @@ package io.usagemeter.aggregator.internal;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.events.UsageEventValidation;
 import java.time.Duration;
 import java.time.Instant;
 import org.apache.kafka.streams.processor.PunctuationType;
@@ -56,6 +57,8 @@ public final class UsageEventProcessor implements Processor<String, UsageEvent, 
                     + ", more than " + FUTURE_TOLERANCE.toMinutes() + " minutes after its record time "
                     + Instant.ofEpochMilli(record.timestamp()));
         }
+        // Records produced straight to Kafka skip ingest: the same bounds, or the dead-letter topic with the reason.
+        UsageEventValidation.requireWithinBounds(event);
         ledger.count(event).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
     }
 }

@@ -3,6 +3,7 @@ package io.usagemeter.aggregator.internal;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.ResetHorizon;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -34,6 +35,10 @@ public final class UsageResetProcessor implements Processor<String, AdminCommand
             throw new IllegalArgumentException("usage reset " + reset.commandId() + " is keyed by '" + record.key()
                     + "', not by its user_id " + reset.userId());
         }
+        // The one horizon rule (also the admin route's and the enforcer's PostgreSQL writer's): outside it, a dead letter.
+        new ResetHorizon(settings.resetHorizonMonths()).refusal(reset).ifPresent(refusal -> {
+            throw new IllegalArgumentException("usage reset " + reset.commandId() + " refused: " + refusal);
+        });
         ledger.reset(reset).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
     }
 }

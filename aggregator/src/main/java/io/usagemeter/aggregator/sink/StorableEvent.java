@@ -32,9 +32,8 @@ public record StorableEvent(UsageEvent event, String rejection, RuntimeException
         if (event == null) {
             return new StorableEvent(null, "usage event without a value", null);
         }
-        // The time rules were applied at ingest and depend on when; only the ranges the table holds matter here.
-        List<Violation> violations = UsageEventValidation.check(event, event.occurredAt(),
-                UsageEventValidation.DEFAULT_LATENESS);
+        // The time rules were applied at ingest and depend on when; only the bounds the table holds matter here.
+        List<Violation> violations = UsageEventValidation.checkRanges(event);
         return violations.isEmpty() ? new StorableEvent(event, null, null)
                 : new StorableEvent(null, "invalid usage event: " + violations, null);
     }

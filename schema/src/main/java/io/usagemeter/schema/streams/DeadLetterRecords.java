@@ -1,4 +1,4 @@
-package io.usagemeter.aggregator.internal;
+package io.usagemeter.schema.streams;
 
 import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.serde.EventSerdes;
@@ -19,13 +19,13 @@ import org.apache.kafka.streams.errors.ErrorHandlerContext;
  * partition, offset and reason under Kafka's own {@code __streams.errors.*} names, so generic
  * tooling reads them too.
  */
-final class DeadLetterRecords {
+public final class DeadLetterRecords {
 
-    static final String HEADER_TOPIC = "__streams.errors.topic";
-    static final String HEADER_PARTITION = "__streams.errors.partition";
-    static final String HEADER_OFFSET = "__streams.errors.offset";
-    static final String HEADER_EXCEPTION = "__streams.errors.exception";
-    static final String HEADER_MESSAGE = "__streams.errors.message";
+    public static final String HEADER_TOPIC = "__streams.errors.topic";
+    public static final String HEADER_PARTITION = "__streams.errors.partition";
+    public static final String HEADER_OFFSET = "__streams.errors.offset";
+    public static final String HEADER_EXCEPTION = "__streams.errors.exception";
+    public static final String HEADER_MESSAGE = "__streams.errors.message";
 
     private final String deadLetterTopic;
 
@@ -34,7 +34,7 @@ final class DeadLetterRecords {
     }
 
     /** Reads the dead-letter topic from the Streams configuration the handler is configured with. */
-    static DeadLetterRecords fromStreamsConfig(Map<String, ?> configs) {
+    public static DeadLetterRecords fromStreamsConfig(Map<String, ?> configs) {
         Object topic = configs.get(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG);
         if (topic == null || topic.toString().isBlank()) {
             throw new IllegalStateException(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG + " must be set");
@@ -42,7 +42,7 @@ final class DeadLetterRecords {
         return new DeadLetterRecords(topic.toString());
     }
 
-    List<ProducerRecord<byte[], byte[]>> of(String stage, ErrorHandlerContext context, Exception failure) {
+    public List<ProducerRecord<byte[], byte[]>> of(String stage, ErrorHandlerContext context, Exception failure) {
         String reason = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
         DeadLetter letter = DeadLetter.of(stage, context.topic(), context.partition(), context.offset(),
                 context.sourceRawKey(), context.sourceRawValue(), reason, failure, Instant.now());
