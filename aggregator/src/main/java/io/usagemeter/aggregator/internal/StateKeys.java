@@ -19,6 +19,7 @@ public final class StateKeys {
     private static final char SEPARATOR = '|';
     /** Sorts after every digit and after the separator: closes a range over a prefix. */
     private static final String END = "~";
+    private static final String CHUNK = "c|";
 
     private StateKeys() {
     }
@@ -59,6 +60,31 @@ public final class StateKeys {
     /** The first key of the user's month (every contribution sorts at or after it). */
     public static String contributionsStart(YearMonth month, UUID user) {
         return userMonth(month, user) + SEPARATOR;
+    }
+
+    /** {@code c|segment|sequence}: one chunk of the events remembered in a segment of the dedupe memory. */
+    public static String chunk(long segment, int sequence) {
+        StringBuilder out = new StringBuilder(34).append(CHUNK);
+        padded(out, segment, 19).append(SEPARATOR);
+        return padded(out, sequence, 10).toString();
+    }
+
+    /** The first chunk key (chunks sort by segment, then by sequence). */
+    public static String chunksStart() {
+        return CHUNK;
+    }
+
+    /** The key after every chunk key. */
+    public static String chunksEnd() {
+        return CHUNK + END;
+    }
+
+    public static long segmentOfChunk(String chunkKey) {
+        return Long.parseLong(chunkKey.substring(CHUNK.length(), CHUNK.length() + 19));
+    }
+
+    public static int sequenceOfChunk(String chunkKey) {
+        return Integer.parseInt(chunkKey.substring(CHUNK.length() + 20));
     }
 
     /** The first key of {@code month}: everything below it belongs to earlier months. */

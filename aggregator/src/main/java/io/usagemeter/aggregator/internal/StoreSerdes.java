@@ -9,8 +9,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.apache.kafka.common.errors.SerializationException;
@@ -47,6 +50,80 @@ public final class StoreSerdes {
     public static Serde<MonthlySummary> summaries() {
         return Serdes.serdeFrom(binary(StoreSerdes::writeSummary, s -> SUMMARY_SIZE),
                 withJsonFallback(StoreSerdes::readSummary, Topics.USAGE_SUMMARIES.valueSerde().deserializer()));
+    }
+
+    /** Events remembered by the dedupe memory, each with the instant it was remembered at. */
+    public static byte[] writeChunk(List<RememberedEvent> events) {
+        int size = 1 + 4;
+        for (RememberedEvent r : events) {
+            size += 8 + eventSize(r.event());
+        }
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(FORMAT_V1).putInt(events.size());
+        for (RememberedEvent r : events) {
+            out.putLong(r.rememberedAtMs());
+            writeEvent(r.event(), out);
+        }
+        return Arrays.copyOf(out.array(), out.position());
+    }
+
+    public static List<RememberedEvent> readChunk(byte[] bytes) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            List<RememberedEvent> events = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                long at = in.getLong();
+                events.add(new RememberedEvent(readEvent(in), at));
+            }
+            return events;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt chunk of " + bytes.length + " bytes", e);
+        }
+    }
+
+    public static byte[] writeLong(long value) {
+        return ByteBuffer.allocate(9).put(FORMAT_V1).putLong(value).array();
+    }
+
+    public static long readLong(byte[] bytes) {
+        try {
+            return versioned(bytes).getLong();
+        } catch (BufferUnderflowException e) {
+            throw new SerializationException("corrupt number of " + bytes.length + " bytes", e);
+        }
+    }
+
+    public static byte[] writeStrings(Collection<String> strings) {
+        int size = 1 + 4;
+        for (String s : strings) {
+            size += stringSize(s);
+        }
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(FORMAT_V1).putInt(strings.size());
+        strings.forEach(s -> putString(out, s));
+        return Arrays.copyOf(out.array(), out.position());
+    }
+
+    public static List<String> readStrings(byte[] bytes) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            List<String> strings = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                strings.add(getString(in));
+            }
+            return strings;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt strings of " + bytes.length + " bytes", e);
+        }
+    }
+
+    private static ByteBuffer versioned(byte[] bytes) {
+        if (bytes.length == 0 || bytes[0] != FORMAT_V1) {
+            throw new SerializationException("unknown store value format " + (bytes.length == 0 ? "(empty)" : bytes[0]));
+        }
+        return ByteBuffer.wrap(bytes, 1, bytes.length - 1);
     }
 
     private interface Writer<T> {

@@ -7,11 +7,13 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 
-/** Applies usage resets from the admin commands and forwards the recomputed month; other commands are the enforcer's. */
+/**
+ * Applies usage resets from the admin commands; other commands are the enforcer's. The recomputed
+ * month is published with the other changed summaries ({@link UsageEventProcessor}).
+ */
 public final class UsageResetProcessor implements Processor<String, AdminCommand, MonthlySummaryKey, MonthlySummary> {
 
     private final MonthlyUsageLedger.LedgerSettings settings;
-    private ProcessorContext<MonthlySummaryKey, MonthlySummary> context;
     private MonthlyUsageLedger ledger;
 
     public UsageResetProcessor(MonthlyUsageLedger.LedgerSettings settings) {
@@ -20,7 +22,6 @@ public final class UsageResetProcessor implements Processor<String, AdminCommand
 
     @Override
     public void init(ProcessorContext<MonthlySummaryKey, MonthlySummary> context) {
-        this.context = context;
         this.ledger = new MonthlyUsageLedger(context, settings);
     }
 
@@ -34,6 +35,6 @@ public final class UsageResetProcessor implements Processor<String, AdminCommand
             throw new IllegalArgumentException("usage reset " + reset.commandId() + " is keyed by '" + record.key()
                     + "', not by its user_id " + reset.userId());
         }
-        ledger.reset(reset).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
+        ledger.reset(reset);
     }
 }

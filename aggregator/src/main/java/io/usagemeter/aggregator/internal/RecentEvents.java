@@ -1,0 +1,243 @@
+package io.usagemeter.aggregator.internal;
+
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.UsageEvent;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * The dedupe memory of one stream task, and the task's event-time clock.
+ *
+ * <p>Every event that is not a duplicate is remembered, with its summary fields, at the task's
+ * event-time high water once it is seen, and forgotten when the high water has moved a dedupe window
+ * past that instant. Remembered events live in memory in segments of a quarter window, so forgetting
+ * drops whole segments. At every commit ({@link #writeTo}) the events remembered since the last one are
+ * appended to their segment in the store as one chunk, and the segments forgotten since are deleted:
+ * a few store records per commit instead of one per event, and the memory is read back from them when
+ * the task starts ({@link #load}).
+ *
+ * <p>An entry counts only while it is inside the window, whether or not its segment was dropped yet,
+ * so when segments are dropped never changes a decision.
+ *
+ * <p>It also holds the months whose summary changed and is not yet published, persisted with the
+ * rest, so that a commit between a change and its publication loses nothing.
+ */
+public final class RecentEvents {
+
+    private static final String HIGH_WATER = "m|high-water";
+    private static final String UNPUBLISHED = "m|unpublished";
+    private static final long NONE = Long.MIN_VALUE;
+
+    private final long windowMs;
+    private final long segmentMs;
+    private final Map<Identity, RememberedEvent> byIdentity = new HashMap<>();
+    private final TreeMap<Long, Segment> segments = new TreeMap<>();
+    /** Segments dropped from memory whose chunks are still in the store. */
+    private final Map<Long, Integer> droppedChunks = new HashMap<>();
+    private final Set<String> unpublished = new LinkedHashSet<>();
+    private long highWater = NONE;
+    private boolean highWaterWritten = true;
+    private boolean unpublishedWritten = true;
+
+    private record Identity(UUID user, String eventId) {
+    }
+
+    private static final class Segment {
+        final List<RememberedEvent> events = new ArrayList<>();
+        int written;
+        int chunks;
+    }
+
+    RecentEvents(Duration window) {
+        this.windowMs = window.toMillis();
+        this.segmentMs = Math.max(1, windowMs / 4);
+    }
+
+    /** The memory as the last commit left it in {@code store}. */
+    static RecentEvents load(KeyValueStore<String, byte[]> store, Duration window) {
+        RecentEvents memory = new RecentEvents(window);
+        try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.chunksStart(), StateKeys.chunksEnd())) {
+            while (chunks.hasNext()) {
+                KeyValue<String, byte[]> chunk = chunks.next();
+                Segment segment = memory.segments.computeIfAbsent(StateKeys.segmentOfChunk(chunk.key), s -> new Segment());
+                for (RememberedEvent remembered : StoreSerdes.readChunk(chunk.value)) {
+                    segment.events.add(remembered);
+                    memory.byIdentity.put(identity(remembered.event()), remembered);
+                }
+                segment.written = segment.events.size();
+                segment.chunks = Math.max(segment.chunks, StateKeys.sequenceOfChunk(chunk.key) + 1);
+            }
+        }
+        byte[] highWater = store.get(HIGH_WATER);
+        if (highWater != null) {
+            memory.highWater = StoreSerdes.readLong(highWater);
+        }
+        byte[] unpublished = store.get(UNPUBLISHED);
+        if (unpublished != null) {
+            memory.unpublished.addAll(StoreSerdes.readStrings(unpublished));
+        }
+        memory.dropForgottenSegments();
+        return memory;
+    }
+
+    /** The latest {@code occurred_at} the task has seen, null before its first event. */
+    Instant highWater() {
+        return highWater == NONE ? null : Instant.ofEpochMilli(highWater);
+    }
+
+    /** The high water once {@code occurredAt} is seen (nothing changes). */
+    long highWaterWith(Instant occurredAt) {
+        return Math.max(highWater, occurredAt.toEpochMilli());
+    }
+
+    /** Whether {@code event}'s user and id are remembered inside the window at high water {@code at}. */
+    boolean remembers(UsageEvent event, long at) {
+        RememberedEvent remembered = byIdentity.get(identity(event));
+        return remembered != null && inWindow(remembered, at);
+    }
+
+    /** Advances the clock to {@code event}'s time, if later, and remembers the event there. */
+    void remember(UsageEvent event) {
+        long at = highWaterWith(event.occurredAt());
+        if (at != highWater) {
+            highWater = at;
+            highWaterWritten = false;
+            dropForgottenSegments();
+        }
+        RememberedEvent remembered = new RememberedEvent(event, at);
+        byIdentity.put(identity(event), remembered);
+        segments.computeIfAbsent(Math.floorDiv(at, segmentMs), s -> new Segment()).events.add(remembered);
+    }
+
+    /** Advances the clock to {@code occurredAt} if later, remembering nothing (a duplicate's time). */
+    void advance(Instant occurredAt) {
+        long at = highWaterWith(occurredAt);
+        if (at != highWater) {
+            highWater = at;
+            highWaterWritten = false;
+            dropForgottenSegments();
+        }
+    }
+
+    /** The earliest instant whose events are all still remembered: the high water minus the window. */
+    Instant rememberedFrom() {
+        return highWater == NONE ? null : Instant.ofEpochMilli(highWater - windowMs);
+    }
+
+    /**
+     * The summary of {@code user}'s {@code month} counting the remembered events that occurred after
+     * {@code after}. Exact when {@code after} is at or after {@link #rememberedFrom()}: every event
+     * counted since with a later time is remembered.
+     */
+    MonthlySummary summaryAfter(UUID user, YearMonth month, Instant after) {
+        MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(user, month));
+        for (Segment segment : segments.values()) {
+            for (RememberedEvent remembered : segment.events) {
+                UsageEvent e = remembered.event();
+                if (e.userId().equals(user) && e.month().equals(month) && e.occurredAt().isAfter(after)
+                        && inWindow(remembered, highWater)) {
+                    summary = summary.plus(e);
+                }
+            }
+        }
+        return summary;
+    }
+
+    /** Marks the summary of {@code userMonthKey} as changed since it was last published. */
+    void changed(String userMonthKey) {
+        if (unpublished.add(userMonthKey)) {
+            unpublishedWritten = false;
+        }
+    }
+
+    /** The changed summaries' keys, in the order they first changed; cleared once taken. */
+    List<String> takeUnpublished() {
+        List<String> keys = List.copyOf(unpublished);
+        if (!keys.isEmpty()) {
+            unpublished.clear();
+            unpublishedWritten = false;
+        }
+        return keys;
+    }
+
+    /** How many events are in memory (remembered, or forgotten in a segment not yet dropped). */
+    public int size() {
+        return segments.values().stream().mapToInt(s -> s.events.size()).sum();
+    }
+
+    /** Writes what changed since the last call: new events as one chunk per segment, dropped segments, the clock. */
+    void writeTo(KeyValueStore<String, byte[]> store) {
+        for (Map.Entry<Long, Integer> dropped : droppedChunks.entrySet()) {
+            for (int chunk = 0; chunk < dropped.getValue(); chunk++) {
+                store.delete(StateKeys.chunk(dropped.getKey(), chunk));
+            }
+        }
+        droppedChunks.clear();
+        for (Map.Entry<Long, Segment> entry : segments.entrySet()) {
+            Segment segment = entry.getValue();
+            if (segment.written < segment.events.size()) {
+                store.put(StateKeys.chunk(entry.getKey(), segment.chunks),
+                        StoreSerdes.writeChunk(segment.events.subList(segment.written, segment.events.size())));
+                segment.chunks++;
+                segment.written = segment.events.size();
+            }
+        }
+        if (!highWaterWritten) {
+            store.put(HIGH_WATER, StoreSerdes.writeLong(highWater));
+            highWaterWritten = true;
+        }
+        if (!unpublishedWritten) {
+            if (unpublished.isEmpty()) {
+                store.delete(UNPUBLISHED);
+            } else {
+                store.put(UNPUBLISHED, StoreSerdes.writeStrings(unpublished));
+            }
+            unpublishedWritten = true;
+        }
+    }
+
+    private boolean inWindow(RememberedEvent remembered, long at) {
+        return remembered.rememberedAtMs() >= at - windowMs;
+    }
+
+    /** Drops the segments whose every event is outside the window. */
+    private void dropForgottenSegments() {
+        if (highWater == NONE) {
+            return;
+        }
+        long cutoff = highWater - windowMs;
+        Iterator<Map.Entry<Long, Segment>> oldest = segments.entrySet().iterator();
+        while (oldest.hasNext()) {
+            Map.Entry<Long, Segment> entry = oldest.next();
+            if ((entry.getKey() + 1) * segmentMs > cutoff) {
+                return;
+            }
+            Segment segment = entry.getValue();
+            for (RememberedEvent remembered : segment.events) {
+                byIdentity.remove(identity(remembered.event()), remembered);
+            }
+            if (segment.chunks > 0) {
+                droppedChunks.put(entry.getKey(), segment.chunks);
+            }
+            oldest.remove();
+        }
+    }
+
+    private static Identity identity(UsageEvent event) {
+        return new Identity(event.userId(), event.eventId());
+    }
+}
