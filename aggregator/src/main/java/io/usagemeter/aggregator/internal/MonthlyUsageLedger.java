@@ -11,6 +11,7 @@ import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.function.BiConsumer;
 import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
@@ -47,6 +48,7 @@ public final class MonthlyUsageLedger {
 
     private final RecentEvents recent;
     private final KeyValueStore<String, Instant> resets;
+    private final Set<String> resetMonths;
     private final KeyValueStore<String, MonthlySummary> summaries;
     private final Duration window;
     private final int retentionMonths;
@@ -56,6 +58,7 @@ public final class MonthlyUsageLedger {
         RecentEventsStore recentEvents = context.getStateStore(AggregatorTopology.RECENT_EVENTS_STORE);
         this.recent = recentEvents.memory();
         this.resets = context.getStateStore(AggregatorTopology.USAGE_RESETS_STORE);
+        this.resetMonths = recent.resetMonths(resets);
         this.summaries = context.getStateStore(AggregatorTopology.MONTHLY_SUMMARIES_STORE);
         this.window = settings.dedupeWindow();
         this.retentionMonths = settings.retentionMonths();
@@ -79,7 +82,7 @@ public final class MonthlyUsageLedger {
         String key = StateKeys.userMonth(month, event.userId());
         MonthlySummary updated = null;
         if (!month.isBefore(oldestRetained(highWater))) {
-            Instant resetAt = resets.get(key);
+            Instant resetAt = resetMonths.contains(key) ? resets.get(key) : null;
             if (resetAt == null || event.occurredAt().isAfter(resetAt)) {
                 MonthlySummary current = summaries.get(key);
                 // Computed before anything changes: a failure here leaves the state as it was.
@@ -129,6 +132,7 @@ public final class MonthlyUsageLedger {
                     + "); only events after that are remembered; nothing was changed");
         }
         resets.put(key, reset.resetAt());
+        resetMonths.add(key);
         summaries.put(key, summary);
         recent.changed(key);
     }

@@ -34,13 +34,17 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * so when segments are dropped never changes a decision.
  *
  * <p>It also holds the months whose summary changed and is not yet published, persisted with the
- * rest, so that a commit between a change and its publication loses nothing.
+ * rest, so that a commit between a change and its publication loses nothing. Every store record stays
+ * well under Kafka's record size limit (chunks of at most a thousand events).
  */
 public final class RecentEvents {
 
     private static final String HIGH_WATER = "m|high-water";
-    private static final String UNPUBLISHED = "m|unpublished";
+    private static final String UNPUBLISHED = "m|unpublished|";
     private static final long NONE = Long.MIN_VALUE;
+    /** Store records stay far below Kafka's 1 MB record limit: an event takes at most ~500 bytes, a key ~50. */
+    private static final int EVENTS_PER_CHUNK = 1_000;
+    private static final int KEYS_PER_RECORD = 5_000;
 
     private final long windowMs;
     private final long segmentMs;
@@ -49,6 +53,10 @@ public final class RecentEvents {
     /** Segments dropped from memory whose chunks are still in the store. */
     private final Map<Long, Integer> droppedChunks = new HashMap<>();
     private final Set<String> unpublished = new LinkedHashSet<>();
+    /** Keys of the months with a reset (a superset: purged months may linger), so most events skip the store. */
+    private Set<String> resetMonths;
+    private final boolean publishes;
+    private int unpublishedRecords;
     private long highWater = NONE;
     private boolean highWaterWritten = true;
     private boolean unpublishedWritten = true;
@@ -62,14 +70,16 @@ public final class RecentEvents {
         int chunks;
     }
 
-    RecentEvents(Duration window) {
+    /** @param publishes whether changed summaries are published (a replay's rebuild publishes nothing) */
+    RecentEvents(Duration window, boolean publishes) {
         this.windowMs = window.toMillis();
         this.segmentMs = Math.max(1, windowMs / 4);
+        this.publishes = publishes;
     }
 
     /** The memory as the last commit left it in {@code store}. */
-    static RecentEvents load(KeyValueStore<String, byte[]> store, Duration window) {
-        RecentEvents memory = new RecentEvents(window);
+    static RecentEvents load(KeyValueStore<String, byte[]> store, Duration window, boolean publishes) {
+        RecentEvents memory = new RecentEvents(window, publishes);
         try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.chunksStart(), StateKeys.chunksEnd())) {
             while (chunks.hasNext()) {
                 KeyValue<String, byte[]> chunk = chunks.next();
@@ -86,9 +96,11 @@ public final class RecentEvents {
         if (highWater != null) {
             memory.highWater = StoreSerdes.readLong(highWater);
         }
-        byte[] unpublished = store.get(UNPUBLISHED);
-        if (unpublished != null) {
-            memory.unpublished.addAll(StoreSerdes.readStrings(unpublished));
+        try (KeyValueIterator<String, byte[]> unpublished = store.range(UNPUBLISHED, UNPUBLISHED + "~")) {
+            while (unpublished.hasNext()) {
+                memory.unpublished.addAll(StoreSerdes.readStrings(unpublished.next().value));
+                memory.unpublishedRecords++;
+            }
         }
         memory.dropForgottenSegments();
         return memory;
@@ -118,7 +130,7 @@ public final class RecentEvents {
             highWaterWritten = false;
             dropForgottenSegments();
         }
-        RememberedEvent remembered = new RememberedEvent(event, at);
+        RememberedEvent remembered = new RememberedEvent(summaryFields(event), at);
         byIdentity.put(identity(event), remembered);
         segments.computeIfAbsent(Math.floorDiv(at, segmentMs), s -> new Segment()).events.add(remembered);
     }
@@ -157,9 +169,22 @@ public final class RecentEvents {
         return summary;
     }
 
+    /** The keys of the months with a reset, read from {@code resets} on first use; shared by the task's processors. */
+    Set<String> resetMonths(KeyValueStore<String, ?> resets) {
+        if (resetMonths == null) {
+            resetMonths = new java.util.HashSet<>();
+            try (KeyValueIterator<String, ?> all = resets.all()) {
+                while (all.hasNext()) {
+                    resetMonths.add(all.next().key);
+                }
+            }
+        }
+        return resetMonths;
+    }
+
     /** Marks the summary of {@code userMonthKey} as changed since it was last published. */
     void changed(String userMonthKey) {
-        if (unpublished.add(userMonthKey)) {
+        if (publishes && unpublished.add(userMonthKey)) {
             unpublishedWritten = false;
         }
     }
@@ -189,11 +214,12 @@ public final class RecentEvents {
         droppedChunks.clear();
         for (Map.Entry<Long, Segment> entry : segments.entrySet()) {
             Segment segment = entry.getValue();
-            if (segment.written < segment.events.size()) {
+            while (segment.written < segment.events.size()) {
+                int end = Math.min(segment.events.size(), segment.written + EVENTS_PER_CHUNK);
                 store.put(StateKeys.chunk(entry.getKey(), segment.chunks),
-                        StoreSerdes.writeChunk(segment.events.subList(segment.written, segment.events.size())));
+                        StoreSerdes.writeChunk(segment.events.subList(segment.written, end)));
                 segment.chunks++;
-                segment.written = segment.events.size();
+                segment.written = end;
             }
         }
         if (!highWaterWritten) {
@@ -201,13 +227,22 @@ public final class RecentEvents {
             highWaterWritten = true;
         }
         if (!unpublishedWritten) {
-            if (unpublished.isEmpty()) {
-                store.delete(UNPUBLISHED);
-            } else {
-                store.put(UNPUBLISHED, StoreSerdes.writeStrings(unpublished));
+            List<String> keys = List.copyOf(unpublished);
+            int records = 0;
+            for (int from = 0; from < keys.size(); from += KEYS_PER_RECORD) {
+                store.put(unpublishedRecord(records++),
+                        StoreSerdes.writeStrings(keys.subList(from, Math.min(keys.size(), from + KEYS_PER_RECORD))));
             }
+            for (int stale = records; stale < unpublishedRecords; stale++) {
+                store.delete(unpublishedRecord(stale));
+            }
+            unpublishedRecords = records;
             unpublishedWritten = true;
         }
+    }
+
+    private static String unpublishedRecord(int index) {
+        return UNPUBLISHED + String.format(java.util.Locale.ROOT, "%06d", index);
     }
 
     private boolean inWindow(RememberedEvent remembered, long at) {
@@ -235,6 +270,12 @@ public final class RecentEvents {
             }
             oldest.remove();
         }
+    }
+
+    /** What a recomputation needs: every field but the endpoint and method, which a summary does not hold. */
+    private static UsageEvent summaryFields(UsageEvent e) {
+        return new UsageEvent(e.eventId(), e.userId(), e.occurredAt(), e.provider(), "", "", e.statusCode(),
+                e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), e.units());
     }
 
     private static Identity identity(UsageEvent event) {

@@ -32,22 +32,27 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
 
     private final KeyValueStore<String, byte[]> store;
     private final Duration window;
+    private final boolean live;
     private RecentEvents memory;
 
-    private RecentEventsStore(KeyValueStore<String, byte[]> store, Duration window) {
+    private RecentEventsStore(KeyValueStore<String, byte[]> store, Duration window, boolean live) {
         this.store = store;
         this.window = window;
+        this.live = live;
     }
 
-    /** A builder of the store {@code name}, logged or not, remembering events for {@code window}. */
-    public static StoreBuilder<RecentEventsStore> builder(String name, Duration window, boolean logged) {
-        return new Builder(name, window, logged);
+    /**
+     * A builder of the store {@code name}, remembering events for {@code window}; {@code live}: logged, and
+     * keeping the months to publish (a replay's rebuild neither logs nor publishes).
+     */
+    public static StoreBuilder<RecentEventsStore> builder(String name, Duration window, boolean live) {
+        return new Builder(name, window, live);
     }
 
     /** The memory as of the last commit plus what this task did since; read from the store on first use. */
     public RecentEvents memory() {
         if (memory == null) {
-            memory = RecentEvents.load(store, window);
+            memory = RecentEvents.load(store, window, live);
         }
         return memory;
     }
@@ -134,13 +139,15 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
 
     private static final class Builder implements StoreBuilder<RecentEventsStore> {
         private final Duration window;
+        private final boolean live;
         private StoreBuilder<KeyValueStore<String, byte[]>> store;
 
-        Builder(String name, Duration window, boolean logged) {
+        Builder(String name, Duration window, boolean live) {
             this.window = window;
+            this.live = live;
             this.store = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(),
                     Serdes.ByteArray()).withCachingDisabled();
-            if (!logged) {
+            if (!live) {
                 store = store.withLoggingDisabled();
             }
         }
@@ -169,7 +176,7 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
 
         @Override
         public RecentEventsStore build() {
-            return new RecentEventsStore(store.build(), window);
+            return new RecentEventsStore(store.build(), window, live);
         }
 
         @Override

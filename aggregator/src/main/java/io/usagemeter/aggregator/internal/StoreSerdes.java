@@ -23,9 +23,9 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * Fixed-layout binary values of the aggregator's own stores (never on a topic others read).
- * Every event is written to the counted events and every event rewrites its monthly summary, so
- * JSON there cost more than everything else the stream thread does; JSON stays on the topics.
+ * Fixed-layout binary values of the aggregator's own stores (never on a topic others read): the
+ * monthly summaries, rewritten for every event, and the dedupe memory's chunks. JSON there cost
+ * more than everything else the stream thread did; JSON stays on the topics.
  *
  * <p>Each value starts with a format byte. Values written as JSON by earlier versions start with
  * <code>'{'</code> and are still read (through the topic's JSON serde), so existing changelogs
@@ -38,12 +38,6 @@ public final class StoreSerdes {
     private static final Provider[] PROVIDERS = Provider.values();
 
     private StoreSerdes() {
-    }
-
-    /** A counted usage event, every field kept. */
-    public static Serde<UsageEvent> countedEvents() {
-        return Serdes.serdeFrom(binary(StoreSerdes::writeEvent, StoreSerdes::eventSize),
-                withJsonFallback(StoreSerdes::readEvent, Topics.USAGE_EVENTS.valueSerde().deserializer()));
     }
 
     /** A monthly summary, every field kept. */
@@ -170,7 +164,7 @@ public final class StoreSerdes {
         };
     }
 
-    // Usage event: event_id, user, occurred_at, provider, endpoint, method, status and the counters.
+    // Usage event (in a chunk): event_id, user, occurred_at, provider, endpoint, method, status and the counters.
 
     private static int eventSize(UsageEvent e) {
         return stringSize(e.eventId()) + 16 + 12 + 1 + stringSize(e.endpoint()) + stringSize(e.method()) + 4 + 5 * 8;
