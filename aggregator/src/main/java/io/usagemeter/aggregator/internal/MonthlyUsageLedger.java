@@ -52,6 +52,9 @@ public final class MonthlyUsageLedger {
     private final KeyValueStore<String, MonthlySummary> summaries;
     private final Duration window;
     private final int retentionMonths;
+    private long retainedFromMs = Long.MAX_VALUE;
+    private long retainedUntilMs = Long.MIN_VALUE;
+    private YearMonth oldestRetained;
 
     /** The ledger over the stores of the task that {@code context} belongs to. */
     public MonthlyUsageLedger(ProcessingContext context, LedgerSettings settings) {
@@ -92,7 +95,7 @@ public final class MonthlyUsageLedger {
         recent.remember(event);
         if (updated != null) {
             summaries.put(key, updated);
-            recent.changed(key);
+            recent.changed(key, updated);
         }
     }
 
@@ -134,7 +137,7 @@ public final class MonthlyUsageLedger {
         resets.put(key, reset.resetAt());
         resetMonths.add(key);
         summaries.put(key, summary);
-        recent.changed(key);
+        recent.changed(key, summary);
     }
 
     /**
@@ -143,12 +146,13 @@ public final class MonthlyUsageLedger {
      */
     public void publish(BiConsumer<MonthlySummary, Instant> publisher, Instant otherwise) {
         Instant asOf = recent.highWater() == null ? otherwise : recent.highWater();
-        for (String key : recent.takeUnpublished()) {
-            MonthlySummary summary = summaries.get(key);
-            if (summary != null) {
+        YearMonth oldest = recent.highWater() == null ? null : oldestRetained(recent.highWater().toEpochMilli());
+        recent.takeUnpublished().forEach((key, changed) -> {
+            MonthlySummary summary = changed != null ? changed : summaries.get(key);
+            if (summary != null && (oldest == null || !summary.month().isBefore(oldest))) {
                 publisher.accept(summary, asOf);
             }
-        }
+        });
     }
 
     /** Removes the months past the retention; the dedupe memory forgets on its own as time passes. */
@@ -162,8 +166,15 @@ public final class MonthlyUsageLedger {
         deleteBefore(resets, oldest);
     }
 
+    /** The oldest month kept at {@code highWater}; remembered for the high water's month, as it is asked per event. */
     private YearMonth oldestRetained(long highWater) {
-        return StateKeys.utcMonth(Instant.ofEpochMilli(highWater)).minusMonths(retentionMonths - 1L);
+        if (highWater < retainedFromMs || highWater >= retainedUntilMs) {
+            YearMonth latest = StateKeys.utcMonth(Instant.ofEpochMilli(highWater));
+            retainedFromMs = latest.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+            retainedUntilMs = latest.plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+            oldestRetained = latest.minusMonths(retentionMonths - 1L);
+        }
+        return oldestRetained;
     }
 
     private static <V> void deleteBefore(KeyValueStore<String, V> store, YearMonth month) {

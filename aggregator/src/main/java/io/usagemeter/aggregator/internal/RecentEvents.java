@@ -9,7 +9,7 @@ import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -52,12 +52,15 @@ public final class RecentEvents {
     private final TreeMap<Long, Segment> segments = new TreeMap<>();
     /** Segments dropped from memory whose chunks are still in the store. */
     private final Map<Long, Integer> droppedChunks = new HashMap<>();
-    private final Set<String> unpublished = new LinkedHashSet<>();
+    /** Changed months to publish, with their summary (null when read back after a restart: in the store). */
+    private final Map<String, MonthlySummary> unpublished = new LinkedHashMap<>();
     /** Keys of the months with a reset (a superset: purged months may linger), so most events skip the store. */
     private Set<String> resetMonths;
     private final boolean publishes;
     private int unpublishedRecords;
     private long highWater = NONE;
+    /** The high water at which the oldest segment is forgotten (no segment: never). */
+    private long nextDropAt = Long.MAX_VALUE;
     private boolean highWaterWritten = true;
     private boolean unpublishedWritten = true;
 
@@ -98,7 +101,7 @@ public final class RecentEvents {
         }
         try (KeyValueIterator<String, byte[]> unpublished = store.range(UNPUBLISHED, UNPUBLISHED + "~")) {
             while (unpublished.hasNext()) {
-                memory.unpublished.addAll(StoreSerdes.readStrings(unpublished.next().value));
+                StoreSerdes.readStrings(unpublished.next().value).forEach(key -> memory.unpublished.put(key, null));
                 memory.unpublishedRecords++;
             }
         }
@@ -132,7 +135,9 @@ public final class RecentEvents {
         }
         RememberedEvent remembered = new RememberedEvent(summaryFields(event), at);
         byIdentity.put(identity(event), remembered);
-        segments.computeIfAbsent(Math.floorDiv(at, segmentMs), s -> new Segment()).events.add(remembered);
+        long segment = Math.floorDiv(at, segmentMs);
+        segments.computeIfAbsent(segment, s -> new Segment()).events.add(remembered);
+        nextDropAt = Math.min(nextDropAt, (segments.firstKey() + 1) * segmentMs + windowMs);
     }
 
     /** Advances the clock to {@code occurredAt} if later, remembering nothing (a duplicate's time). */
@@ -182,21 +187,26 @@ public final class RecentEvents {
         return resetMonths;
     }
 
-    /** Marks the summary of {@code userMonthKey} as changed since it was last published. */
-    void changed(String userMonthKey) {
-        if (publishes && unpublished.add(userMonthKey)) {
+    /** Notes that the summary of {@code userMonthKey} changed to {@code summary} since it was last published. */
+    void changed(String userMonthKey, MonthlySummary summary) {
+        if (publishes) {
+            unpublished.put(userMonthKey, summary);
             unpublishedWritten = false;
         }
     }
 
-    /** The changed summaries' keys, in the order they first changed; cleared once taken. */
-    List<String> takeUnpublished() {
-        List<String> keys = List.copyOf(unpublished);
-        if (!keys.isEmpty()) {
-            unpublished.clear();
-            unpublishedWritten = false;
+    /**
+     * The changed summaries by key, in the order they first changed (a null summary: read it from the
+     * store); cleared once taken.
+     */
+    Map<String, MonthlySummary> takeUnpublished() {
+        if (unpublished.isEmpty()) {
+            return Map.of();
         }
-        return keys;
+        Map<String, MonthlySummary> taken = new LinkedHashMap<>(unpublished);
+        unpublished.clear();
+        unpublishedWritten = false;
+        return taken;
     }
 
     /** How many events are in memory (remembered, or forgotten in a segment not yet dropped). */
@@ -227,7 +237,7 @@ public final class RecentEvents {
             highWaterWritten = true;
         }
         if (!unpublishedWritten) {
-            List<String> keys = List.copyOf(unpublished);
+            List<String> keys = new ArrayList<>(unpublished.keySet());
             int records = 0;
             for (int from = 0; from < keys.size(); from += KEYS_PER_RECORD) {
                 store.put(unpublishedRecord(records++),
@@ -251,14 +261,16 @@ public final class RecentEvents {
 
     /** Drops the segments whose every event is outside the window. */
     private void dropForgottenSegments() {
-        if (highWater == NONE) {
+        if (highWater == NONE || highWater < nextDropAt) {
             return;
         }
         long cutoff = highWater - windowMs;
         Iterator<Map.Entry<Long, Segment>> oldest = segments.entrySet().iterator();
+        nextDropAt = Long.MAX_VALUE;
         while (oldest.hasNext()) {
             Map.Entry<Long, Segment> entry = oldest.next();
             if ((entry.getKey() + 1) * segmentMs > cutoff) {
+                nextDropAt = (entry.getKey() + 1) * segmentMs + windowMs;
                 return;
             }
             Segment segment = entry.getValue();

@@ -2,6 +2,8 @@ package io.usagemeter.aggregator.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import java.time.Duration;
@@ -44,7 +46,9 @@ class RecentEventsTest {
             memory.remember(e);
         }
         for (int i = 0; i < 12_000; i++) {
-            memory.changed(StateKeys.userMonth(YearMonth.of(2028, 3), new UUID(0, i)));
+            UUID user = new UUID(0, i);
+            memory.changed(StateKeys.userMonth(YearMonth.of(2028, 3), user),
+                    MonthlySummary.empty(new MonthlySummaryKey(user, YearMonth.of(2028, 3))));
         }
         memory.writeTo(store);
 
@@ -56,7 +60,8 @@ class RecentEventsTest {
         long at = restored.highWaterWith(START);
         assertThat(events).allMatch(e -> restored.remembers(e, at));
         assertThat(restored.remembers(event("other", START), at)).isFalse();
-        assertThat(restored.takeUnpublished()).hasSize(12_000);
+        assertThat(restored.takeUnpublished()).hasSize(12_000).as("the summaries are in their own store")
+                .containsValue(null);
 
         restored.writeTo(store);
         assertThat(records("m|unpublished|")).as("published: nothing left to publish after a restart").isZero();
@@ -86,7 +91,8 @@ class RecentEventsTest {
     @Test
     void a_replays_rebuild_keeps_no_months_to_publish() {
         RecentEvents memory = new RecentEvents(WINDOW, false);
-        memory.changed(StateKeys.userMonth(YearMonth.of(2028, 3), ALICE));
+        memory.changed(StateKeys.userMonth(YearMonth.of(2028, 3), ALICE),
+                MonthlySummary.empty(new MonthlySummaryKey(ALICE, YearMonth.of(2028, 3))));
         memory.writeTo(store);
 
         assertThat(memory.takeUnpublished()).isEmpty();
