@@ -48,7 +48,7 @@ public final class RecentEvents {
 
     private final long windowMs;
     private final long segmentMs;
-    private final Map<Identity, RememberedEvent> byIdentity = new HashMap<>();
+    private final Map<RememberedEvent, RememberedEvent> byIdentity = new HashMap<>();
     private final TreeMap<Long, Segment> segments = new TreeMap<>();
     /** Segments dropped from memory whose chunks are still in the store. */
     private final Map<Long, Integer> droppedChunks = new HashMap<>();
@@ -59,13 +59,13 @@ public final class RecentEvents {
     private final boolean publishes;
     private int unpublishedRecords;
     private long highWater = NONE;
+    /** The entry built to look {@code lastLookedUpEvent} up, reused when that event is remembered next. */
+    private RememberedEvent lastLookedUp;
+    private UsageEvent lastLookedUpEvent;
     /** The high water at which the oldest segment is forgotten (no segment: never). */
     private long nextDropAt = Long.MAX_VALUE;
     private boolean highWaterWritten = true;
     private boolean unpublishedWritten = true;
-
-    private record Identity(UUID user, String eventId) {
-    }
 
     private static final class Segment {
         final List<RememberedEvent> events = new ArrayList<>();
@@ -89,7 +89,7 @@ public final class RecentEvents {
                 Segment segment = memory.segments.computeIfAbsent(StateKeys.segmentOfChunk(chunk.key), s -> new Segment());
                 for (RememberedEvent remembered : StoreSerdes.readChunk(chunk.value)) {
                     segment.events.add(remembered);
-                    memory.byIdentity.put(identity(remembered.event()), remembered);
+                    memory.byIdentity.put(remembered, remembered);
                 }
                 segment.written = segment.events.size();
                 segment.chunks = Math.max(segment.chunks, StateKeys.sequenceOfChunk(chunk.key) + 1);
@@ -121,7 +121,9 @@ public final class RecentEvents {
 
     /** Whether {@code event}'s user and id are remembered inside the window at high water {@code at}. */
     boolean remembers(UsageEvent event, long at) {
-        RememberedEvent remembered = byIdentity.get(identity(event));
+        lastLookedUp = RememberedEvent.of(event, at);
+        lastLookedUpEvent = event;
+        RememberedEvent remembered = byIdentity.get(lastLookedUp);
         return remembered != null && inWindow(remembered, at);
     }
 
@@ -133,8 +135,11 @@ public final class RecentEvents {
             highWaterWritten = false;
             dropForgottenSegments();
         }
-        RememberedEvent remembered = new RememberedEvent(summaryFields(event), at);
-        byIdentity.put(identity(event), remembered);
+        RememberedEvent remembered = lastLookedUpEvent == event && lastLookedUp.rememberedAtMs() == at
+                ? lastLookedUp : RememberedEvent.of(event, at);
+        lastLookedUp = null;
+        lastLookedUpEvent = null;
+        byIdentity.put(remembered, remembered);
         long segment = Math.floorDiv(at, segmentMs);
         segments.computeIfAbsent(segment, s -> new Segment()).events.add(remembered);
         nextDropAt = Math.min(nextDropAt, (segments.firstKey() + 1) * segmentMs + windowMs);
@@ -162,12 +167,13 @@ public final class RecentEvents {
      */
     MonthlySummary summaryAfter(UUID user, YearMonth month, Instant after) {
         MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(user, month));
+        long from = month.atDay(1).atStartOfDay().toEpochSecond(java.time.ZoneOffset.UTC);
+        long until = month.plusMonths(1).atDay(1).atStartOfDay().toEpochSecond(java.time.ZoneOffset.UTC);
         for (Segment segment : segments.values()) {
             for (RememberedEvent remembered : segment.events) {
-                UsageEvent e = remembered.event();
-                if (e.userId().equals(user) && e.month().equals(month) && e.occurredAt().isAfter(after)
+                if (remembered.isOf(user) && remembered.occurredWithin(from, until, after)
                         && inWindow(remembered, highWater)) {
-                    summary = summary.plus(e);
+                    summary = summary.plus(remembered.event());
                 }
             }
         }
@@ -275,7 +281,10 @@ public final class RecentEvents {
             }
             Segment segment = entry.getValue();
             for (RememberedEvent remembered : segment.events) {
-                byIdentity.remove(identity(remembered.event()), remembered);
+                // Equality is the identity: remove only this very entry, not a later one of the same event.
+                if (byIdentity.get(remembered) == remembered) {
+                    byIdentity.remove(remembered);
+                }
             }
             if (segment.chunks > 0) {
                 droppedChunks.put(entry.getKey(), segment.chunks);
@@ -284,13 +293,4 @@ public final class RecentEvents {
         }
     }
 
-    /** What a recomputation needs: every field but the endpoint and method, which a summary does not hold. */
-    private static UsageEvent summaryFields(UsageEvent e) {
-        return new UsageEvent(e.eventId(), e.userId(), e.occurredAt(), e.provider(), "", "", e.statusCode(),
-                e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), e.units());
-    }
-
-    private static Identity identity(UsageEvent event) {
-        return new Identity(event.userId(), event.eventId());
-    }
 }

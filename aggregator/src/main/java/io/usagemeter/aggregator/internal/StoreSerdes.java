@@ -2,7 +2,6 @@ package io.usagemeter.aggregator.internal;
 
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.Provider;
-import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
@@ -46,19 +45,25 @@ public final class StoreSerdes {
                 withJsonFallback(StoreSerdes::readSummary, Topics.USAGE_SUMMARIES.valueSerde().deserializer()));
     }
 
+    /** Remembered at, user, id length, occurred at (seconds, nanos), provider, status, five counters. */
+    private static final int REMEMBERED_FIXED = 8 + 16 + 4 + 12 + 1 + 4 + 5 * 8;
+
     /** Events remembered by the dedupe memory, each with the instant it was remembered at. */
     public static byte[] writeChunk(List<RememberedEvent> events) {
         int size = 1 + 4;
         for (RememberedEvent r : events) {
-            size += 8 + eventSize(r.event());
+            size += REMEMBERED_FIXED + r.eventIdBytes().length;
         }
         ByteBuffer out = ByteBuffer.allocate(size);
         out.put(FORMAT_V1).putInt(events.size());
         for (RememberedEvent r : events) {
-            out.putLong(r.rememberedAtMs());
-            writeEvent(r.event(), out);
+            out.putLong(r.rememberedAtMs()).putLong(r.userHigh()).putLong(r.userLow());
+            out.putInt(r.eventIdBytes().length).put(r.eventIdBytes());
+            out.putLong(r.occurredSecond()).putInt(r.occurredNano()).put(r.providerOrdinal()).putInt(r.statusCode());
+            out.putLong(r.responseTimeMs()).putLong(r.requestBytes()).putLong(r.responseBytes()).putLong(r.tokens())
+                    .putLong(r.units());
         }
-        return Arrays.copyOf(out.array(), out.position());
+        return out.array();
     }
 
     public static List<RememberedEvent> readChunk(byte[] bytes) {
@@ -68,7 +73,16 @@ public final class StoreSerdes {
             List<RememberedEvent> events = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 long at = in.getLong();
-                events.add(new RememberedEvent(readEvent(in), at));
+                long high = in.getLong();
+                long low = in.getLong();
+                int idLength = in.getInt();
+                if (idLength < 0 || idLength > in.remaining()) {
+                    throw new IllegalArgumentException("event id of " + idLength + " bytes in " + in.remaining());
+                }
+                byte[] id = new byte[idLength];
+                in.get(id);
+                events.add(new RememberedEvent(high, low, id, in.getLong(), in.getInt(), in.get(), in.getInt(),
+                        in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), at));
             }
             return events;
         } catch (BufferUnderflowException | IllegalArgumentException e) {
@@ -162,32 +176,6 @@ public final class StoreSerdes {
                 throw new SerializationException("corrupt store value of " + bytes.length + " bytes", e);
             }
         };
-    }
-
-    // Usage event (in a chunk): event_id, user, occurred_at, provider, endpoint, method, status and the counters.
-
-    private static int eventSize(UsageEvent e) {
-        return stringSize(e.eventId()) + 16 + 12 + 1 + stringSize(e.endpoint()) + stringSize(e.method()) + 4 + 5 * 8;
-    }
-
-    private static void writeEvent(UsageEvent e, ByteBuffer out) {
-        putString(out, e.eventId());
-        putUuid(out, e.userId());
-        putInstant(out, e.occurredAt());
-        out.put((byte) e.provider().ordinal());
-        putString(out, e.endpoint());
-        putString(out, e.method());
-        out.putInt(e.statusCode());
-        out.putLong(e.responseTimeMs());
-        out.putLong(e.requestBytes());
-        out.putLong(e.responseBytes());
-        out.putLong(e.tokens());
-        out.putLong(e.units());
-    }
-
-    private static UsageEvent readEvent(ByteBuffer in) {
-        return new UsageEvent(getString(in), getUuid(in), getInstant(in), provider(in.get()), getString(in),
-                getString(in), in.getInt(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
     }
 
     // Monthly summary: user, month, the nine counters, first and last event (or absent), calls per provider.

@@ -36,15 +36,24 @@ class StoreSerdesTest {
                     100 + random.nextInt(500), random.nextLong(), random.nextLong(), random.nextLong(), random.nextLong(),
                     random.nextLong());
 
-            chunk.add(new RememberedEvent(e, random.nextLong()));
+            chunk.add(RememberedEvent.of(e, random.nextLong()));
         }
-        assertThat(StoreSerdes.readChunk(StoreSerdes.writeChunk(chunk))).isEqualTo(chunk);
+        List<RememberedEvent> read = StoreSerdes.readChunk(StoreSerdes.writeChunk(chunk));
+        assertThat(read).extracting(RememberedEvent::event).containsExactlyElementsOf(
+                chunk.stream().map(r -> withoutEndpointAndMethod(r.event())).toList());
+        assertThat(read).extracting(RememberedEvent::rememberedAtMs)
+                .containsExactlyElementsOf(chunk.stream().map(RememberedEvent::rememberedAtMs).toList());
         assertThat(StoreSerdes.readChunk(StoreSerdes.writeChunk(List.of()))).isEmpty();
+    }
+
+    private static UsageEvent withoutEndpointAndMethod(UsageEvent e) {
+        return new UsageEvent(e.eventId(), e.userId(), e.occurredAt(), e.provider(), "", "", e.statusCode(),
+                e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), e.units());
     }
 
     @Test
     void a_corrupt_chunk_is_a_serialization_error() {
-        byte[] chunk = StoreSerdes.writeChunk(List.of(new RememberedEvent(new UsageEvent("evt-1", ALICE,
+        byte[] chunk = StoreSerdes.writeChunk(List.of(RememberedEvent.of(new UsageEvent("evt-1", ALICE,
                 Instant.parse("2028-03-02T08:00:00Z"), Provider.GEMINI, "", "", 200, 1, 2, 3, 4, 5), 7L)));
 
         assertThatThrownBy(() -> StoreSerdes.readChunk(Arrays.copyOf(chunk, chunk.length - 3)))
