@@ -40,6 +40,18 @@ class DevDataDirTest {
     }
 
     @Test
+    void dataWithTheAggregatorsPerEventStateSaysSoInOneLine(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("VERSION"), "1\n");
+        Files.createDirectories(dir.resolve("streams"));
+        assertThatThrownBy(() -> DevDataDir.open(dir, false))
+                .isInstanceOf(DevStackException.class)
+                .hasMessageContaining("per-event state (layout 1)")
+                .hasMessageContaining("--fresh")
+                .hasMessageContaining("rewind-aggregator")
+                .message().doesNotContain("\n");
+    }
+
+    @Test
     void unstampedDataIsRefused(@TempDir Path dir) throws Exception {
         Files.createDirectories(dir.resolve("postgres"));
         assertThatThrownBy(() -> DevDataDir.open(dir, false))
