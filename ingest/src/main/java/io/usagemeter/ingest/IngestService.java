@@ -173,7 +173,7 @@ public final class IngestService implements AutoCloseable {
 
     private void postEvents(Context ctx) {
         handle(ctx, ROUTE_EVENTS, ApiKeyScopes.EVENTS_WRITE, EnumSet.allOf(RequestFormat.class), (format, body) -> {
-            List<UsageEvent> events = UsageEventRequests.validate(body, format, config.maxBatchEvents(),
+            List<UsageEvent> events = UsageEventRequests.validate(body, format, ctx.headerMap(), config.maxBatchEvents(),
                     clock.instant(), config.maxLateness());
             publisher.publishAll(Topics.USAGE_EVENTS, events, e -> e.userId().toString(), UsageEvent::occurredAt);
             return events.size();
