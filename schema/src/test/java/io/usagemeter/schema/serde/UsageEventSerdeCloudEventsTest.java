@@ -126,7 +126,7 @@ class UsageEventSerdeCloudEventsTest {
         assertThatThrownBy(() -> read(write(mode, cloudEvent(data).build())))
                 .isInstanceOf(SerializationException.class)
                 .hasMessageContaining("could not deserialize UsageEvent from topic " + TOPIC)
-                .hasMessageContaining("units: must be 1 or more, was 0")
+                .hasMessageContaining("units: must be within 1 and 1000000, was 0")
                 .hasMessageContaining("provider: must be one of");
     }
 
