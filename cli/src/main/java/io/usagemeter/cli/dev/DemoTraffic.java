@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -79,6 +80,8 @@ public final class DemoTraffic {
             Provider.OTHER, List.of("/v1/geocode", "/v1/translate"));
     private static final int[] ERROR_STATUSES = {400, 401, 403, 404, 429, 429, 500, 502, 503};
     private static final Duration CATCH_UP_TIMEOUT = Duration.ofSeconds(90);
+    /** A retried event is sent again within this many events after its first copy. */
+    private static final int MAX_RETRY_DISTANCE = 200;
 
     private final Settings settings;
     private final Endpoints endpoints;
@@ -145,18 +148,25 @@ public final class DemoTraffic {
         for (UsageEvent e : events) {
             (random.nextInt(100) < 5 ? late : onTime).add(e);
         }
-        // Duplicates: about 3 % are sent a second time (a retrying client); they must count once.
-        List<UsageEvent> sendOrder = new ArrayList<>(onTime);
+        // Duplicates: about 3 % are sent a second time, as a retrying client does, a few requests after
+        // the first copy; they must count once. (A copy sent more than the aggregator's dedupe window of
+        // event time later counts again: see docs/architecture.md, "Dedupe".)
+        List<UsageEvent> firstCopies = new ArrayList<>(onTime);
+        firstCopies.addAll(late);
+        List<UsageEvent> sendOrder = new ArrayList<>(firstCopies.size() + firstCopies.size() / 20);
         List<UsageEvent> duplicates = new ArrayList<>();
-        for (UsageEvent e : events) {
+        Map<Integer, List<UsageEvent>> retriesDue = new TreeMap<>();
+        for (int i = 0; i < firstCopies.size(); i++) {
+            UsageEvent e = firstCopies.get(i);
+            sendOrder.add(e);
             if (random.nextInt(100) < 3) {
                 duplicates.add(e);
+                retriesDue.computeIfAbsent(i + 1 + random.nextInt(MAX_RETRY_DISTANCE), k -> new ArrayList<>()).add(e);
             }
+            sendOrder.addAll(retriesDue.getOrDefault(i, List.of()));
+            retriesDue.remove(i);
         }
-        for (UsageEvent d : duplicates) {
-            sendOrder.add(random.nextInt(sendOrder.size() + 1), d);
-        }
-        sendOrder.addAll(late);
+        retriesDue.values().forEach(sendOrder::addAll);
 
         long started = System.nanoTime();
         long[] sent = {0};
