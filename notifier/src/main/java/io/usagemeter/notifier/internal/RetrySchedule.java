@@ -19,13 +19,14 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public record RetrySchedule(List<Duration> waits) {
 
+    // Before DEFAULT: static fields initialise in order, and DEFAULT's constructor reads this one.
+    private static final Duration LONGEST = Duration.ofHours(24);
+    private static final double JITTER = 0.2;
+
     public static final RetrySchedule DEFAULT = new RetrySchedule(List.of(
             Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofMinutes(2), Duration.ofMinutes(10),
             Duration.ofMinutes(30), Duration.ofHours(1), Duration.ofHours(2), Duration.ofHours(4),
             Duration.ofHours(8), Duration.ofHours(8)));
-
-    private static final Duration LONGEST = Duration.ofHours(24);
-    private static final double JITTER = 0.2;
 
     public RetrySchedule {
         waits = List.copyOf(waits);
