@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             EnforcerAdminCommands.Analytics.class,
             ReplayCommand.class,
             RewindAggregatorCommand.class,
+            WebhookCommands.class,
         })
 final class AdminCommand implements Runnable {
 
