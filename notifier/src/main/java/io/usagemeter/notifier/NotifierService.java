@@ -40,6 +40,12 @@ public final class NotifierService implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(NotifierService.class);
 
+    static {
+        // jOOQ's banner and tips would fill the service log.
+        System.setProperty("org.jooq.no-logo", "true");
+        System.setProperty("org.jooq.no-tips", "true");
+    }
+
     private final NotifierConfig config;
     private final DataSource dataSource;
     private final AutoCloseable ownedDataSource;

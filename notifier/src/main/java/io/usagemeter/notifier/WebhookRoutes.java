@@ -7,7 +7,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.enforcer.http.AdminAuthException;
 import io.usagemeter.enforcer.http.AdminAuthenticator;
 import io.usagemeter.enforcer.http.ApiError;
-import io.usagemeter.notifier.db.DeliveryLog;
 import io.usagemeter.schema.json.Json;
 import java.util.List;
 import java.util.Map;
