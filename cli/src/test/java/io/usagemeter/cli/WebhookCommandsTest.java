@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
-import io.usagemeter.enforcer.http.AdminTokens;
+import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.notifier.NotifierConfig;
 import io.usagemeter.notifier.NotifierService;
 import io.usagemeter.notifier.internal.RetrySchedule;

@@ -5,7 +5,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import io.javalin.Javalin;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.usagemeter.enforcer.http.AdminAuthenticator;
+import io.usagemeter.kit.auth.AdminAuthenticator;
 import io.usagemeter.notifier.db.DeliveryLog;
 import io.usagemeter.notifier.db.EndpointStore;
 import io.usagemeter.notifier.internal.DeliveryDispatcher;

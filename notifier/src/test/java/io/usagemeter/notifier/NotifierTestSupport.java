@@ -3,7 +3,7 @@ package io.usagemeter.notifier;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
-import io.usagemeter.enforcer.http.AdminTokens;
+import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.notifier.internal.RetrySchedule;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.LimitEvent;

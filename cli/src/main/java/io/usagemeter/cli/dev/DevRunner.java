@@ -70,7 +70,7 @@ public final class DevRunner {
             DevPorts.requireFree(ports.uses(inBuild));
             DevSecrets generated = DevSecrets.loadOrCreate(dataDir.secrets());
             secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
-                    .keepOrIssue(generated.adminToken(), AdminTokens.DEV_ADMIN_EMAIL));
+                    .issue(AdminTokens.DEV_ADMIN_EMAIL));
             secrets.save(dataDir.secrets());
             boolean withIngest = inBuild.contains(DevServices.INGEST);
             setVariables(ports, dataDir, withIngest);
