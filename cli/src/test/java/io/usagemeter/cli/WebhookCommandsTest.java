@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.notifier.NotifierConfig;
 import io.usagemeter.notifier.NotifierService;
@@ -68,8 +69,9 @@ class WebhookCommandsTest {
         }
         notifier = new NotifierService(new NotifierConfig(bootstrap, "webhook-verbs-" + UUID.randomUUID(), 0,
                 postgres.jdbcUrl(DATABASE), EmbeddedPostgresServer.SUPERUSER, "", TokenKeyset.generate(),
-                RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", "200ms"), true, JWT_SECRET, null,
-                Set.of("ops@example.com")), postgres.dataSource(DATABASE), null, Clock.systemUTC()).start();
+                RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", "200ms"), true,
+                new AdminJwtSettings(JWT_SECRET, null, Set.of("ops@example.com"), null, null), null),
+                postgres.dataSource(DATABASE), null, Clock.systemUTC()).start();
         receiver = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         receiver.createContext("/hook", exchange -> {
             received.add(exchange.getRequestHeaders().getFirst("webhook-id"));

@@ -1,15 +1,16 @@
 package io.usagemeter.notifier;
 
+import io.usagemeter.kit.HttpLimits;
+import io.usagemeter.kit.auth.AdminJwtSettings;
+import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.notifier.internal.RetrySchedule;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.vault.TokenKeyset;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
-import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -26,9 +27,9 @@ import org.apache.kafka.clients.producer.ProducerConfig;
  * @param retrySchedule {@code METER_WEBHOOK_RETRY_SCHEDULE}: waits between attempts
  * @param allowPrivate {@code METER_WEBHOOK_ALLOW_PRIVATE}: whether loopback, private and link-local
  *     destinations are allowed (only for development: {@code meter dev} sets it)
- * @param adminJwtSecret HS256 key of admin tokens ({@code METER_ADMIN_JWT_SECRET}); never printed
- * @param adminJwtPublicKey RS256 public key of admin tokens, PEM ({@code METER_ADMIN_JWT_PUBLIC_KEY})
- * @param adminEmails the e-mail claims allowed on admin routes ({@code METER_ADMIN_EMAILS})
+ * @param adminJwt how admin tokens are checked on {@code /v1/admin/webhooks} ({@code METER_ADMIN_JWT_*},
+ *     {@code METER_ADMIN_EMAILS}), as on the enforcer
+ * @param httpLimits connection cap, in-flight bound and body limit ({@code METER_HTTP_*}), as every service
  */
 public record NotifierConfig(
         String kafkaBootstrap,
@@ -40,9 +41,8 @@ public record NotifierConfig(
         TokenKeyset keyset,
         RetrySchedule retrySchedule,
         boolean allowPrivate,
-        String adminJwtSecret,
-        String adminJwtPublicKey,
-        Set<String> adminEmails) {
+        AdminJwtSettings adminJwt,
+        HttpLimits httpLimits) {
 
     public static final String DEFAULT_GROUP_ID = "usage-meter-notifier";
     public static final int DEFAULT_PORT = 8083;
@@ -61,17 +61,12 @@ public record NotifierConfig(
         Objects.requireNonNull(dbUser, "METER_DB_USER");
         Objects.requireNonNull(keyset, TokenKeyset.VARIABLE);
         Objects.requireNonNull(retrySchedule, "METER_WEBHOOK_RETRY_SCHEDULE");
-        adminEmails = adminEmails == null ? Set.of() : Set.copyOf(adminEmails);
+        adminJwt = adminJwt == null ? AdminJwtSettings.disabled() : adminJwt;
+        httpLimits = httpLimits == null ? HttpLimits.defaults() : httpLimits;
         dbPassword = dbPassword == null ? "" : dbPassword;
+        PlaceholderSecrets.refuse("METER_DB_PASSWORD", dbPassword);
         if (port < 0 || port > 65_535) {
             throw new IllegalArgumentException("METER_NOTIFIER_PORT must be 0..65535, was " + port);
-        }
-        if (adminJwtSecret != null && adminJwtPublicKey != null) {
-            throw new IllegalArgumentException("set only one of METER_ADMIN_JWT_SECRET (HS256) and "
-                    + "METER_ADMIN_JWT_PUBLIC_KEY (RS256)");
-        }
-        if (adminJwtSecret != null && adminJwtSecret.getBytes(StandardCharsets.UTF_8).length < 32) {
-            throw new IllegalArgumentException("METER_ADMIN_JWT_SECRET must be at least 32 bytes for HS256");
         }
     }
 
@@ -87,9 +82,13 @@ public record NotifierConfig(
                 TokenKeyset.fromEnvironment(env),
                 RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", e.string("METER_WEBHOOK_RETRY_SCHEDULE", null)),
                 flag(e, "METER_WEBHOOK_ALLOW_PRIVATE"),
-                e.string("METER_ADMIN_JWT_SECRET", null),
-                e.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
-                e.list("METER_ADMIN_EMAILS").stream().map(s -> s.toLowerCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet()));
+                new AdminJwtSettings(
+                        e.string("METER_ADMIN_JWT_SECRET", null),
+                        e.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
+                        e.list("METER_ADMIN_EMAILS").stream().collect(Collectors.toUnmodifiableSet()),
+                        e.string("METER_ADMIN_JWT_ISSUER", AdminJwtSettings.DEFAULT_ISSUER),
+                        e.string("METER_ADMIN_JWT_AUDIENCE", AdminJwtSettings.DEFAULT_AUDIENCE)),
+                HttpLimits.fromEnv(env));
     }
 
     private static boolean flag(MeterEnvironment e, String name) {
@@ -129,18 +128,18 @@ public record NotifierConfig(
 
     public NotifierConfig withPort(int newPort) {
         return new NotifierConfig(kafkaBootstrap, groupId, newPort, dbUrl, dbUser, dbPassword, keyset, retrySchedule,
-                allowPrivate, adminJwtSecret, adminJwtPublicKey, adminEmails);
+                allowPrivate, adminJwt, httpLimits);
     }
 
     public NotifierConfig withAllowPrivate(boolean allow) {
         return new NotifierConfig(kafkaBootstrap, groupId, port, dbUrl, dbUser, dbPassword, keyset, retrySchedule,
-                allow, adminJwtSecret, adminJwtPublicKey, adminEmails);
+                allow, adminJwt, httpLimits);
     }
 
     /** Lists no secret. */
     @Override
     public String toString() {
         return "NotifierConfig[kafka=" + kafkaBootstrap + ", group=" + groupId + ", port=" + port + ", retries="
-                + retrySchedule + ", allowPrivate=" + allowPrivate + "]";
+                + retrySchedule + ", allowPrivate=" + allowPrivate + ", " + adminJwt + ", " + httpLimits + "]";
     }
 }

@@ -1,10 +1,12 @@
 package io.usagemeter.notifier;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import io.javalin.Javalin;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.usagemeter.kit.DatabasePool;
+import io.usagemeter.kit.Health;
+import io.usagemeter.kit.JvmMetrics;
+import io.usagemeter.kit.ServiceServer;
 import io.usagemeter.kit.auth.AdminAuthenticator;
 import io.usagemeter.notifier.db.DeliveryLog;
 import io.usagemeter.notifier.db.EndpointStore;
@@ -17,8 +19,8 @@ import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.sync.CredentialMask;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.schema.vault.WebhookSecretCipher;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -33,8 +35,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The notifier: reads limit events into the delivery log (the outbox), delivers them as signed
- * webhooks from one worker per endpoint, and serves the webhook admin API, health and metrics.
+ * The notifier's lifecycle: reads limit events into the delivery log (the outbox), delivers them as
+ * signed webhooks from one worker per endpoint, and serves the webhook admin API ({@link WebhookRoutes})
+ * on the kit's server, with health and metrics. Ready when the outbox holds its partitions and
+ * PostgreSQL answers.
  */
 public final class NotifierService implements AutoCloseable {
 
@@ -50,11 +54,16 @@ public final class NotifierService implements AutoCloseable {
     private final DataSource dataSource;
     private final AutoCloseable ownedDataSource;
     private final Clock clock;
+    private static final int DATABASE_CONNECTIONS = 8;
+    private static final Duration DATABASE_SOCKET_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration PROBE_INTERVAL = Duration.ofSeconds(1);
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final AutoCloseable jvmMetrics;
     private final DeliveryDispatcher dispatcher;
     private final LimitEventOutbox outbox;
     private final KafkaProducer<byte[], DeadLetter> deadLetters;
-    private final Javalin app;
+    private final ServiceServer server;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private Thread outboxThread;
 
@@ -64,6 +73,7 @@ public final class NotifierService implements AutoCloseable {
         this.dataSource = dataSource;
         this.ownedDataSource = ownedDataSource;
         this.clock = clock;
+        this.jvmMetrics = JvmMetrics.bindTo(registry);
         DSLContext dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
         NotifierMetrics metrics = new NotifierMetrics(registry);
         EndpointStore endpoints = new EndpointStore(dsl, new WebhookSecretCipher(config.keyset()), clock);
@@ -78,44 +88,50 @@ public final class NotifierService implements AutoCloseable {
                 new KafkaConsumer<>(config.consumerProperties(), new StringDeserializer(), new ByteArrayDeserializer()),
                 deadLetters, log, dispatcher::wakeUp, metrics, clock);
         WebhookAdmin admin = new WebhookAdmin(endpoints, log, policy, dispatcher::wakeUp, clock);
-        this.app = new WebhookRoutes(admin, adminAuthenticator(config, clock), registry, outbox::assigned).create();
+        this.server = ServiceServer.builder("notifier", registry)
+                .limits(config.httpLimits())
+                .admins(AdminAuthenticator.create(config.adminJwt(), clock))
+                .routes(new WebhookRoutes(admin).routes())
+                .ready(Health.Check.of("limit_events", () -> outbox.assigned()
+                        ? Health.Result.up("reading " + Topics.LIMIT_EVENTS.name())
+                        : Health.Result.down("no partition of " + Topics.LIMIT_EVENTS.name() + " assigned yet")))
+                .ready(Health.Check.of("database", () -> reachable(dsl)
+                        ? Health.Result.up("PostgreSQL answered") : Health.Result.down("PostgreSQL does not answer"))
+                        .cachedFor(PROBE_INTERVAL))
+                .build();
+    }
+
+    private static boolean reachable(DSLContext dsl) {
+        try {
+            dsl.selectOne().fetch();
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     /** The service for {@code meter notifier}: its own connection pool from the configuration. */
     public static NotifierService create(NotifierConfig config) {
-        HikariConfig pool = new HikariConfig();
-        pool.setJdbcUrl(config.dbUrl());
-        pool.setUsername(config.dbUser());
-        pool.setPassword(config.dbPassword());
-        pool.setMaximumPoolSize(8);
-        pool.setPoolName("notifier");
-        HikariDataSource dataSource = new HikariDataSource(pool);
+        // The admin API, the outbox and one worker per endpoint share it; a worker holds a connection only
+        // while it reads or writes the log, never across an HTTP attempt.
+        HikariDataSource dataSource = DatabasePool.open("notifier", config.dbUrl(), config.dbUser(), config.dbPassword(),
+                DATABASE_CONNECTIONS, DATABASE_SOCKET_TIMEOUT);
         return new NotifierService(config, dataSource, dataSource, Clock.systemUTC());
     }
 
-    private static AdminAuthenticator adminAuthenticator(NotifierConfig config, Clock clock) {
-        if (config.adminJwtSecret() != null) {
-            return AdminAuthenticator.hs256(config.adminJwtSecret().getBytes(StandardCharsets.UTF_8), config.adminEmails(), clock);
-        }
-        if (config.adminJwtPublicKey() != null) {
-            return AdminAuthenticator.rs256(AdminAuthenticator.parsePublicKey(config.adminJwtPublicKey()), config.adminEmails(), clock);
-        }
-        return AdminAuthenticator.disabled();
-    }
-
     public NotifierService start() {
-        app.start(config.port());
+        server.start(config.port());
         dispatcher.start();
         outboxThread = new Thread(outbox, "webhook-outbox");
         outboxThread.start();
-        LOG.info("notifier listening on port {}, Kafka {}, database {}, retries {}{}", app.port(), config.kafkaBootstrap(),
+        LOG.info("notifier listening on port {}, Kafka {}, database {}, retries {}{}", server.port(), config.kafkaBootstrap(),
                 CredentialMask.maskUrl(config.dbUrl()), config.retrySchedule(),
                 config.allowPrivate() ? ", private destinations ALLOWED (development)" : "");
         return this;
     }
 
     public int port() {
-        return app.port();
+        return server.port();
     }
 
     public PrometheusMeterRegistry registry() {
@@ -134,10 +150,11 @@ public final class NotifierService implements AutoCloseable {
     @Override
     public void close() {
         try {
+            server.close();
             outbox.stop();
             dispatcher.close();
-            app.stop();
             deadLetters.close();
+            jvmMetrics.close();
             if (ownedDataSource != null) {
                 ownedDataSource.close();
             }

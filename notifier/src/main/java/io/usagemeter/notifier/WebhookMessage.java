@@ -1,6 +1,5 @@
 package io.usagemeter.notifier;
 
-import io.usagemeter.enforcer.LimitRules;
 import io.usagemeter.schema.events.LimitEvent;
 import io.usagemeter.schema.events.LimitStatus;
 import io.usagemeter.schema.json.Json;
@@ -28,7 +27,7 @@ public record WebhookMessage(String id, WebhookEventType type, UUID userId, Stri
     public static WebhookMessage of(LimitEvent event) {
         WebhookEventType type = WebhookEventType.of(event);
         Data data = new Data(event.userId(), event.month(), event.threshold(), event.used(), event.effectiveLimit(),
-                LimitRules.status(event.used(), event.effectiveLimit()));
+                LimitStatus.of(event.used(), event.effectiveLimit()));
         String body = Json.write(new Body(type.wireName(), event.occurredAt(), data));
         return new WebhookMessage(idOf(event, type), type, event.userId(), body);
     }

@@ -1,115 +1,121 @@
 package io.usagemeter.notifier;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import io.javalin.Javalin;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.javalin.http.Context;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.usagemeter.kit.auth.AdminAuthException;
-import io.usagemeter.kit.auth.AdminAuthenticator;
+import io.javalin.http.HandlerType;
+import io.usagemeter.kit.Access;
 import io.usagemeter.kit.ApiError;
+import io.usagemeter.kit.Caller;
+import io.usagemeter.kit.HttpProblem;
+import io.usagemeter.kit.Route;
+import io.usagemeter.kit.RouteHandler;
+import io.usagemeter.kit.ServiceServer;
 import io.usagemeter.schema.json.Json;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.function.BooleanSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.stream.Collectors;
 
 /**
- * The notifier's HTTP routes: the webhook admin API under {@code /v1/admin/webhooks} (admin JWT, as on
- * the enforcer), {@code /metrics} and {@code /health/*}. One file on purpose, to move onto the shared
- * HTTP kit when it lands.
+ * The webhook admin API under {@code /v1/admin/webhooks}, for holders of an admin JWT (checked by the
+ * kit, as on the enforcer). Refusals are {@link HttpProblem}s, answered by the kit as {@link ApiError}.
  */
-public final class WebhookRoutes {
+final class WebhookRoutes {
 
-    private static final Logger LOG = LoggerFactory.getLogger(WebhookRoutes.class);
-    private static final String JSON = "application/json";
     private static final int DEFAULT_DELIVERIES = 50;
     private static final int MAX_DELIVERIES = 1000;
+    private static final String REGISTRATION_FIELDS = "url, event_types";
 
     private final WebhookAdmin admin;
-    private final AdminAuthenticator adminAuth;
-    private final PrometheusMeterRegistry registry;
-    private final BooleanSupplier ready;
 
-    public WebhookRoutes(WebhookAdmin admin, AdminAuthenticator adminAuth, PrometheusMeterRegistry registry,
-                         BooleanSupplier ready) {
+    WebhookRoutes(WebhookAdmin admin) {
         this.admin = admin;
-        this.adminAuth = adminAuth;
-        this.registry = registry;
-        this.ready = ready;
     }
 
-    public Javalin create() {
-        return Javalin.create(javalin -> {
-            javalin.startup.showJavalinBanner = false;
-            javalin.startup.showOldJavalinVersionWarning = false;
-            javalin.routes.post("/v1/admin/webhooks", ctx -> handle(ctx, this::register));
-            javalin.routes.get("/v1/admin/webhooks", ctx -> handle(ctx, c -> json(c, 200, Map.of("webhooks", admin.list()))));
-            javalin.routes.delete("/v1/admin/webhooks/{id}", ctx -> handle(ctx, this::delete));
-            javalin.routes.post("/v1/admin/webhooks/{id}/rotate-secret", ctx -> handle(ctx, this::rotate));
-            javalin.routes.get("/v1/admin/webhooks/{id}/deliveries", ctx -> handle(ctx, this::deliveries));
-            javalin.routes.post("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", ctx -> handle(ctx, this::retry));
-            javalin.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-                    .result(registry.scrape()));
-            javalin.routes.get("/health/live", ctx -> json(ctx, 200, Map.of("status", "UP")));
-            javalin.routes.get("/health/ready", ctx -> {
-                boolean up = ready.getAsBoolean();
-                json(ctx, up ? 200 : 503, Map.of("status", up ? "UP" : "DOWN"));
-            });
-            javalin.routes.error(404, ctx -> {
-                if (ctx.result() == null) {
-                    json(ctx, 404, ApiError.of("no route " + ctx.method() + " " + ctx.path()));
-                }
-            });
-            javalin.routes.exception(Exception.class, (e, ctx) -> {
-                LOG.error("unexpected failure on {} {}", ctx.method(), ctx.path(), e);
-                json(ctx, 500, ApiError.of("internal error"));
-            });
-        });
+    List<Route> routes() {
+        Access admin = Access.admin();
+        return List.of(
+                Route.post("/v1/admin/webhooks", "admin_webhooks_create", admin, refusingFields(this::register)),
+                Route.get("/v1/admin/webhooks", "admin_webhooks_list", admin,
+                        (ctx, caller) -> ServiceServer.json(ctx, 200, Map.of("webhooks", this.admin.list()))),
+                new Route(HandlerType.DELETE, "/v1/admin/webhooks/{id}", "admin_webhooks_delete", admin, this::delete),
+                Route.post("/v1/admin/webhooks/{id}/rotate-secret", "admin_webhooks_rotate", admin, this::rotate),
+                Route.get("/v1/admin/webhooks/{id}/deliveries", "admin_webhooks_deliveries", admin, this::deliveries),
+                Route.post("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", "admin_webhooks_retry", admin,
+                        this::retry));
     }
 
-    private void register(Context ctx) {
-        WebhookAdmin.Registration registration;
-        try {
-            String body = ctx.body();
-            if (body == null || body.isBlank()) {
-                throw new Problem(400, "a JSON body is required: {\"url\": ..., \"event_types\": [...]}", List.of());
+    /** A field {@link WebhookAdmin} refuses is a 400 naming it. */
+    private static RouteHandler refusingFields(RouteHandler handler) {
+        return (ctx, caller) -> {
+            try {
+                handler.handle(ctx, caller);
+            } catch (WebhookAdmin.InvalidField e) {
+                throw HttpProblem.badField("invalid " + e.field() + ": " + e.getMessage(), e.field(), e.getMessage());
             }
-            registration = Json.read(body, WebhookAdmin.Registration.class);
-        } catch (JsonProcessingException e) {
-            throw new Problem(400, "malformed JSON body", List.of(e.getOriginalMessage()));
-        }
-        json(ctx, 201, admin.register(registration));
+        };
     }
 
-    private void delete(Context ctx) {
+    private void register(Context ctx, Caller caller) {
+        ServiceServer.json(ctx, 201, admin.register(registration(ctx.body())));
+    }
+
+    /** The body, or a 400 naming the field that is unknown or of the wrong type. */
+    static WebhookAdmin.Registration registration(String body) {
+        if (body == null || body.isBlank()) {
+            throw new HttpProblem(400, "a JSON body is required: {\"url\": ..., \"event_types\": [...]}");
+        }
+        try {
+            return Json.read(body, WebhookAdmin.Registration.class);
+        } catch (UnrecognizedPropertyException e) {
+            throw HttpProblem.badField("unknown field " + e.getPropertyName(), e.getPropertyName(),
+                    "is not a field of a webhook: use " + REGISTRATION_FIELDS);
+        } catch (JsonMappingException e) {
+            String field = e.getPath().stream()
+                    .map(ref -> ref.getFieldName() != null ? ref.getFieldName() : "[" + ref.getIndex() + "]")
+                    .collect(Collectors.joining(".")).replace(".[", "[");
+            if (field.isEmpty()) {
+                throw new HttpProblem(400, "the body must be a JSON object {\"url\": ..., \"event_types\": [...]}",
+                        List.of(e.getOriginalMessage()));
+            }
+            String root = field.replaceAll("\\[.*", "");
+            throw HttpProblem.badField("invalid " + field, root,
+                    "url".equals(root) ? "must be a string" : "must be an array of event type names");
+        } catch (JsonProcessingException e) {
+            throw new HttpProblem(400, "malformed JSON body", List.of(e.getOriginalMessage()));
+        }
+    }
+
+    private void delete(Context ctx, Caller caller) {
         if (!admin.delete(uuid(ctx, "id"))) {
             throw notFound(ctx);
         }
         ctx.status(204);
     }
 
-    private void rotate(Context ctx) {
-        json(ctx, 200, admin.rotateSecret(uuid(ctx, "id")).orElseThrow(() -> notFound(ctx)));
+    private void rotate(Context ctx, Caller caller) {
+        ServiceServer.json(ctx, 200, admin.rotateSecret(uuid(ctx, "id")).orElseThrow(() -> notFound(ctx)));
     }
 
-    private void deliveries(Context ctx) {
+    private void deliveries(Context ctx, Caller caller) {
         UUID id = uuid(ctx, "id");
+        int limit = limit(ctx);
         if (admin.find(id).isEmpty()) {
             throw notFound(ctx);
         }
-        json(ctx, 200, Map.of("deliveries", admin.deliveries(id, limit(ctx))));
+        ServiceServer.json(ctx, 200, Map.of("deliveries", admin.deliveries(id, limit)));
     }
 
-    private void retry(Context ctx) {
+    private void retry(Context ctx, Caller caller) {
         UUID id = uuid(ctx, "id");
         UUID deliveryId = uuid(ctx, "delivery_id");
         switch (admin.retry(id, deliveryId)) {
-            case QUEUED -> json(ctx, 202, admin.delivery(id, deliveryId).orElseThrow(() -> notFound(ctx)));
-            case ALREADY_PENDING -> throw new Problem(409, "delivery " + deliveryId + " is still pending: it is retried"
-                    + " on its schedule", List.of());
-            case NOT_FOUND -> throw new Problem(404, "no delivery " + deliveryId + " for webhook " + id, List.of());
+            case QUEUED -> ServiceServer.json(ctx, 202, admin.delivery(id, deliveryId).orElseThrow(() -> notFound(ctx)));
+            case ALREADY_PENDING -> throw new HttpProblem(409, "delivery " + deliveryId + " is still pending: it is"
+                    + " retried on its schedule");
+            case NOT_FOUND -> throw new HttpProblem(404, "no delivery " + deliveryId + " for webhook " + id);
             default -> throw new IllegalStateException();
         }
     }
@@ -127,8 +133,7 @@ public final class WebhookRoutes {
         } catch (NumberFormatException e) {
             // answered below
         }
-        throw new Problem(400, "malformed limit",
-                List.of(new ApiError.FieldViolation("limit", "must be an integer in 1.." + MAX_DELIVERIES)));
+        throw HttpProblem.badField("malformed limit", "limit", "must be an integer in 1.." + MAX_DELIVERIES);
     }
 
     private static UUID uuid(Context ctx, String name) {
@@ -141,51 +146,10 @@ public final class WebhookRoutes {
         } catch (IllegalArgumentException e) {
             // answered below
         }
-        throw new Problem(400, "malformed " + name, List.of(new ApiError.FieldViolation(name, "must be a UUID")));
+        throw HttpProblem.badField("malformed " + name, name, "must be a UUID");
     }
 
-    private static Problem notFound(Context ctx) {
-        return new Problem(404, "no webhook " + ctx.pathParam("id"), List.of());
-    }
-
-    /** A request refused with a status, a message and details; rendered as {@link ApiError}. */
-    private static final class Problem extends RuntimeException {
-        final int status;
-        final List<?> details;
-
-        Problem(int status, String message, List<?> details) {
-            super(message, null, false, false);
-            this.status = status;
-            this.details = details;
-        }
-    }
-
-    @FunctionalInterface
-    private interface Handler {
-        void handle(Context ctx) throws Exception;
-    }
-
-    /** Every admin route: the admin JWT first, then the handler, with refusals rendered as {@link ApiError}. */
-    private void handle(Context ctx, Handler handler) throws Exception {
-        try {
-            try {
-                adminAuth.authenticate(ctx.header("Authorization"));
-            } catch (AdminAuthException e) {
-                if (e.status() == 401) {
-                    ctx.header("WWW-Authenticate", "Bearer");
-                }
-                throw new Problem(e.status(), e.getMessage(), List.of());
-            }
-            handler.handle(ctx);
-        } catch (Problem p) {
-            json(ctx, p.status, new ApiError(p.getMessage(), p.details));
-        } catch (WebhookAdmin.InvalidField e) {
-            json(ctx, 400, new ApiError("invalid " + e.field(),
-                    List.of(new ApiError.FieldViolation(e.field(), e.getMessage()))));
-        }
-    }
-
-    private static void json(Context ctx, int status, Object body) {
-        ctx.status(status).contentType(JSON).result(Json.write(body));
+    private static HttpProblem notFound(Context ctx) {
+        return new HttpProblem(404, "no webhook " + ctx.pathParam("id"));
     }
 }

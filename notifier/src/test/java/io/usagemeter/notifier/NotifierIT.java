@@ -241,6 +241,8 @@ class NotifierIT {
                 java.net.URI.create("http://127.0.0.1:" + notifier.port() + "/v1/admin/webhooks")).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(anonymous.statusCode()).isEqualTo(401);
+        assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValue("Bearer");
+        assertThat(Json.tree(anonymous.body()).get("error").asText()).contains("admin token");
 
         HttpResponse<String> noTypes = stack.api(notifier.port(), "POST", "/v1/admin/webhooks",
                 Map.of("url", "http://127.0.0.1:1/x", "event_types", List.of()));
@@ -260,7 +262,16 @@ class NotifierIT {
         HttpResponse<String> unknownField = stack.api(notifier.port(), "POST", "/v1/admin/webhooks",
                 "{\"url\": \"http://127.0.0.1:1/x\", \"event_types\": [\"limit.warning\"], \"secret\": \"mine\"}");
         assertThat(unknownField.statusCode()).isEqualTo(400);
-        assertThat(unknownField.body()).contains("secret");
+        assertThat(Json.tree(unknownField.body()).get("details").get(0).get("field").asText()).isEqualTo("secret");
+
+        HttpResponse<String> wrongType = stack.api(notifier.port(), "POST", "/v1/admin/webhooks",
+                "{\"url\": \"http://127.0.0.1:1/x\", \"event_types\": \"limit.warning\"}");
+        assertThat(wrongType.statusCode()).isEqualTo(400);
+        assertThat(Json.tree(wrongType.body()).get("details").get(0).get("field").asText()).isEqualTo("event_types");
+
+        HttpResponse<String> notJson = stack.api(notifier.port(), "POST", "/v1/admin/webhooks", "{\"url\": ");
+        assertThat(notJson.statusCode()).isEqualTo(400);
+        assertThat(Json.tree(notJson.body()).get("error").asText()).isEqualTo("malformed JSON body");
 
         assertThat(stack.api(notifier.port(), "DELETE", "/v1/admin/webhooks/" + UUID.randomUUID(), null).statusCode())
                 .isEqualTo(404);
@@ -299,7 +310,19 @@ class NotifierIT {
             assertThat(metrics).contains("meter_notifier_deliveries_total{outcome=\"succeeded\"}")
                     .contains("meter_notifier_attempts_total{result=\"success\"}")
                     .contains("meter_notifier_delivery_latency_seconds_count")
-                    .contains("meter_notifier_oldest_pending_age_seconds");
+                    .contains("meter_notifier_oldest_pending_age_seconds")
+                    // the kit's: JVM meters, the HTTP bounds and a timer per admin route
+                    .contains("jvm_memory_used_bytes")
+                    .contains("meter_http_requests_in_flight{service=\"notifier\"}")
+                    .contains("meter_notifier_request_seconds_count{route=\"admin_webhooks_create\"");
         });
+    }
+
+    @Test
+    void readinessSaysWhatItChecked() throws Exception {
+        JsonNode ready = Json.tree(stack.api(notifier.port(), "GET", "/health/ready", null).body());
+        assertThat(ready.get("status").asText()).isEqualTo("UP");
+        assertThat(ready.get("checks").get("limit_events").get("status").asText()).isEqualTo("UP");
+        assertThat(ready.get("checks").get("database").get("status").asText()).isEqualTo("UP");
     }
 }

@@ -3,6 +3,7 @@ package io.usagemeter.notifier;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.notifier.internal.RetrySchedule;
 import io.usagemeter.schema.FlywayMigrations;
@@ -54,7 +55,7 @@ final class NotifierTestSupport implements AutoCloseable {
     NotifierConfig config(String database, String groupId, String retrySchedule, boolean allowPrivate) {
         return new NotifierConfig(bootstrap, groupId, 0, postgres.jdbcUrl(database), EmbeddedPostgresServer.SUPERUSER, "",
                 keyset, RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", retrySchedule), allowPrivate,
-                ADMIN_JWT_SECRET, null, Set.of(ADMIN_EMAIL));
+                new AdminJwtSettings(ADMIN_JWT_SECRET, null, Set.of(ADMIN_EMAIL), null, null), null);
     }
 
     /** The environment {@code meter notifier} would run with, for a child process. */
