@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             EnforcerAdminCommands.Analytics.class,
             ReplayCommand.class,
             RewindAggregatorCommand.class,
+            WebhookCommands.class,
         })
 final class AdminCommand implements Runnable {
 

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             ServiceCommands.Ingest.class,
             ServiceCommands.Aggregator.class,
             ServiceCommands.Enforcer.class,
+            NotifierCommand.class,
             SchemaCommand.class,
             AdminCommand.class,
             TokensCommand.class,

@@ -80,7 +80,7 @@ class DevCommandProcessTest {
         assertThat(firstEnv).containsKeys("METER_INGEST_URL", "METER_ENFORCER_URL", "METER_API_KEY", "METER_ADMIN_TOKEN",
                 "METER_KAFKA_BOOTSTRAP", "METER_DB_DEV_URL", "METER_DB_DEV_USER", "METER_DB_DEV_PASSWORD",
                 "METER_DB_PROD_URL", "METER_DB_PROD_USER", "METER_DB_PROD_PASSWORD",
-                "METER_DB_URL", "METER_DB_USER", "METER_DB_PASSWORD");
+                "METER_DB_URL", "METER_DB_USER", "METER_DB_PASSWORD", "METER_NOTIFIER_URL");
         assertThat(firstEnv.get("METER_KAFKA_BOOTSTRAP")).isEqualTo("localhost:" + portBase);
         assertThat(firstEnv.get("METER_DB_DEV_PASSWORD")).hasSizeGreaterThanOrEqualTo(16);
         // The banner tells where the password is, never the password.
@@ -285,11 +285,11 @@ class DevCommandProcessTest {
         }
     }
 
-    /** A base whose every dev port (N, N+1, N+10, N+20, N+30) is free now. */
+    /** A base whose every dev port (N, N+1, N+10, N+20, N+30, N+40) is free now. */
     static int freePortBase() {
         for (int attempt = 0; attempt < 50; attempt++) {
             int base = ThreadLocalRandom.current().nextInt(20_000, 30_000);
-            if (List.of(0, 1, 10, 20, 30).stream().allMatch(offset -> free(base + offset))) {
+            if (List.of(0, 1, 10, 20, 30, 40).stream().allMatch(offset -> free(base + offset))) {
                 return base;
             }
         }

@@ -44,19 +44,6 @@ public final class LimitRules {
         return Math.max(Saturating.subtract(effectiveLimit, Math.max(used, 0)), 0);
     }
 
-    /** ok below 80 %, warning from 80 %, exceeded at 100 % (as the database's {@code usage_state}). */
-    public static LimitStatus status(long used, long effectiveLimit) {
-        if (used >= effectiveLimit) {
-            return LimitStatus.EXCEEDED;
-        }
-        // used / limit >= 0.8  <=>  5 * used >= 4 * limit, without division.
-        if (BigDecimal.valueOf(used).multiply(BigDecimal.valueOf(5))
-                .compareTo(BigDecimal.valueOf(effectiveLimit).multiply(BigDecimal.valueOf(4))) >= 0) {
-            return LimitStatus.WARNING;
-        }
-        return LimitStatus.OK;
-    }
-
     /** Calls are allowed while usage is below the limit stretched by the grace fraction. */
     public static boolean allowed(long used, long effectiveLimit, BigDecimal grace) {
         BigDecimal ceiling = BigDecimal.valueOf(effectiveLimit).multiply(BigDecimal.ONE.add(grace));
@@ -80,7 +67,7 @@ public final class LimitRules {
         long counted = Math.max(used, 0);
         return new LimitState(user, month, entitlement.plan(), planUnits, referrals,
                 multiplierPercent(referrals) / 100.0, entitlement.bonusCredits(), limit, counted,
-                remaining(counted, limit), status(counted, limit), allowed(counted, limit, grace),
+                remaining(counted, limit), LimitStatus.of(counted, limit), allowed(counted, limit, grace),
                 grace.doubleValue(), resetsAt(month), asOf);
     }
 }

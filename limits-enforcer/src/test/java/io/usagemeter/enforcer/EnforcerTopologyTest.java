@@ -153,16 +153,6 @@ class EnforcerTopologyTest {
     }
 
     @Test
-    void aRaisedLimitDoesNotAnnounceTheSameThresholdAgain() {
-        driver.usage(user, 900);
-        driver.addCredits(user, 1000);
-        assertThat(driver.limit(user).state()).isEqualTo(LimitStatus.OK);
-        driver.usage(user, 1700);
-
-        assertThat(driver.limitEvents.readValuesToList()).extracting(LimitEvent::threshold).containsExactly(80);
-    }
-
-    @Test
     void resetUsesTheAggregatorsSummaryAsIs() {
         driver.usage(user, 900);
         driver.command(new AdminCommand.ResetUsage("reset-1", user, JAN, day(JAN, 15), day(JAN, 15), "admin@example.com"));
@@ -173,7 +163,8 @@ class EnforcerTopologyTest {
         assertThat(state.used()).isZero();
         assertThat(state.state()).isEqualTo(LimitStatus.OK);
         assertThat(state.allowed()).isTrue();
-        assertThat(driver.limitEvents.readValuesToList()).extracting(LimitEvent::threshold).containsExactly(80);
+        assertThat(driver.limitEvents.readValuesToList()).extracting(e -> e.threshold() + "/" + e.kind())
+                .containsExactly("80/CROSSED", "80/RESOLVED");
     }
 
     @Test
@@ -216,8 +207,8 @@ class EnforcerTopologyTest {
         assertThat(driver.storedUsage(user, JAN).units()).isEqualTo(990);
 
         driver.usage(user, FEB, 800, day(FEB, 3));
-        assertThat(driver.limitEvents.readValuesToList()).extracting(e -> e.month() + "/" + e.threshold())
-                .containsExactly("2026-01/80", "2026-02/80");
+        assertThat(driver.limitEvents.readValuesToList()).extracting(e -> e.month() + "/" + e.threshold() + "/" + e.kind())
+                .containsExactly("2026-01/80/CROSSED", "2026-02/80/RESOLVED", "2026-02/80/CROSSED");
     }
 
     @Test

@@ -39,12 +39,12 @@ class MigrationsTest {
 
     @Test
     void allMigrationsApplyOnAnEmptyDatabaseAndASecondRunIsANoOp() {
-        assertThat(db.migrationsApplied()).isEqualTo(8);
+        assertThat(db.migrationsApplied()).isEqualTo(9);
         var flyway = FlywayMigrations.flyway(db.dataSource());
         assertThat(flyway.info().applied()).extracting(MigrationInfo::getScript).containsExactly(
                 "V1__initial_setup.sql", "V2__token_encryption.sql", "V3__api_usage_tracking.sql",
                 "V4__referral_system.sql", "V5__pipeline_support.sql", "V6__api_keys.sql",
-                "V7__summary_source_offset.sql", "V8__correct_table_comments.sql");
+                "V7__summary_source_offset.sql", "V8__correct_table_comments.sql", "V9__webhooks.sql");
         assertThat(flyway.validateWithResult().validationSuccessful).isTrue();
         assertThat(flyway.migrate().migrationsExecuted).isZero();
     }
@@ -57,7 +57,7 @@ class MigrationsTest {
                         + "ORDER BY 1");
         assertThat(tables).containsExactly("analytics_events", "api_keys", "api_usage", "applied_commands", "flyway_schema_history",
                 "monthly_usage_summary", "sink_offsets", "subscription_limits", "usage_resets", "user_referrals",
-                "user_sessions", "user_tokens", "users");
+                "user_sessions", "user_tokens", "users", "webhook_attempts", "webhook_deliveries", "webhook_endpoints");
         List<String> views = names(
                 "SELECT viewname FROM pg_views WHERE schemaname = 'public' ORDER BY 1");
         assertThat(views).containsExactly("admin_user_overview", "user_usage_overview");
@@ -84,6 +84,26 @@ class MigrationsTest {
                 .contains("only by a summary from a later offset of the same partition");
         assertThat(names("SELECT obj_description('user_tokens'::regclass, 'pg_class')").get(0))
                 .contains("meter tokens migrate-legacy");
+    }
+
+    @Test
+    void webhookEndpointsTakeOnlyHttpUrlsAndKnownEventTypesAndADeliveryIsLoggedOncePerEndpoint() {
+        UUID endpoint = UUID.randomUUID();
+        String insertEndpoint = "INSERT INTO webhook_endpoints (id, url, event_types, secret_sealed, secret_key_id)"
+                + " VALUES (?, ?, ?::text[], '\\x01'::bytea, 1)";
+        dsl.execute(insertEndpoint, endpoint, "https://hooks.example.com/x", "{limit.warning}");
+        assertThatThrownBy(() -> dsl.execute(insertEndpoint, UUID.randomUUID(), "ftp://hooks.example.com/x", "{limit.warning}"))
+                .isInstanceOf(DataAccessException.class);
+        assertThatThrownBy(() -> dsl.execute(insertEndpoint, UUID.randomUUID(), "https://hooks.example.com/x", "{limit.nearly}"))
+                .isInstanceOf(DataAccessException.class);
+
+        String insertDelivery = "INSERT INTO webhook_deliveries (id, endpoint_id, message_id, event_type, user_id, payload,"
+                + " status, next_attempt_at, created_at) VALUES (?, ?, 'msg_1', 'limit.warning', ?, '{}', 'pending', now(), now())";
+        dsl.execute(insertDelivery, UUID.randomUUID(), endpoint, UUID.randomUUID());
+        assertThatThrownBy(() -> dsl.execute(insertDelivery, UUID.randomUUID(), endpoint, UUID.randomUUID()))
+                .as("the same message for the same endpoint").isInstanceOf(DataAccessException.class);
+        dsl.execute("DELETE FROM webhook_endpoints WHERE id = ?", endpoint);
+        assertThat(dsl.fetchCount(DSL.table("webhook_deliveries"))).as("the log goes with its endpoint").isZero();
     }
 
     @Test

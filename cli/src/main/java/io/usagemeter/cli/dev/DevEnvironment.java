@@ -23,6 +23,7 @@ public final class DevEnvironment {
         vars.put("METER_INGEST_URL", "http://localhost:" + ports.ingest());
         vars.put("METER_ENFORCER_URL", "http://localhost:" + ports.enforcer());
         vars.put("METER_AGGREGATOR_METRICS_URL", "http://localhost:" + ports.aggregatorMetrics() + "/metrics");
+        vars.put("METER_NOTIFIER_URL", "http://localhost:" + ports.notifier());
         if (withIngest) {
             vars.put("METER_API_KEY", secrets.apiKey());
         }
@@ -60,6 +61,10 @@ public final class DevEnvironment {
         vars.put("METER_ENFORCER_STATE_DIR", dataDir.streamsState("enforcer").toString());
         vars.put("METER_AGGREGATOR_HTTP_PORT", Integer.toString(ports.aggregatorMetrics()));
         vars.put("METER_AGGREGATOR_STATE_DIR", dataDir.streamsState("aggregator").toString());
+        vars.put("METER_NOTIFIER_PORT", Integer.toString(ports.notifier()));
+        // Webhooks to a receiver on this machine (curl, a local server) are the point of the dev stack.
+        vars.putIfAbsent("METER_WEBHOOK_ALLOW_PRIVATE", "true");
+        vars.putIfAbsent("METER_TOKEN_KEYSET", DevTokenKeyset.file(dataDir.root()).toString());
         return vars;
     }
 

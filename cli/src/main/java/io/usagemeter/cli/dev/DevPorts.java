@@ -8,13 +8,13 @@ import java.util.List;
 /**
  * Where the dev stack listens, all derived from one base port so two stacks never collide when
  * their bases are 100 apart: Kafka {@code N}, PostgreSQL {@code N+1}, ingest {@code N+10},
- * enforcer {@code N+20}, aggregator metrics {@code N+30}.
+ * enforcer {@code N+20}, aggregator metrics {@code N+30}, notifier {@code N+40}.
  */
 public record DevPorts(int base) {
 
     public static final int DEFAULT_BASE = 7400;
     /** The highest offset used, so the base leaves room for it below 65536. */
-    private static final int SPAN = 30;
+    private static final int SPAN = 40;
 
     public DevPorts {
         if (base < 1024 || base + SPAN > 65_535) {
@@ -42,6 +42,10 @@ public record DevPorts(int base) {
         return base + 30;
     }
 
+    public int notifier() {
+        return base + 40;
+    }
+
     /** A port and what wants it, for messages. */
     public record Use(int port, String wantedBy) {}
 
@@ -56,6 +60,9 @@ public record DevPorts(int base) {
         }
         if (services.contains(DevServices.AGGREGATOR)) {
             uses.add(new Use(aggregatorMetrics(), "aggregator metrics"));
+        }
+        if (services.contains(DevServices.NOTIFIER)) {
+            uses.add(new Use(notifier(), "notifier"));
         }
         return List.copyOf(uses);
     }

@@ -8,6 +8,8 @@ import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
+import io.usagemeter.notifier.NotifierConfig;
+import io.usagemeter.notifier.NotifierService;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +25,7 @@ final class DevServices {
     static final String INGEST = "ingest";
     static final String AGGREGATOR = "aggregator";
     static final String ENFORCER = "enforcer";
+    static final String NOTIFIER = "notifier";
 
     /** Starts one service from its variables; closing the result stops it. */
     @FunctionalInterface
@@ -53,7 +56,7 @@ final class DevServices {
     private DevServices() {
     }
 
-    /** Every service, in start order: ingest first (apps can post while the others start), enforcer last. */
+    /** Every service, in start order: ingest first (apps can post while the others start), the notifier after the enforcer. */
     static List<Service> all() {
         return List.of(
                 new Service(INGEST, "#3", DevPorts::ingest, "POST /v1/events, POST /v1/referrals",
@@ -63,7 +66,9 @@ final class DevServices {
                                 SinkConfig.fromEnvironment(env)).start()),
                 new Service(ENFORCER, "#5", DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
                         env -> EnforcerService.create(EnforcerConfig.fromEnv(env), AggregatorReplayRunner.fromEnv(env))
-                                .start()));
+                                .start()),
+                new Service(NOTIFIER, "#17", DevPorts::notifier, "limit events as signed webhooks, /v1/admin/webhooks",
+                        env -> NotifierService.create(NotifierConfig.fromEnv(DevTokenKeyset.ensure(env))).start()));
     }
 
     static List<String> namesInBuild() {

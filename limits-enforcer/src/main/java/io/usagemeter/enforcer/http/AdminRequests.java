@@ -7,6 +7,7 @@ import io.usagemeter.kit.ApiError;
 import io.usagemeter.kit.HttpProblem;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.Bounds;
+import io.usagemeter.schema.events.LimitStatus;
 import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.events.Violation;
 import io.usagemeter.schema.json.Json;
@@ -160,7 +161,7 @@ public final class AdminRequests {
         /** {@code used} against {@code effectiveLimit}, its state by the limit rules under its wire name. */
         public static UsageSnapshot of(long used, long effectiveLimit) {
             return new UsageSnapshot(used, effectiveLimit, LimitRules.remaining(used, effectiveLimit),
-                    Json.write(LimitRules.status(used, effectiveLimit)).replace("\"", ""));
+                    Json.write(LimitStatus.of(used, effectiveLimit)).replace("\"", ""));
         }
     }
 

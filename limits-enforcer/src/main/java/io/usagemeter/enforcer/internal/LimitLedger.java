@@ -81,7 +81,10 @@ public final class LimitLedger {
     private List<LimitEvent> recompute(UUID user, YearMonth month, Entitlement entitlement, Instant at) {
         String key = user.toString();
         LimitState previous = limits.get(key);
+        boolean armedInLastMonth = false;
         if (previous != null && month.isAfter(previous.month())) {
+            armedInLastMonth = emittedThresholds.get(thresholdsKey(user, previous.month())) != null;
+            emittedThresholds.delete(thresholdsKey(user, previous.month()));
             forgetMonthsBefore(user, previous.month(), month.minusMonths(1));
         }
         ValueAndTimestamp<MonthlySummary> summary = usage.get(new MonthlySummaryKey(user, month));
@@ -89,14 +92,26 @@ public final class LimitLedger {
         Instant asOf = previous != null && previous.month().equals(month) && previous.asOf().isAfter(at) ? previous.asOf() : at;
         LimitState state = LimitRules.explain(user, month, entitlement, planUnits(entitlement.plan()), used, grace, asOf);
         limits.put(key, state);
+        if (armedInLastMonth && state.state() == LimitStatus.OK) {
+            // A new month resolves last month's crossing; the new month arms afresh.
+            return List.of(LimitEvent.resolved(user, month, state.used(), state.effectiveLimit(), at));
+        }
         return crossedThresholds(state, at);
     }
 
-    /** One event per user, month and threshold, remembered in a changelogged store so restarts never repeat it. */
+    /**
+     * One event per crossing of 80 % and of 100 %, and one when usage falls back below 80 % after a
+     * crossing (reset, credits, plan change), which arms both thresholds again. The highest announced
+     * threshold per user and month is kept in a changelogged store, so restarts never repeat an event.
+     */
     private List<LimitEvent> crossedThresholds(LimitState state, Instant at) {
-        String key = state.userId() + "/" + state.month();
+        String key = thresholdsKey(state.userId(), state.month());
         Integer emitted = emittedThresholds.get(key);
         int highest = emitted == null ? 0 : emitted;
+        if (highest > 0 && state.state() == LimitStatus.OK) {
+            emittedThresholds.delete(key);
+            return List.of(LimitEvent.resolved(state.userId(), state.month(), state.used(), state.effectiveLimit(), at));
+        }
         List<LimitEvent> events = new ArrayList<>(2);
         if (state.state() != LimitStatus.OK && highest < LimitEvent.WARNING_THRESHOLD) {
             events.add(new LimitEvent(state.userId(), state.month(), LimitEvent.WARNING_THRESHOLD,
@@ -117,8 +132,12 @@ public final class LimitLedger {
     /** Drops threshold marks of months {@code from} .. before {@code keepFrom} (summaries stay as the topic has them). */
     private void forgetMonthsBefore(UUID user, YearMonth from, YearMonth keepFrom) {
         for (YearMonth m = from.minusMonths(1); m.isBefore(keepFrom); m = m.plusMonths(1)) {
-            emittedThresholds.delete(user + "/" + m);
+            emittedThresholds.delete(thresholdsKey(user, m));
         }
+    }
+
+    private static String thresholdsKey(UUID user, YearMonth month) {
+        return user + "/" + month;
     }
 
     private long planUnits(String plan) {

@@ -232,9 +232,27 @@ class EventSerdesTest {
     }
 
     @Test
-    void limitEventRoundTrips() {
+    void limitEventRoundTrips() throws Exception {
         LimitEvent event = new LimitEvent(USER, YearMonth.of(2025, 1), 100, 1000, 1000, AT);
         assertThat(roundTrip(EventSerdes.limitEvent(), event)).isEqualTo(event);
+        assertThat(wire(EventSerdes.limitEvent(), event).has("kind")).as("a crossing keeps the old wire").isFalse();
+    }
+
+    @Test
+    void resolvedLimitEventCarriesItsKind() throws Exception {
+        LimitEvent event = LimitEvent.resolved(USER, YearMonth.of(2025, 1), 100, 1000, AT);
+        assertThat(roundTrip(EventSerdes.limitEvent(), event)).isEqualTo(event);
+        assertThat(wire(EventSerdes.limitEvent(), event).get("kind").asText()).isEqualTo("resolved");
+    }
+
+    @Test
+    void limitEventWrittenBeforeKindExistedReadsAsACrossing() {
+        String old = "{\"user_id\":\"" + USER + "\",\"month\":\"2025-01\",\"threshold\":80,\"used\":800,"
+                + "\"effective_limit\":1000,\"occurred_at\":\"2025-01-10T00:00:00Z\"}";
+        LimitEvent event = EventSerdes.limitEvent().deserializer()
+                .deserialize("meter.limit-events", old.getBytes(StandardCharsets.UTF_8));
+        assertThat(event.kind()).isEqualTo(LimitEvent.Kind.CROSSED);
+        assertThat(event.threshold()).isEqualTo(80);
     }
 
     @Test
