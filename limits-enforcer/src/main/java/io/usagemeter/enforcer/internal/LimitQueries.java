@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -61,6 +62,11 @@ public final class LimitQueries {
     private final Map<Integer, ReadOnlyKeyValueStore<String, LimitState>> limitStores = new ConcurrentHashMap<>();
     private final Map<Integer, ReadOnlyKeyValueStore<MonthlySummaryKey, MonthlySummary>> usageStores =
             new ConcurrentHashMap<>();
+    /**
+     * Kafka Streams finds a partition's store under a lock its stream thread also takes, on every read: more
+     * readers at once than cores only contend for it (spinning, then parking), so reads queue here instead.
+     */
+    private final Semaphore storeReaders = new Semaphore(Math.max(2, Runtime.getRuntime().availableProcessors()));
     /** The global plans store's handle, once it could be opened. */
     private volatile ReadOnlyKeyValueStore<String, Plan> planStore;
 
@@ -245,7 +251,12 @@ public final class LimitQueries {
             handle = streams.store(allowStale ? params.enableStaleStores() : params);
             handles.put(slot, handle);
         }
-        return handle.get(key);
+        storeReaders.acquireUninterruptibly();
+        try {
+            return handle.get(key);
+        } finally {
+            storeReaders.release();
+        }
     }
 
     /**
