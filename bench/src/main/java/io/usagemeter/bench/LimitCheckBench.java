@@ -118,7 +118,7 @@ public final class LimitCheckBench {
     }
 
     /** This month's usage of every user, partitioned by user as the aggregator writes it. */
-    private static void publishUsage(String bootstrap, UsageMix mix) {
+    static void publishUsage(String bootstrap, UsageMix mix) {
         Map<String, Object> p = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ProducerConfig.LINGER_MS_CONFIG, 5);
         YearMonth month = YearMonth.now(ZoneOffset.UTC);
@@ -138,7 +138,7 @@ public final class LimitCheckBench {
     }
 
     /** Waits until the enforcer runs and the last user's usage is visible. */
-    private static void awaitLoaded(EnforcerService enforcer, EnforcerConfig config, UsageMix mix) throws Exception {
+    static void awaitLoaded(EnforcerService enforcer, EnforcerConfig config, UsageMix mix) throws Exception {
         long deadline = System.nanoTime() + 120_000_000_000L;
         URI self = config.advertisedUrl(enforcer.port());
         LimitQueries queries = new LimitQueries(enforcer.streams(), new HostInfo(self.getHost(), self.getPort()),

@@ -9,6 +9,7 @@ import io.usagemeter.enforcer.db.AdminReports;
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
+import io.usagemeter.enforcer.internal.PartitionOwners;
 import io.usagemeter.enforcer.internal.ReplayWatch;
 import io.usagemeter.kit.DatabasePool;
 import io.usagemeter.kit.Health;
@@ -160,8 +161,10 @@ public final class EnforcerService implements AutoCloseable {
         Properties props = config.streamsProperties(advertised);
         props.putAll(topics.streamsProperties());
         props.putAll(streamsOverrides);
+        PartitionOwners owners = new PartitionOwners();
         KafkaStreams kafkaStreams = LocalStateRecovery.start(() -> {
             KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config), props);
+            instance.setStateListener(owners);
             // A dead stream thread is replaced (its tasks restore from their changelogs) within a budget.
             instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("enforcer", config.threadReplacements(),
                     config.threadReplacementPeriod(), clock));
@@ -171,7 +174,7 @@ public final class EnforcerService implements AutoCloseable {
         streamsMetrics.bindTo(registry);
         owned.add(0, streamsMetrics);
         this.self = new HostInfo(advertised.getHost(), advertised.getPort());
-        this.queries = new LimitQueries(kafkaStreams, self, config.grace(), clock);
+        this.queries = new LimitQueries(kafkaStreams, self, config.grace(), clock, owners);
         this.streams = kafkaStreams;
         this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl,
                 config.resetHorizon(), Topics.DEAD_LETTER.name(), clock).start();

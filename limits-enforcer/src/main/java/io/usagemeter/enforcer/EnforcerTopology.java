@@ -1,6 +1,7 @@
 package io.usagemeter.enforcer;
 
 import io.usagemeter.enforcer.internal.AdminCommandProcessor;
+import io.usagemeter.enforcer.internal.LimitStateSerde;
 import io.usagemeter.enforcer.internal.PlanLoader;
 import io.usagemeter.enforcer.internal.ReferralCreditProcessor;
 import io.usagemeter.enforcer.internal.ReferralDecider;
@@ -75,7 +76,7 @@ public final class EnforcerTopology {
         builder.addStateStore(store(REFERRALS_STORE, Serdes.String(), EventSerdes.referralEvent()));
         builder.addStateStore(store(REFERRAL_REFUSALS_STORE, Serdes.String(), REFUSAL_SERDE));
         builder.addStateStore(store(ENTITLEMENTS_STORE, Serdes.String(), ENTITLEMENT_SERDE));
-        builder.addStateStore(store(LIMITS_STORE, Serdes.String(), EventSerdes.limitState()));
+        builder.addStateStore(store(LIMITS_STORE, Serdes.String(), new LimitStateSerde()));
         builder.addStateStore(store(THRESHOLDS_STORE, Serdes.String(), Serdes.Integer()));
         builder.addStateStore(store(APPLIED_COMMANDS_STORE, Serdes.String(), Serdes.Long()));
 

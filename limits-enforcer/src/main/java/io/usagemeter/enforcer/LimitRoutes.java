@@ -3,11 +3,11 @@ package io.usagemeter.enforcer;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.enforcer.http.RequestParams;
 import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.enforcer.internal.LimitQueries.Outcome;
 import io.usagemeter.enforcer.internal.ReplayWatch;
+import io.usagemeter.enforcer.internal.ServedLimit;
 import io.usagemeter.kit.Access;
 import io.usagemeter.kit.HttpProblem;
 import io.usagemeter.kit.Route;
@@ -17,9 +17,8 @@ import io.usagemeter.schema.events.MonthlySummary;
 import java.time.Clock;
 import java.time.YearMonth;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -35,10 +34,9 @@ final class LimitRoutes {
 
     private final Supplier<LimitQueries> queries;
     private final Supplier<ReplayWatch> replayWatch;
-    private final MeterRegistry registry;
     private final Clock clock;
-    /** Counters by route and source; few and fixed, so registered once and then only looked up. */
-    private final Map<String, Counter> queryCounters = new ConcurrentHashMap<>();
+    private final SourceCounters limitCounters;
+    private final SourceCounters usageCounters;
 
     /**
      * @param queries the running topology's queries, null while it starts
@@ -47,8 +45,9 @@ final class LimitRoutes {
     LimitRoutes(Supplier<LimitQueries> queries, Supplier<ReplayWatch> replayWatch, MeterRegistry registry, Clock clock) {
         this.queries = queries;
         this.replayWatch = replayWatch;
-        this.registry = registry;
         this.clock = clock;
+        this.limitCounters = new SourceCounters(registry, LIMITS);
+        this.usageCounters = new SourceCounters(registry, USAGE);
     }
 
     List<Route> routes() {
@@ -60,9 +59,15 @@ final class LimitRoutes {
 
     private void getLimit(Context ctx) {
         UUID user = RequestParams.userId(ctx);
-        Outcome<LimitAnswer> outcome = requireQueries(queries).limit(user,
+        Outcome<ServedLimit> outcome = requireQueries(queries).servedLimit(user,
                 ctx.header(LimitQueries.FORWARDED_HEADER) != null, ctx.header("Authorization"));
-        answer(ctx, LIMITS, markRebuilding(outcome));
+        if (outcome instanceof Outcome.Local<ServedLimit> local) {
+            ServedLimit served = markRebuilding(local.value());
+            limitCounters.count(served.answer().stale() ? Source.STALE : Source.LOCAL);
+            ctx.status(200).contentType(ServiceServer.JSON).result(served.json());
+        } else {
+            answerRemote(ctx, limitCounters, outcome);
+        }
     }
 
     private void getUsage(Context ctx) {
@@ -70,39 +75,55 @@ final class LimitRoutes {
         YearMonth month = RequestParams.month(ctx.queryParam("month"), clock);
         Outcome<MonthlySummary> outcome = requireQueries(queries).usage(user, month,
                 ctx.header(LimitQueries.FORWARDED_HEADER) != null, ctx.header("Authorization"));
-        answer(ctx, USAGE, outcome);
+        if (outcome instanceof Outcome.Local<MonthlySummary> local) {
+            usageCounters.count(Source.LOCAL);
+            ServiceServer.json(ctx, 200, local.value());
+        } else {
+            answerRemote(ctx, usageCounters, outcome);
+        }
     }
 
     /** While a replay rebuilds the answer's month, the answer still stands but says it may move: stale. */
-    private Outcome<LimitAnswer> markRebuilding(Outcome<LimitAnswer> outcome) {
+    private ServedLimit markRebuilding(ServedLimit served) {
         ReplayWatch watch = replayWatch.get();
-        if (watch != null && outcome instanceof Outcome.Local<LimitAnswer> local && !local.value().stale()
-                && watch.rebuilding(local.value().month())) {
-            LimitAnswer a = local.value();
-            return new Outcome.Local<>(new LimitAnswer(a.userId(), a.month(), a.plan(), a.planUnits(), a.referralCount(),
-                    a.multiplier(), a.bonusCredits(), a.effectiveLimit(), a.used(), a.remaining(), a.state(), a.allowed(),
-                    a.resetsAt(), a.asOf(), true));
+        if (watch != null && !served.answer().stale() && watch.rebuilding(served.answer().month())) {
+            return served.stale();
         }
-        return outcome;
+        return served;
     }
 
-    private <T> void answer(Context ctx, String route, Outcome<T> outcome) {
-        if (outcome instanceof Outcome.Local<T> local) {
-            count(route, local.value() instanceof LimitAnswer a && a.stale() ? "stale" : "local");
-            ServiceServer.json(ctx, 200, local.value());
-        } else if (outcome instanceof Outcome.Forwarded<T> forwarded) {
-            count(route, "forwarded");
+    private static <T> void answerRemote(Context ctx, SourceCounters counters, Outcome<T> outcome) {
+        if (outcome instanceof Outcome.Forwarded<T> forwarded) {
+            counters.count(Source.FORWARDED);
             ctx.status(forwarded.status()).contentType(ServiceServer.JSON).result(forwarded.body());
         } else if (outcome instanceof Outcome.Unavailable<T> unavailable) {
-            count(route, "unavailable");
+            counters.count(Source.UNAVAILABLE);
             throw new HttpProblem(503, "limit state unavailable", List.of(unavailable.reason()));
         }
     }
 
-    private void count(String route, String source) {
-        queryCounters.computeIfAbsent(route + '|' + source, k -> Counter.builder("meter.enforcer.queries")
-                .description("Limit and usage queries by where they were answered")
-                .tag("route", route).tag("source", source).register(registry)).increment();
+    /** Where a query was answered, as the {@code source} tag of {@code meter.enforcer.queries}. */
+    private enum Source {
+        LOCAL, STALE, FORWARDED, UNAVAILABLE;
+
+        final String tag = name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The counters of one route by source, registered up front: a request only increments one. */
+    private static final class SourceCounters {
+        private final Counter[] bySource = new Counter[Source.values().length];
+
+        SourceCounters(MeterRegistry registry, String route) {
+            for (Source source : Source.values()) {
+                bySource[source.ordinal()] = Counter.builder("meter.enforcer.queries")
+                        .description("Limit and usage queries by where they were answered")
+                        .tag("route", route).tag("source", source.tag).register(registry);
+            }
+        }
+
+        void count(Source source) {
+            bySource[source.ordinal()].increment();
+        }
     }
 
     /** The queries of the running topology, or 503 while the enforcer starts. */

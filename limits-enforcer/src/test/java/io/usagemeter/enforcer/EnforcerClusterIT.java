@@ -122,6 +122,14 @@ class EnforcerClusterIT {
         List<UUID> remoteUsers = new ArrayList<>(USAGE.keySet().stream().filter(EnforcerClusterIT::remoteOwns).toList());
         assertThat(remoteUsers).as("the remote instance owns some users").isNotEmpty();
         assertThat(remoteUsers).as("the local instance owns some users").hasSizeLessThan(USAGE.size());
+        // One instance answers from its store, the other forwards: the same answer, byte for byte.
+        for (UUID user : USAGE.keySet()) {
+            HttpResponse<byte[]> own = stack.getBytes(localPort, "/v1/limits/" + user);
+            HttpResponse<byte[]> other = stack.getBytes(remotePort, "/v1/limits/" + user);
+            assertThat(own.statusCode()).isEqualTo(200);
+            assertThat(other.statusCode()).isEqualTo(200);
+            assertThat(other.body()).as("user %s", user).isEqualTo(own.body());
+        }
 
         remote.destroyForcibly().waitFor();
 

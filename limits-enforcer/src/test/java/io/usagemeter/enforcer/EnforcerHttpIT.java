@@ -96,6 +96,29 @@ class EnforcerHttpIT {
         assertThat(summary.callsByProvider()).containsValue(850L);
     }
 
+    /** The answer is written once per state; a new summary makes a new answer, never the one served before. */
+    @Test
+    void answerFollowsEveryChangeOfTheStoredState() throws Exception {
+        UUID user = UUID.randomUUID();
+        stack.publishUsage(Map.of(user, 400L), MONTH);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(400));
+        String first = stack.get(port, "/v1/limits/" + user).body();
+        assertThat(stack.get(port, "/v1/limits/" + user).body()).isEqualTo(first);
+        assertThat(limit(user).state()).isEqualTo(LimitStatus.OK);
+
+        stack.publishUsage(Map.of(user, 1000L), MONTH);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(1000));
+        LimitAnswer exceeded = limit(user);
+        assertThat(exceeded.state()).isEqualTo(LimitStatus.EXCEEDED);
+        assertThat(exceeded.remaining()).isZero();
+        assertThat(exceeded.allowed()).isFalse();
+
+        stack.publishUsage(Map.of(user, 10L), MONTH);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(10));
+        assertThat(limit(user).remaining()).isEqualTo(990);
+        assertThat(limit(user).allowed()).isTrue();
+    }
+
     /**
      * A process killed while Kafka Streams wiped its stores leaves RocksDB files without their
      * {@code MANIFEST}: the next start restores the limits from the changelogs instead of failing.

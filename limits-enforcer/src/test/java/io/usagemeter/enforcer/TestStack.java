@@ -91,6 +91,12 @@ final class TestStack implements AutoCloseable {
         return send(request.build());
     }
 
+    /** As {@link #get}, the body as the bytes sent. */
+    HttpResponse<byte[]> getBytes(int port, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+                .header("Authorization", "Bearer " + readKey).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
     HttpResponse<String> send(HttpRequest request) throws Exception {
         return http.send(request, HttpResponse.BodyHandlers.ofString());
     }

@@ -28,9 +28,16 @@ public record LimitAnswer(
         Instant asOf,
         boolean stale) {
 
+    /** The answer of a stored state; the state's {@code grace} is not part of the answer (it is in {@code allowed}). */
     public static LimitAnswer of(LimitState s, boolean stale) {
         return new LimitAnswer(s.userId(), s.month(), s.plan(), s.planUnits(), s.referralCount(), s.multiplier(),
                 s.bonusCredits(), s.effectiveLimit(), s.used(), s.remaining(), s.state(), s.allowed(),
                 s.resetsAt(), s.asOf(), stale);
+    }
+
+    /** This answer with {@code stale} set as given. */
+    public LimitAnswer withStale(boolean isStale) {
+        return isStale == stale ? this : new LimitAnswer(userId, month, plan, planUnits, referralCount, multiplier,
+                bonusCredits, effectiveLimit, used, remaining, state, allowed, resetsAt, asOf, isStale);
     }
 }

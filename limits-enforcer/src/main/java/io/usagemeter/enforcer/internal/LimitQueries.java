@@ -16,11 +16,15 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -45,18 +49,42 @@ public final class LimitQueries {
 
     private static final Logger LOG = LoggerFactory.getLogger(LimitQueries.class);
     private static final Duration FORWARD_TIMEOUT = Duration.ofSeconds(2);
+    static final int MAX_DERIVED = 200_000;
 
     private final KafkaStreams streams;
     private final HostInfo self;
     private final BigDecimal grace;
     private final Clock clock;
     private final HttpClient http;
+    private final PartitionOwners owners;
+    /** Answers derived per user, bounded: cleared when full (simpler than an LRU, and enough to bound memory). */
+    private final ConcurrentHashMap<UUID, Derived> derived = new ConcurrentHashMap<>();
+    private final Map<Integer, ReadOnlyKeyValueStore<String, LimitState>> limitStores = new ConcurrentHashMap<>();
+    private final Map<Integer, ReadOnlyKeyValueStore<MonthlySummaryKey, MonthlySummary>> usageStores =
+            new ConcurrentHashMap<>();
+    /**
+     * Kafka Streams finds a partition's store under a lock its stream thread also takes, on every read: more
+     * readers at once than cores only contend for it (spinning, then parking), so reads queue here instead.
+     */
+    private final Semaphore storeReaders = new Semaphore(Math.max(2, Runtime.getRuntime().availableProcessors()));
+    /** The global plans store's handle, once it could be opened. */
+    private volatile ReadOnlyKeyValueStore<String, Plan> planStore;
 
+    /** Queries that ask Kafka Streams for the partition's owners on every request. */
     public LimitQueries(KafkaStreams streams, HostInfo self, BigDecimal grace, Clock clock) {
+        this(streams, self, grace, clock, null);
+    }
+
+    /**
+     * @param owners the partitions' owners remembered between rebalances, set as {@code streams}' state listener
+     *     before it started; null to ask Kafka Streams on every request
+     */
+    public LimitQueries(KafkaStreams streams, HostInfo self, BigDecimal grace, Clock clock, PartitionOwners owners) {
         this.streams = streams;
         this.self = self;
         this.grace = grace;
         this.clock = clock;
+        this.owners = owners;
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
     }
 
@@ -78,10 +106,23 @@ public final class LimitQueries {
      *     (the owner checks it as this instance did)
      */
     public Outcome<LimitAnswer> limit(UUID user, boolean forwarded, String authorization) {
+        Outcome<ServedLimit> served = servedLimit(user, forwarded, authorization);
+        if (served instanceof Outcome.Local<ServedLimit> local) {
+            return new Outcome.Local<>(local.value().answer());
+        }
+        if (served instanceof Outcome.Forwarded<ServedLimit> remote) {
+            return new Outcome.Forwarded<>(remote.status(), remote.body());
+        }
+        return new Outcome.Unavailable<>(((Outcome.Unavailable<ServedLimit>) served).reason());
+    }
+
+    /** As {@link #limit(UUID, boolean, String)}, a local answer with its JSON as written once for its state. */
+    public Outcome<ServedLimit> servedLimit(UUID user, boolean forwarded, String authorization) {
         return query(user, forwarded, authorization, "/v1/limits/" + user,
                 (partition, allowStale) -> {
-                    LimitState state = read(EnforcerTopology.LIMITS_STORE, user.toString(), partition, allowStale);
-                    return explainNow(user, state, allowStale);
+                    LimitState state = read(limitStores, EnforcerTopology.LIMITS_STORE, user.toString(), partition,
+                            allowStale);
+                    return servedNow(user, state, allowStale);
                 });
     }
 
@@ -93,15 +134,19 @@ public final class LimitQueries {
         MonthlySummaryKey key = new MonthlySummaryKey(user, month);
         return query(user, forwarded, authorization, "/v1/usage/" + user + "?month=" + month,
                 (partition, allowStale) -> {
-                    MonthlySummary summary = read(EnforcerTopology.USAGE_STORE, key, partition, allowStale);
+                    MonthlySummary summary = read(usageStores, EnforcerTopology.USAGE_STORE, key, partition, allowStale);
                     return summary == null ? MonthlySummary.empty(key) : summary;
                 });
     }
 
     /** The plan's units from the global plans store (every instance holds all plans). */
     public Optional<Plan> plan(String name) {
-        ReadOnlyKeyValueStore<String, Plan> plans = streams.store(StoreQueryParameters.fromNameAndType(
-                EnforcerTopology.PLANS_STORE, QueryableStoreTypes.<String, Plan>keyValueStore()));
+        ReadOnlyKeyValueStore<String, Plan> plans = planStore;
+        if (plans == null) {
+            plans = streams.store(StoreQueryParameters.fromNameAndType(
+                    EnforcerTopology.PLANS_STORE, QueryableStoreTypes.<String, Plan>keyValueStore()));
+            planStore = plans;
+        }
         return Optional.ofNullable(plans.get(name));
     }
 
@@ -111,11 +156,18 @@ public final class LimitQueries {
     }
 
     private <T> Outcome<T> query(UUID user, boolean forwarded, String authorization, String path, LocalRead<T> local) {
-        KeyQueryMetadata where;
-        try {
-            where = streams.queryMetadataForKey(EnforcerTopology.LIMITS_STORE, user.toString(), Serdes.String().serializer());
-        } catch (IllegalStateException e) {
-            return new Outcome.Unavailable<>("the enforcer is not running: " + e.getMessage());
+        KeyQueryMetadata where = owners == null ? null : owners.known(user);
+        if (where == null) {
+            long askedAt = owners == null ? 0 : owners.generation();
+            try {
+                where = streams.queryMetadataForKey(EnforcerTopology.LIMITS_STORE, user.toString(),
+                        Serdes.String().serializer());
+            } catch (IllegalStateException e) {
+                return new Outcome.Unavailable<>("the enforcer is not running: " + e.getMessage());
+            }
+            if (owners != null) {
+                owners.remember(user, where, askedAt);
+            }
         }
         if (where == null || where == KeyQueryMetadata.NOT_AVAILABLE) {
             return new Outcome.Unavailable<>("partition owners are not known yet (starting or rebalancing)");
@@ -184,26 +236,68 @@ public final class LimitQueries {
         return Optional.empty();
     }
 
-    private <K, V> V read(String store, K key, int partition, boolean allowStale) {
-        StoreQueryParameters<ReadOnlyKeyValueStore<K, V>> params = StoreQueryParameters
-                .fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore()).withPartition(partition);
-        return streams.store(allowStale ? params.enableStaleStores() : params).get(key);
+    /**
+     * Reads {@code key} from the partition's copy. A handle finds the partition's store on every read (through
+     * Kafka Streams' live view of its threads), so it stays valid across rebalances and thread replacements
+     * and is kept per partition and staleness.
+     */
+    private <K, V> V read(Map<Integer, ReadOnlyKeyValueStore<K, V>> handles, String store, K key, int partition,
+                          boolean allowStale) {
+        Integer slot = partition << 1 | (allowStale ? 1 : 0);
+        ReadOnlyKeyValueStore<K, V> handle = handles.get(slot);
+        if (handle == null) {
+            StoreQueryParameters<ReadOnlyKeyValueStore<K, V>> params = StoreQueryParameters
+                    .fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore()).withPartition(partition);
+            handle = streams.store(allowStale ? params.enableStaleStores() : params);
+            handles.put(slot, handle);
+        }
+        storeReaders.acquireUninterruptibly();
+        try {
+            return handle.get(key);
+        } finally {
+            storeReaders.release();
+        }
     }
 
     /**
      * The stored state as of now: the current plan units, and a fresh month (nothing used yet) when the
      * calendar moved on since the user's last event. Unknown users are free users with zero usage.
+     * The answer of a stored state is derived and written once and then served until the state, the month
+     * or the plan's units change; an unknown user's answer is as of now, so it is derived on every read.
      */
-    private LimitAnswer explainNow(UUID user, LimitState stored, boolean stale) {
+    private ServedLimit servedNow(UUID user, LimitState stored, boolean stale) {
         YearMonth now = LimitRules.monthOf(clock.instant());
         Entitlement entitlement = stored == null ? Entitlement.DEFAULT
                 : new Entitlement(stored.plan(), stored.referralCount(), stored.bonusCredits());
         YearMonth month = stored == null || now.isAfter(stored.month()) ? now : stored.month();
-        long used = stored != null && stored.month().equals(month) ? stored.used() : 0;
         long units = plan(entitlement.plan()).map(Plan::monthlyUnits)
                 .orElse(stored == null ? 0 : stored.planUnits());
-        var asOf = stored == null ? clock.instant() : stored.asOf();
-        return LimitAnswer.of(LimitRules.explain(user, month, entitlement, units, used, grace, asOf), stale);
+        if (stored == null) {
+            ServedLimit served = new ServedLimit(explain(user, entitlement, month, 0, units, clock.instant()));
+            return stale ? served.stale() : served;
+        }
+        Derived known = derived.get(user);
+        if (known == null || !known.of(stored, month, units)) {
+            long used = stored.month().equals(month) ? stored.used() : 0;
+            known = new Derived(stored, month, units,
+                    new ServedLimit(explain(user, entitlement, month, used, units, stored.asOf())));
+            if (derived.size() >= MAX_DERIVED) {
+                derived.clear();
+            }
+            derived.put(user, known);
+        }
+        return stale ? known.served().stale() : known.served();
     }
 
+    private LimitAnswer explain(UUID user, Entitlement entitlement, YearMonth month, long used, long units,
+                                Instant asOf) {
+        return LimitAnswer.of(LimitRules.explain(user, month, entitlement, units, used, grace, asOf), false);
+    }
+
+    /** The answer served for a stored state, in the month and with the plan units it was derived for. */
+    private record Derived(LimitState source, YearMonth month, long planUnits, ServedLimit served) {
+        boolean of(LimitState state, YearMonth now, long units) {
+            return planUnits == units && month.equals(now) && source.equals(state);
+        }
+    }
 }
