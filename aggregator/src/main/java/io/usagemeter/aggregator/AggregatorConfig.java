@@ -149,6 +149,13 @@ public record AggregatorConfig(
                 publishInterval);
     }
 
+    /** The same settings, holding at most {@code events} of the dedupe memory on the heap per task. */
+    public AggregatorConfig withDedupeHeapEvents(int events) {
+        return new AggregatorConfig(bootstrapServers, applicationId, dedupeWindow, retentionMonths, resetHorizonMonths,
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom, httpLimits, events,
+                publishInterval);
+    }
+
     /** The same settings, publishing summaries of {@code month} and later only (null: every month). */
     public AggregatorConfig withPublishFrom(YearMonth month) {
         return new AggregatorConfig(bootstrapServers, applicationId, dedupeWindow, retentionMonths, resetHorizonMonths,

@@ -227,6 +227,54 @@ class RecentEventsTest {
     }
 
     @Test
+    void a_memory_read_back_from_a_copy_of_its_store_at_every_commit_decides_as_the_contract_says() {
+        Naive naive = new Naive();
+        Random random = new Random(23);
+        List<UsageEvent> sent = new ArrayList<>();
+        KeyValueStore<String, byte[]> current = store("copy-0");
+        RecentEvents spilling = memory(current, 7);
+        Instant clock = START;
+        List<UUID> users = List.of(ALICE, new UUID(5, 1), new UUID(5, 2));
+        for (int i = 0; i < 2_000; i++) {
+            UsageEvent e;
+            if (!sent.isEmpty() && random.nextInt(4) == 0) {
+                e = sent.get(sent.size() - 1 - random.nextInt(Math.min(sent.size(), 600)));
+            } else {
+                clock = clock.plusSeconds(random.nextInt(600));
+                e = event("e-" + i, users.get(random.nextInt(3)), clock.minusSeconds(random.nextInt(86_400)));
+            }
+            sent.add(e);
+            boolean expected = naive.remembers(e);
+            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).as("event %d", i)
+                    .isEqualTo(expected);
+            if (expected) {
+                naive.advance(e.occurredAt());
+                spilling.advance(e.occurredAt());
+            } else {
+                naive.remember(e);
+                spilling.remember(e);
+            }
+            if (i % 37 == 0) {
+                // A commit, then a restart on a store restored elsewhere: a copy of every record.
+                spilling.writeTo();
+                KeyValueStore<String, byte[]> copy = store("copy-" + i);
+                try (KeyValueIterator<String, byte[]> all = current.all()) {
+                    all.forEachRemaining(kv -> copy.put(kv.key, kv.value));
+                }
+                current = copy;
+                spilling = load(current, 7);
+                for (UUID user : users) {
+                    Instant after = Instant.ofEpochMilli(naive.highWater).minus(Duration.ofHours(40));
+                    YearMonth month = YearMonth.from(after.atOffset(java.time.ZoneOffset.UTC));
+                    assertThat(spilling.summaryAfter(user, month, after)).as("event %d, %s", i, user)
+                            .isEqualTo(naive.summaryAfter(user, month, after));
+                }
+            }
+        }
+        assertThat(spilling.size()).as("segments were dropped").isLessThan(naive.remembered.size());
+    }
+
+    @Test
     void the_heap_per_spilled_event_is_a_few_bytes() {
         RecentEvents memory = memory(store, 10_000);
         for (int i = 0; i < 200_000; i++) {
