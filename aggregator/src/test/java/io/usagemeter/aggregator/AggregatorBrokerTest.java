@@ -248,7 +248,9 @@ class AggregatorBrokerTest {
     @ValueSource(ints = {AggregatorConfig.DEFAULT_DEDUPE_HEAP_EVENTS, 100})
     void dedupe_and_resets_hold_after_a_restart_on_an_empty_state_directory(int heapEvents, @TempDir Path firstState,
                                                                           @TempDir Path secondState) {
-        Workload workload = new Workload(4242L, 40).add(3_000, 8);
+        // Users of its own per variant: the topics are shared, and each variant's application reads them from the
+        // start.
+        Workload workload = new Workload(4242L + heapEvents, 40).add(3_000, 8);
         String applicationId = "aggregator-restart-" + UUID.randomUUID();
         try (AggregatorService service = new AggregatorService(
                 AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), firstState)
