@@ -49,10 +49,13 @@ public record AggregatorConfig(
         ThreadFailureBudget threadFailures,
         int httpPort,
         YearMonth publishFrom,
-        HttpLimits httpLimits) {
+        HttpLimits httpLimits,
+        int dedupeHeapEvents,
+        Duration publishInterval) {
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-aggregator";
     public static final int DEFAULT_HTTP_PORT = 8082;
+    public static final int DEFAULT_DEDUPE_HEAP_EVENTS = 65_536;
 
     /** At most {@code replacements} dead stream threads are replaced per {@code period}. */
     public record ThreadFailureBudget(int replacements, Duration period) {
@@ -72,6 +75,14 @@ public record AggregatorConfig(
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(threadFailures, "threadFailures");
         httpLimits = httpLimits == null ? HttpLimits.defaults() : httpLimits;
+        publishInterval = publishInterval == null ? commitInterval : publishInterval;
+        if (dedupeHeapEvents < 1) {
+            throw new IllegalArgumentException("dedupe heap events must be at least 1, was " + dedupeHeapEvents);
+        }
+        if (publishInterval.compareTo(commitInterval) < 0) {
+            throw new IllegalArgumentException("the publish interval (" + publishInterval
+                    + ") must be at least the commit interval (" + commitInterval + ")");
+        }
         if (dedupeWindow.isNegative() || dedupeWindow.isZero()) {
             throw new IllegalArgumentException("dedupe window must be positive, was " + dedupeWindow);
         }
@@ -109,7 +120,10 @@ public record AggregatorConfig(
                         e.isoDuration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
                 e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT),
                 month(e.string("METER_AGGREGATOR_PUBLISH_FROM", "")),
-                HttpLimits.fromEnv(env));
+                HttpLimits.fromEnv(env),
+                e.positiveInt("METER_AGGREGATOR_DEDUPE_HEAP_EVENTS", DEFAULT_DEDUPE_HEAP_EVENTS),
+                // Unset: the commit interval.
+                e.isoDuration("METER_AGGREGATOR_PUBLISH_INTERVAL", null));
     }
 
     private static YearMonth month(String text) {
@@ -131,13 +145,22 @@ public record AggregatorConfig(
 
     public AggregatorConfig withApplicationId(String id) {
         return new AggregatorConfig(bootstrapServers, id, dedupeWindow, retentionMonths, resetHorizonMonths,
-                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom, httpLimits);
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom, httpLimits, dedupeHeapEvents,
+                publishInterval);
+    }
+
+    /** The same settings, holding at most {@code events} of the dedupe memory on the heap per task. */
+    public AggregatorConfig withDedupeHeapEvents(int events) {
+        return new AggregatorConfig(bootstrapServers, applicationId, dedupeWindow, retentionMonths, resetHorizonMonths,
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom, httpLimits, events,
+                publishInterval);
     }
 
     /** The same settings, publishing summaries of {@code month} and later only (null: every month). */
     public AggregatorConfig withPublishFrom(YearMonth month) {
         return new AggregatorConfig(bootstrapServers, applicationId, dedupeWindow, retentionMonths, resetHorizonMonths,
-                commitInterval, stateDir, streamThreads, threadFailures, httpPort, month, httpLimits);
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, month, httpLimits, dedupeHeapEvents,
+                publishInterval);
     }
 
     /**

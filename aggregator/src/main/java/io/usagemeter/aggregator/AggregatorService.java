@@ -1,6 +1,9 @@
 package io.usagemeter.aggregator;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.usagemeter.aggregator.internal.DedupeMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.kit.JvmMetrics;
@@ -40,6 +43,7 @@ public final class AggregatorService implements AutoCloseable {
     private final Clock clock;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final DedupeMemoryMetrics dedupeMemory = new DedupeMemoryMetrics();
     private final AutoCloseable jvmMetrics;
     private final AggregatorHttp http;
     private final UsageSink sink;
@@ -64,6 +68,29 @@ public final class AggregatorService implements AutoCloseable {
         this.jvmMetrics = JvmMetrics.bindTo(registry);
         this.sink = sinkConfig == null ? null : new UsageSink(sinkConfig, sinkConfig.dataSource(), clock, registry);
         this.http = new AggregatorHttp(this::state, () -> sink == null || sink.ready(), registry, config.httpLimits());
+        bindDedupeMemory();
+    }
+
+    private void bindDedupeMemory() {
+        Gauge.builder("meter.aggregator.dedupe.remembered.events", dedupeMemory, DedupeMemoryMetrics::rememberedEvents)
+                .description("Events in the dedupe memory of this instance's tasks (on the heap and on disk)")
+                .register(registry);
+        Gauge.builder("meter.aggregator.dedupe.held.events", dedupeMemory, DedupeMemoryMetrics::heldEvents)
+                .description("Of those, the latest ones held on the heap (at most METER_AGGREGATOR_DEDUPE_HEAP_EVENTS per task)")
+                .register(registry);
+        Gauge.builder("meter.aggregator.dedupe.heap", dedupeMemory, DedupeMemoryMetrics::heapBytes).baseUnit("bytes")
+                .description("Heap taken by the dedupe memory: held events and the filters of those on disk")
+                .register(registry);
+        FunctionCounter.builder("meter.aggregator.dedupe.disk.reads", dedupeMemory, DedupeMemoryMetrics::diskReads)
+                .description("Look-ups of the dedupe memory on disk (a filter answered perhaps)").register(registry);
+        FunctionCounter.builder("meter.aggregator.dedupe.disk.hits", dedupeMemory, DedupeMemoryMetrics::diskHits)
+                .description("Of those, the ones that found the event (a retry of an event spilled to disk)")
+                .register(registry);
+    }
+
+    /** The dedupe memory's figures (events, heap, reads on disk) of this instance. */
+    public DedupeMemoryMetrics dedupeMemory() {
+        return dedupeMemory;
     }
 
     /** A new, not yet started instance of the topology with its handlers. */
@@ -71,7 +98,7 @@ public final class AggregatorService implements AutoCloseable {
         Properties props = config.streamsProperties();
         // Internal topics replicated as the input topics were created (TopicSettings, resolved against the cluster).
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, inputReplicas);
-        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), props);
+        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config, dedupeMemory), props);
         instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("aggregator",
                 config.threadFailures().replacements(), config.threadFailures().period(), clock));
         instance.setStateListener((now, before) -> {

@@ -1,5 +1,6 @@
 package io.usagemeter.aggregator;
 
+import io.usagemeter.aggregator.internal.DedupeMemoryMetrics;
 import io.usagemeter.aggregator.internal.MonthlyUsageLedger.LedgerSettings;
 import io.usagemeter.aggregator.internal.RecentEventsStore;
 import io.usagemeter.aggregator.internal.StoreSerdes;
@@ -34,7 +35,7 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The aggregator's topology: usage events and usage resets, both keyed by {@code user_id} and
  * co-partitioned, update the same per-task stores, and the changed monthly summaries go to the
- * compacted summaries topic in the partition of their user, each at most once per commit interval.
+ * compacted summaries topic in the partition of their user, each at most once per publication interval.
  * No re-keying, so no repartition topic.
  */
 public final class AggregatorTopology {
@@ -50,7 +51,8 @@ public final class AggregatorTopology {
 
     /**
      * The dedupe memory: the events of the last dedupe window with their summary fields, and the task's
-     * latest event time; held in memory, stored as one chunk per commit ({@link RecentEventsStore}).
+     * latest event time; the latest events held on the heap and stored as one chunk per commit, the older ones
+     * spilled to sorted runs on disk ({@link RecentEventsStore}).
      */
     public static final String RECENT_EVENTS_STORE = "aggregator-recent-events";
     /** {@code month|user → reset_at}, the latest reset of each user's month. */
@@ -66,7 +68,12 @@ public final class AggregatorTopology {
     }
 
     public static Topology build(AggregatorConfig config) {
-        return build(config, true);
+        return build(config, new DedupeMemoryMetrics());
+    }
+
+    /** The live topology, its dedupe memory's figures going to {@code metrics}. */
+    public static Topology build(AggregatorConfig config, DedupeMemoryMetrics metrics) {
+        return build(config, true, metrics);
     }
 
     /**
@@ -76,20 +83,21 @@ public final class AggregatorTopology {
      * stopped replay starts again from scratch) — its state would only be written to Kafka to be deleted.
      */
     public static Topology rebuild(AggregatorConfig config) {
-        return build(config, false);
+        return build(config, false, new DedupeMemoryMetrics());
     }
 
     /** {@code live}: publish the changed summaries and log the stores; otherwise neither (a replay's rebuild). */
-    private static Topology build(AggregatorConfig config, boolean live) {
+    private static Topology build(AggregatorConfig config, boolean live, DedupeMemoryMetrics metrics) {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
-        builder.addStateStore(RecentEventsStore.builder(RECENT_EVENTS_STORE, config.dedupeWindow(), live));
+        builder.addStateStore(RecentEventsStore.builder(RECENT_EVENTS_STORE, config.dedupeWindow(),
+                config.dedupeHeapEvents(), live, metrics));
         builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, live));
         builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), live));
 
         LedgerSettings settings = new LedgerSettings(config.dedupeWindow(), config.retentionMonths());
         ResetHorizon horizon = new ResetHorizon(config.resetHorizonMonths());
         Duration purgeInterval = max(config.dedupeWindow().dividedBy(4), MIN_PURGE_INTERVAL);
-        Duration publishInterval = live ? config.commitInterval() : null;
+        Duration publishInterval = live ? config.publishInterval() : null;
 
         KStream<MonthlySummaryKey, MonthlySummary> fromEvents = source(builder, Topics.USAGE_EVENTS, USAGE_EVENTS_SOURCE)
                 .process(() -> new UsageEventProcessor(settings, purgeInterval, publishInterval),

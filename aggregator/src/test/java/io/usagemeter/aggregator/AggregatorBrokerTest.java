@@ -51,6 +51,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -241,14 +243,18 @@ class AggregatorBrokerTest {
         }
     }
 
-    @Test
-    void dedupe_and_resets_hold_after_a_restart_on_an_empty_state_directory(@TempDir Path firstState,
+    /** With the default heap bound nothing is spilled here; with 100, most of the dedupe memory is in sorted runs. */
+    @ParameterizedTest(name = "{0} events of the dedupe memory on the heap per task")
+    @ValueSource(ints = {AggregatorConfig.DEFAULT_DEDUPE_HEAP_EVENTS, 100})
+    void dedupe_and_resets_hold_after_a_restart_on_an_empty_state_directory(int heapEvents, @TempDir Path firstState,
                                                                           @TempDir Path secondState) {
-        Workload workload = new Workload(4242L, 40).add(3_000, 8);
+        // Users of its own per variant: the topics are shared, and each variant's application reads them from the
+        // start.
+        Workload workload = new Workload(4242L + heapEvents, 40).add(3_000, 8);
         String applicationId = "aggregator-restart-" + UUID.randomUUID();
         try (AggregatorService service = new AggregatorService(
                 AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), firstState)
-                        .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+                        .withApplicationId(applicationId).withDedupeHeapEvents(heapEvents), Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
         }
@@ -257,7 +263,7 @@ class AggregatorBrokerTest {
         workload.add(3_000, 8);
         try (AggregatorService service = new AggregatorService(
                 AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), secondState)
-                        .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+                        .withApplicationId(applicationId).withDedupeHeapEvents(heapEvents), Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
         }

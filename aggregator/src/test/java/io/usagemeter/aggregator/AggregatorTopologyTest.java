@@ -129,7 +129,7 @@ class AggregatorTopologyTest {
             assertThat(driver.stored(BOB, MAR_2028).calls()).isEqualTo(2);
         }
 
-        private int recentEvents() {
+        private long recentEvents() {
             return driver.recentEvents().size();
         }
     }

@@ -6,9 +6,10 @@ import io.usagemeter.schema.events.UsageEvent;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,20 +23,28 @@ import org.apache.kafka.streams.state.KeyValueStore;
 /**
  * The dedupe memory of one stream task, and the task's event-time clock.
  *
- * <p>Every event that is not a duplicate is remembered, with its summary fields, at the task's
- * event-time high water once it is seen, and forgotten when the high water has moved a dedupe window
- * past that instant. Remembered events live in memory in segments of a quarter window, so forgetting
- * drops whole segments. At every commit ({@link #writeTo}) the events remembered since the last one are
- * appended to their segment in the store as one chunk, and the segments forgotten since are deleted:
- * a few store records per commit instead of one per event, and the memory is read back from them when
- * the task starts ({@link #load}).
+ * <p>Every event that is not a duplicate is remembered, with its summary fields, at the task's event-time high
+ * water once it is seen, and forgotten when the high water has moved a dedupe window past that instant.
  *
- * <p>An entry counts only while it is inside the window, whether or not its segment was dropped yet,
- * so when segments are dropped never changes a decision.
+ * <p>Where the remembered events are, so that the heap per remembered event stays a few bytes at any rate:
+ * <ul>
+ *   <li>The latest ones (at most {@code heapEvents}, all of one segment) are <em>held</em> on the heap, found by
+ *       a hash map; at every commit ({@link #writeTo}) those remembered since the last one are appended to the
+ *       store as one chunk, so a restart reads them back.</li>
+ *   <li>When the held events reach {@code heapEvents}, or the high water enters the next segment, they are
+ *       <em>spilled</em>: written to the store as one {@link SortedRun} and dropped from the heap. What stays on
+ *       the heap is a Bloom filter per run and one per segment (about 3.4 bytes per event). An event is looked
+ *       for on disk only when both filters answer "perhaps": when it was remembered there (retries of older
+ *       events) or, for about one event in a thousand per segment, by chance.</li>
+ * </ul>
+ * Segments are a quarter window of the instants events were remembered at; when the high water passes a
+ * segment's end by the window, its runs are deleted as a whole, no key scanned. An entry counts only while it
+ * is inside the window, whether or not its segment was dropped yet, so when segments are dropped never changes
+ * a decision.
  *
- * <p>It also holds the months whose summary changed and is not yet published, persisted with the
- * rest, so that a commit between a change and its publication loses nothing. Every store record stays
- * well under Kafka's record size limit (chunks of at most a thousand events).
+ * <p>It also holds the months whose summary changed and is not yet published, persisted with the rest, so that a
+ * commit between a change and its publication loses nothing. Every store record stays well under Kafka's record
+ * size limit (chunks of at most a thousand events, blocks of {@value SortedRun#BLOCK_EVENTS}).
  */
 public final class RecentEvents {
 
@@ -45,68 +54,160 @@ public final class RecentEvents {
     /** Store records stay far below Kafka's 1 MB record limit: an event takes at most ~500 bytes, a key ~50. */
     private static final int EVENTS_PER_CHUNK = 1_000;
     private static final int KEYS_PER_RECORD = 5_000;
+    /**
+     * Heap of one held event besides its id's bytes: the flat object (112 bytes with compressed references), the
+     * id array's header, its hash map node and table slot, and its list slot.
+     */
+    private static final int HELD_EVENT_BYTES = 112 + 16 + 32 + 8 + 6;
 
+    private final KeyValueStore<String, byte[]> store;
     private final long windowMs;
     private final long segmentMs;
-    private final Map<RememberedEvent, RememberedEvent> byIdentity = new HashMap<>();
-    private final TreeMap<Long, Segment> segments = new TreeMap<>();
-    /** Segments dropped from memory whose chunks are still in the store. */
-    private final Map<Long, Integer> droppedChunks = new HashMap<>();
+    private final int heapEvents;
+    private final boolean publishes;
+    private final DedupeMemoryMetrics.Task metrics;
+
+    /** The held events by identity (the latest of each), and in the order they were remembered. */
+    private final Map<RememberedEvent, RememberedEvent> held = new HashMap<>();
+    private final List<RememberedEvent> heldInOrder = new ArrayList<>();
+    private long heldIdBytes;
+    /** The segment of every held event; {@code heldMixed} when a store of an earlier layout gave several. */
+    private long heldSegment = NONE;
+    private boolean heldMixed;
+    /** How many held events are in chunks already, and the keys of those chunks. */
+    private int heldWritten;
+    private final List<String> heldChunks = new ArrayList<>();
+    private long nextChunk;
+
+    /** The segments with spilled runs, oldest first. */
+    private final List<Segment> segments = new ArrayList<>();
+    private long nextRun;
+
     /** Changed months to publish, with their summary (null when read back after a restart: in the store). */
     private final Map<String, MonthlySummary> unpublished = new LinkedHashMap<>();
     /** Keys of the months with a reset (a superset: purged months may linger), so most events skip the store. */
     private Set<String> resetMonths;
-    private final boolean publishes;
     private int unpublishedRecords;
     private long highWater = NONE;
     /** The entry built to look {@code lastLookedUpEvent} up, reused when that event is remembered next. */
     private RememberedEvent lastLookedUp;
     private UsageEvent lastLookedUpEvent;
-    /** The high water at which the oldest segment is forgotten (no segment: never). */
+    /** The high water at which the oldest segment (spilled or held) is forgotten (none: never). */
     private long nextDropAt = Long.MAX_VALUE;
     private boolean highWaterWritten = true;
     private boolean unpublishedWritten = true;
 
     private static final class Segment {
-        final List<RememberedEvent> events = new ArrayList<>();
-        int written;
-        int chunks;
+        final long number;
+        final SegmentFilter filter;
+        final List<SortedRun> runs = new ArrayList<>();
+        long events;
+        long latestRememberedAtMs = Long.MIN_VALUE;
+
+        Segment(long number, long expectedEvents) {
+            this.number = number;
+            this.filter = new SegmentFilter(expectedEvents);
+        }
+
+        void add(SortedRun run) {
+            runs.add(run);
+            events += run.events();
+            latestRememberedAtMs = Math.max(latestRememberedAtMs, run.latestRememberedAtMs());
+        }
     }
 
-    /** @param publishes whether changed summaries are published (a replay's rebuild publishes nothing) */
-    RecentEvents(Duration window, boolean publishes) {
+    /**
+     * @param heapEvents how many of the latest remembered events are held on the heap before they are spilled
+     * @param publishes whether changed summaries are published (a replay's rebuild publishes nothing)
+     */
+    RecentEvents(KeyValueStore<String, byte[]> store, Duration window, int heapEvents, boolean publishes,
+                 DedupeMemoryMetrics.Task metrics) {
+        if (heapEvents < 1) {
+            throw new IllegalArgumentException("at least one event must be held on the heap, was " + heapEvents);
+        }
+        this.store = store;
         this.windowMs = window.toMillis();
         this.segmentMs = Math.max(1, windowMs / 4);
+        this.heapEvents = heapEvents;
         this.publishes = publishes;
+        this.metrics = metrics;
     }
 
-    /** The memory as the last commit left it in {@code store}. */
-    static RecentEvents load(KeyValueStore<String, byte[]> store, Duration window, boolean publishes) {
-        RecentEvents memory = new RecentEvents(window, publishes);
-        try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.chunksStart(), StateKeys.chunksEnd())) {
-            while (chunks.hasNext()) {
-                KeyValue<String, byte[]> chunk = chunks.next();
-                Segment segment = memory.segments.computeIfAbsent(StateKeys.segmentOfChunk(chunk.key), s -> new Segment());
-                for (RememberedEvent remembered : StoreSerdes.readChunk(chunk.value)) {
-                    segment.events.add(remembered);
-                    memory.byIdentity.put(remembered, remembered);
-                }
-                segment.written = segment.events.size();
-                segment.chunks = Math.max(segment.chunks, StateKeys.sequenceOfChunk(chunk.key) + 1);
-            }
-        }
+    /** The memory as the last commit left it in {@code store}: the runs' filters rebuilt, the held events read back. */
+    static RecentEvents load(KeyValueStore<String, byte[]> store, Duration window, int heapEvents, boolean publishes,
+                             DedupeMemoryMetrics.Task metrics) {
+        RecentEvents memory = new RecentEvents(store, window, heapEvents, publishes, metrics);
         byte[] highWater = store.get(HIGH_WATER);
         if (highWater != null) {
             memory.highWater = StoreSerdes.readLong(highWater);
         }
+        memory.loadRuns();
+        memory.loadHeld();
         try (KeyValueIterator<String, byte[]> unpublished = store.range(UNPUBLISHED, UNPUBLISHED + "~")) {
             while (unpublished.hasNext()) {
                 StoreSerdes.readStrings(unpublished.next().value).forEach(key -> memory.unpublished.put(key, null));
                 memory.unpublishedRecords++;
             }
         }
-        memory.dropForgottenSegments();
+        memory.nextDropAt = memory.nextDropAt();
+        memory.report();
         return memory;
+    }
+
+    private void loadRuns() {
+        TreeMap<Long, Map<Long, StoreSerdes.RunRecord>> bySegment = new TreeMap<>();
+        try (KeyValueIterator<String, byte[]> runs = store.range(StateKeys.runsStart(), StateKeys.runsEnd())) {
+            while (runs.hasNext()) {
+                KeyValue<String, byte[]> run = runs.next();
+                long id = StateKeys.runOf(run.key);
+                StoreSerdes.RunRecord record = StoreSerdes.readRun(run.value);
+                bySegment.computeIfAbsent(record.segment(), s -> new TreeMap<>()).put(id, record);
+                nextRun = Math.max(nextRun, id + 1);
+            }
+        }
+        long previousEvents = 0;
+        for (Map.Entry<Long, Map<Long, StoreSerdes.RunRecord>> entry : bySegment.entrySet()) {
+            long events = entry.getValue().values().stream().mapToLong(StoreSerdes.RunRecord::events).sum();
+            // The high water's segment still takes events: room for the next spill, or as many as the previous
+            // segment took; beyond that its filter grows.
+            boolean current = highWater != NONE && entry.getKey() == Math.floorDiv(highWater, segmentMs);
+            Segment segment = new Segment(entry.getKey(),
+                    current ? Math.max(events + heapEvents, previousEvents) : events);
+            entry.getValue().forEach((id, record) -> segment.add(SortedRun.read(store, id, record, segment.filter::add)));
+            segments.add(segment);
+            previousEvents = events;
+        }
+    }
+
+    private void loadHeld() {
+        try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.activeChunksStart(), StateKeys.activeChunksEnd())) {
+            while (chunks.hasNext()) {
+                KeyValue<String, byte[]> chunk = chunks.next();
+                StoreSerdes.readChunk(chunk.value).forEach(this::hold);
+                heldChunks.add(chunk.key);
+                nextChunk = Math.max(nextChunk, StateKeys.sequenceOfActiveChunk(chunk.key) + 1);
+            }
+        }
+        // The layout before spilled runs kept every remembered event in chunks of this kind: held until spilled.
+        try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.chunksStart(), StateKeys.chunksEnd())) {
+            while (chunks.hasNext()) {
+                KeyValue<String, byte[]> chunk = chunks.next();
+                StoreSerdes.readChunk(chunk.value).forEach(this::hold);
+                heldChunks.add(chunk.key);
+            }
+        }
+        heldWritten = heldInOrder.size();
+    }
+
+    private void hold(RememberedEvent remembered) {
+        long segment = Math.floorDiv(remembered.rememberedAtMs(), segmentMs);
+        if (!heldInOrder.isEmpty() && segment != heldSegment) {
+            heldMixed = true;
+        }
+        heldSegment = heldInOrder.isEmpty() ? segment : Math.max(heldSegment, segment);
+        held.put(remembered, remembered);
+        heldInOrder.add(remembered);
+        heldIdBytes += remembered.eventIdBytes().length;
     }
 
     /** The latest {@code occurred_at} the task has seen, null before its first event. */
@@ -121,28 +222,55 @@ public final class RecentEvents {
 
     /** Whether {@code event}'s user and id are remembered inside the window at high water {@code at}. */
     boolean remembers(UsageEvent event, long at) {
-        lastLookedUp = RememberedEvent.of(event, at);
+        RememberedEvent probe = RememberedEvent.of(event, at);
+        lastLookedUp = probe;
         lastLookedUpEvent = event;
-        RememberedEvent remembered = byIdentity.get(lastLookedUp);
-        return remembered != null && inWindow(remembered, at);
+        RememberedEvent hit = held.get(probe);
+        if (hit != null) {
+            // The held events are the latest: an earlier sighting on disk is further out of the window.
+            return inWindow(hit, at);
+        }
+        long from = at - windowMs;
+        long hash = probe.identityHash();
+        for (int s = segments.size() - 1; s >= 0; s--) {
+            Segment segment = segments.get(s);
+            if (segment.latestRememberedAtMs < from) {
+                return false;
+            }
+            if (!segment.filter.mightContain(hash)) {
+                continue;
+            }
+            for (int r = segment.runs.size() - 1; r >= 0; r--) {
+                SortedRun run = segment.runs.get(r);
+                if (run.latestRememberedAtMs() < from || run.certainlyLacks(hash)) {
+                    continue;
+                }
+                RememberedEvent found = run.find(store, probe);
+                metrics.diskRead(found != null);
+                if (found != null) {
+                    return inWindow(found, at);
+                }
+            }
+        }
+        return false;
     }
 
     /** Advances the clock to {@code event}'s time, if later, and remembers the event there. */
     void remember(UsageEvent event) {
-        long at = highWaterWith(event.occurredAt());
-        if (at != highWater) {
-            highWater = at;
-            highWaterWritten = false;
-            dropForgottenSegments();
-        }
-        RememberedEvent remembered = lastLookedUpEvent == event && lastLookedUp.rememberedAtMs() == at
-                ? lastLookedUp : RememberedEvent.of(event, at);
+        advance(event.occurredAt());
+        RememberedEvent remembered = lastLookedUpEvent == event && lastLookedUp.rememberedAtMs() == highWater
+                ? lastLookedUp : RememberedEvent.of(event, highWater);
         lastLookedUp = null;
         lastLookedUpEvent = null;
-        byIdentity.put(remembered, remembered);
-        long segment = Math.floorDiv(at, segmentMs);
-        segments.computeIfAbsent(segment, s -> new Segment()).events.add(remembered);
-        nextDropAt = Math.min(nextDropAt, (segments.firstKey() + 1) * segmentMs + windowMs);
+        long segment = Math.floorDiv(highWater, segmentMs);
+        if (!heldInOrder.isEmpty() && (heldMixed || segment != heldSegment)) {
+            spill();
+        }
+        hold(remembered);
+        nextDropAt = Math.min(nextDropAt, (segment + 1) * segmentMs + windowMs);
+        if (heldInOrder.size() >= heapEvents) {
+            spill();
+        }
     }
 
     /** Advances the clock to {@code occurredAt} if later, remembering nothing (a duplicate's time). */
@@ -162,19 +290,30 @@ public final class RecentEvents {
 
     /**
      * The summary of {@code user}'s {@code month} counting the remembered events that occurred after
-     * {@code after}. Exact when {@code after} is at or after {@link #rememberedFrom()}: every event
-     * counted since with a later time is remembered.
+     * {@code after}: the held ones, and the spilled ones read from the blocks of each run that hold the user.
+     * Exact when {@code after} is at or after {@link #rememberedFrom()}: every event counted since with a later
+     * time is remembered.
      */
     MonthlySummary summaryAfter(UUID user, YearMonth month, Instant after) {
         MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(user, month));
-        long from = month.atDay(1).atStartOfDay().toEpochSecond(java.time.ZoneOffset.UTC);
-        long until = month.plusMonths(1).atDay(1).atStartOfDay().toEpochSecond(java.time.ZoneOffset.UTC);
-        for (Segment segment : segments.values()) {
-            for (RememberedEvent remembered : segment.events) {
-                if (remembered.isOf(user) && remembered.occurredWithin(from, until, after)
-                        && inWindow(remembered, highWater)) {
-                    summary = summary.plus(remembered.event());
+        long from = month.atDay(1).atStartOfDay().toEpochSecond(ZoneOffset.UTC);
+        long until = month.plusMonths(1).atDay(1).atStartOfDay().toEpochSecond(ZoneOffset.UTC);
+        long windowStart = highWater - windowMs;
+        for (Segment segment : segments) {
+            for (SortedRun run : segment.runs) {
+                if (run.latestRememberedAtMs() < windowStart) {
+                    continue;
                 }
+                for (RememberedEvent remembered : run.eventsOf(store, user)) {
+                    if (remembered.occurredWithin(from, until, after) && inWindow(remembered, highWater)) {
+                        summary = summary.plus(remembered.event());
+                    }
+                }
+            }
+        }
+        for (RememberedEvent remembered : heldInOrder) {
+            if (remembered.isOf(user) && remembered.occurredWithin(from, until, after) && inWindow(remembered, highWater)) {
+                summary = summary.plus(remembered.event());
             }
         }
         return summary;
@@ -183,7 +322,7 @@ public final class RecentEvents {
     /** The keys of the months with a reset, read from {@code resets} on first use; shared by the task's processors. */
     Set<String> resetMonths(KeyValueStore<String, ?> resets) {
         if (resetMonths == null) {
-            resetMonths = new java.util.HashSet<>();
+            resetMonths = new HashSet<>();
             try (KeyValueIterator<String, ?> all = resets.all()) {
                 while (all.hasNext()) {
                     resetMonths.add(all.next().key);
@@ -215,28 +354,56 @@ public final class RecentEvents {
         return taken;
     }
 
-    /** How many events are in memory (remembered, or forgotten in a segment not yet dropped). */
-    public int size() {
-        return segments.values().stream().mapToInt(s -> s.events.size()).sum();
+    /** How many events it holds: remembered, or forgotten in a segment not yet dropped; on the heap or spilled. */
+    public long size() {
+        return heldInOrder.size() + spilledEvents();
     }
 
-    /** Writes what changed since the last call: new events as one chunk per segment, dropped segments, the clock. */
-    void writeTo(KeyValueStore<String, byte[]> store) {
-        for (Map.Entry<Long, Integer> dropped : droppedChunks.entrySet()) {
-            for (int chunk = 0; chunk < dropped.getValue(); chunk++) {
-                store.delete(StateKeys.chunk(dropped.getKey(), chunk));
+    /** How many of them are held on the heap. */
+    public int heldEvents() {
+        return heldInOrder.size();
+    }
+
+    /** Heap taken by the held events and by the filters of the spilled ones. */
+    public long heapBytes() {
+        return (long) heldInOrder.size() * HELD_EVENT_BYTES + heldIdBytes + spilledHeapBytes();
+    }
+
+    /** Heap taken by what is kept of the spilled events: the filters of their runs and segments. */
+    long spilledHeapBytes() {
+        long bytes = 0;
+        for (Segment segment : segments) {
+            bytes += segment.filter.heapBytes();
+            for (SortedRun run : segment.runs) {
+                bytes += run.heapBytes();
             }
         }
-        droppedChunks.clear();
-        for (Map.Entry<Long, Segment> entry : segments.entrySet()) {
-            Segment segment = entry.getValue();
-            while (segment.written < segment.events.size()) {
-                int end = Math.min(segment.events.size(), segment.written + EVENTS_PER_CHUNK);
-                store.put(StateKeys.chunk(entry.getKey(), segment.chunks),
-                        StoreSerdes.writeChunk(segment.events.subList(segment.written, end)));
-                segment.chunks++;
-                segment.written = end;
-            }
+        return bytes;
+    }
+
+    long spilledEvents() {
+        long events = 0;
+        for (Segment segment : segments) {
+            events += segment.events;
+        }
+        return events;
+    }
+
+    /**
+     * Writes what changed since the last call: the events remembered since as one chunk, the clock, the months
+     * to publish. Called just before every commit.
+     */
+    void writeTo() {
+        dropForgottenSegments();
+        if (!heldInOrder.isEmpty() && (heldMixed || heldInOrder.size() >= heapEvents)) {
+            spill();
+        }
+        while (heldWritten < heldInOrder.size()) {
+            int end = Math.min(heldInOrder.size(), heldWritten + EVENTS_PER_CHUNK);
+            String key = StateKeys.activeChunk(nextChunk++);
+            store.put(key, StoreSerdes.writeChunk(heldInOrder.subList(heldWritten, end)));
+            heldChunks.add(key);
+            heldWritten = end;
         }
         if (!highWaterWritten) {
             store.put(HIGH_WATER, StoreSerdes.writeLong(highWater));
@@ -255,6 +422,65 @@ public final class RecentEvents {
             unpublishedRecords = records;
             unpublishedWritten = true;
         }
+        report();
+    }
+
+    private void report() {
+        metrics.update(size(), heldInOrder.size(), heapBytes());
+    }
+
+    /**
+     * Writes the held events to the store as one sorted run per segment (one, but for a store of an earlier
+     * layout), leaving on the heap only their filters; the events of a segment already forgotten are left out.
+     */
+    private void spill() {
+        TreeMap<Long, List<RememberedEvent>> bySegment = new TreeMap<>();
+        long cutoff = highWater - windowMs;
+        for (RememberedEvent remembered : heldInOrder) {
+            long segment = Math.floorDiv(remembered.rememberedAtMs(), segmentMs);
+            if ((segment + 1) * segmentMs > cutoff) {
+                bySegment.computeIfAbsent(segment, s -> new ArrayList<>()).add(remembered);
+            }
+        }
+        for (Map.Entry<Long, List<RememberedEvent>> group : bySegment.entrySet()) {
+            Segment segment = segmentFor(group.getKey(), group.getValue().size());
+            segment.add(SortedRun.write(store, nextRun++, group.getKey(), group.getValue(), segment.filter));
+        }
+        discardHeld();
+        nextDropAt = nextDropAt();
+    }
+
+    /**
+     * The segment {@code number}, added (in order) when new with a filter sized for the most of {@code spilling},
+     * the held events, and the previous segment's events: the rate rarely changes much from one segment to the next.
+     */
+    private Segment segmentFor(long number, int spilling) {
+        int at = segments.size();
+        while (at > 0 && segments.get(at - 1).number > number) {
+            at--;
+        }
+        if (at > 0 && segments.get(at - 1).number == number) {
+            return segments.get(at - 1);
+        }
+        long expected = Math.max(heapEvents, spilling);
+        if (at > 0) {
+            expected = Math.max(expected, segments.get(at - 1).events);
+        }
+        Segment segment = new Segment(number, expected);
+        segments.add(at, segment);
+        return segment;
+    }
+
+    /** Forgets the held events, deleting their chunks. */
+    private void discardHeld() {
+        heldChunks.forEach(store::delete);
+        heldChunks.clear();
+        held.clear();
+        heldInOrder.clear();
+        heldIdBytes = 0;
+        heldWritten = 0;
+        heldMixed = false;
+        heldSegment = NONE;
     }
 
     private static String unpublishedRecord(int index) {
@@ -265,32 +491,31 @@ public final class RecentEvents {
         return remembered.rememberedAtMs() >= at - windowMs;
     }
 
-    /** Drops the segments whose every event is outside the window. */
+    /** Deletes the segments (spilled or held) whose every event is outside the window. */
     private void dropForgottenSegments() {
         if (highWater == NONE || highWater < nextDropAt) {
             return;
         }
         long cutoff = highWater - windowMs;
-        Iterator<Map.Entry<Long, Segment>> oldest = segments.entrySet().iterator();
-        nextDropAt = Long.MAX_VALUE;
-        while (oldest.hasNext()) {
-            Map.Entry<Long, Segment> entry = oldest.next();
-            if ((entry.getKey() + 1) * segmentMs > cutoff) {
-                nextDropAt = (entry.getKey() + 1) * segmentMs + windowMs;
-                return;
+        while (!segments.isEmpty() && (segments.get(0).number + 1) * segmentMs <= cutoff) {
+            for (SortedRun run : segments.remove(0).runs) {
+                run.delete(store);
             }
-            Segment segment = entry.getValue();
-            for (RememberedEvent remembered : segment.events) {
-                // Equality is the identity: remove only this very entry, not a later one of the same event.
-                if (byIdentity.get(remembered) == remembered) {
-                    byIdentity.remove(remembered);
-                }
-            }
-            if (segment.chunks > 0) {
-                droppedChunks.put(entry.getKey(), segment.chunks);
-            }
-            oldest.remove();
         }
+        if (!heldInOrder.isEmpty() && !heldMixed && (heldSegment + 1) * segmentMs <= cutoff) {
+            discardHeld();
+        }
+        nextDropAt = nextDropAt();
     }
 
+    private long nextDropAt() {
+        long next = Long.MAX_VALUE;
+        if (!segments.isEmpty()) {
+            next = (segments.get(0).number + 1) * segmentMs + windowMs;
+        }
+        if (!heldInOrder.isEmpty() && !heldMixed) {
+            next = Math.min(next, (heldSegment + 1) * segmentMs + windowMs);
+        }
+        return next;
+    }
 }

@@ -18,8 +18,8 @@ import org.apache.kafka.streams.state.internals.CacheFlushListener;
 import org.apache.kafka.streams.state.internals.CachedStateStore;
 
 /**
- * The task's {@link RecentEvents} in memory, over a persistent key-value store that holds it as a few
- * records per commit.
+ * The task's {@link RecentEvents}, over a persistent key-value store that holds the events it spilled and
+ * the ones it holds on the heap, as a few records per commit.
  *
  * <p>The memory has to reach the store before every commit, or a commit could cover events whose
  * memory a crash then loses. Kafka Streams flushes every {@link CachedStateStore} just before it
@@ -32,27 +32,35 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
 
     private final KeyValueStore<String, byte[]> store;
     private final Duration window;
+    private final int heapEvents;
     private final boolean live;
+    private final DedupeMemoryMetrics metrics;
+    private DedupeMemoryMetrics.Task taskMetrics;
     private RecentEvents memory;
 
-    private RecentEventsStore(KeyValueStore<String, byte[]> store, Duration window, boolean live) {
+    private RecentEventsStore(KeyValueStore<String, byte[]> store, Duration window, int heapEvents, boolean live,
+                              DedupeMemoryMetrics metrics) {
         this.store = store;
         this.window = window;
+        this.heapEvents = heapEvents;
         this.live = live;
+        this.metrics = metrics;
     }
 
     /**
-     * A builder of the store {@code name}, remembering events for {@code window}; {@code live}: logged, and
-     * keeping the months to publish (a replay's rebuild neither logs nor publishes).
+     * A builder of the store {@code name}, remembering events for {@code window}, at most {@code heapEvents} of
+     * them on the heap per task; {@code live}: logged, and keeping the months to publish (a replay's rebuild
+     * neither logs nor publishes); the memory's figures go to {@code metrics}.
      */
-    public static StoreBuilder<RecentEventsStore> builder(String name, Duration window, boolean live) {
-        return new Builder(name, window, live);
+    public static StoreBuilder<RecentEventsStore> builder(String name, Duration window, int heapEvents, boolean live,
+                                                          DedupeMemoryMetrics metrics) {
+        return new Builder(name, window, heapEvents, live, metrics);
     }
 
     /** The memory as of the last commit plus what this task did since; read from the store on first use. */
     public RecentEvents memory() {
         if (memory == null) {
-            memory = RecentEvents.load(store, window, live);
+            memory = RecentEvents.load(store, window, heapEvents, live, taskMetrics);
         }
         return memory;
     }
@@ -60,7 +68,7 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
     @Override
     public void flushCache() {
         if (memory != null) {
-            memory.writeTo(store);
+            memory.writeTo();
         }
     }
 
@@ -84,6 +92,7 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
     public void init(StateStoreContext context, StateStore root) {
         memory = null;
         store.init(context, root);
+        taskMetrics = metrics.open();
     }
 
     @Override
@@ -109,6 +118,9 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
     @Override
     public void close() {
         memory = null;
+        if (taskMetrics != null) {
+            taskMetrics.close();
+        }
         store.close();
     }
 
@@ -139,12 +151,16 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
 
     private static final class Builder implements StoreBuilder<RecentEventsStore> {
         private final Duration window;
+        private final int heapEvents;
         private final boolean live;
+        private final DedupeMemoryMetrics metrics;
         private StoreBuilder<KeyValueStore<String, byte[]>> store;
 
-        Builder(String name, Duration window, boolean live) {
+        Builder(String name, Duration window, int heapEvents, boolean live, DedupeMemoryMetrics metrics) {
             this.window = window;
+            this.heapEvents = heapEvents;
             this.live = live;
+            this.metrics = metrics;
             this.store = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(),
                     Serdes.ByteArray()).withCachingDisabled();
             if (!live) {
@@ -176,7 +192,7 @@ public final class RecentEventsStore implements StateStore, CachedStateStore<Str
 
         @Override
         public RecentEventsStore build() {
-            return new RecentEventsStore(store.build(), window, live);
+            return new RecentEventsStore(store.build(), window, heapEvents, live, metrics);
         }
 
         @Override

@@ -2,9 +2,13 @@ package io.usagemeter.aggregator.internal;
 
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.UUID;
 
 /**
@@ -19,11 +23,29 @@ import java.util.UUID;
 public final class RememberedEvent {
 
     private static final Provider[] PROVIDERS = Provider.values();
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long C1 = 0x87c37b91114253d5L;
+    private static final long C2 = 0x4cf5ad432745937fL;
+
+    /**
+     * The order of a spilled run on disk ({@link SortedRun}): by user, then identity hash, then id, so that one
+     * user's events are together (a reset reads them) and an event is found by one seek.
+     */
+    static final Comparator<RememberedEvent> DISK_ORDER = (a, b) -> {
+        int c = Long.compareUnsigned(a.userHigh, b.userHigh);
+        if (c == 0) {
+            c = Long.compareUnsigned(a.userLow, b.userLow);
+        }
+        if (c == 0) {
+            c = Long.compareUnsigned(a.identityHash, b.identityHash);
+        }
+        return c != 0 ? c : Arrays.compareUnsigned(a.eventId, b.eventId);
+    };
 
     private final long userHigh;
     private final long userLow;
     private final byte[] eventId;
-    private final int hash;
+    private final long identityHash;
     private final long occurredSecond;
     private final int occurredNano;
     private final byte provider;
@@ -41,7 +63,7 @@ public final class RememberedEvent {
         this.userHigh = userHigh;
         this.userLow = userLow;
         this.eventId = eventId;
-        this.hash = 31 * Long.hashCode(userHigh ^ userLow) + Arrays.hashCode(eventId);
+        this.identityHash = identityHash(userHigh, userLow, eventId);
         this.occurredSecond = occurredSecond;
         this.occurredNano = occurredNano;
         if (provider < 0 || provider >= PROVIDERS.length) {
@@ -71,12 +93,53 @@ public final class RememberedEvent {
                 PROVIDERS[provider], "", "", statusCode, responseTimeMs, requestBytes, responseBytes, tokens, units);
     }
 
+    /**
+     * A 64-bit hash of the user and the event id (murmur3's mixing steps). Spilled runs store it and the
+     * filters are rebuilt from it when a task starts, so it must never change without a new store format.
+     */
+    static long identityHash(long userHigh, long userLow, byte[] eventId) {
+        long h = 0x9e3779b97f4a7c15L ^ eventId.length;
+        h = step(h, userHigh);
+        h = step(h, userLow);
+        int i = 0;
+        for (; i + 8 <= eventId.length; i += 8) {
+            h = step(h, (long) LONGS.get(eventId, i));
+        }
+        long tail = 0;
+        for (int shift = 0; i < eventId.length; i++, shift += 8) {
+            tail |= (eventId[i] & 0xffL) << shift;
+        }
+        return finish(step(h, tail));
+    }
+
+    private static long step(long h, long k) {
+        h ^= Long.rotateLeft(k * C1, 31) * C2;
+        return Long.rotateLeft(h, 27) * 5 + 0x52dce729;
+    }
+
+    private static long finish(long h) {
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        return h ^ (h >>> 33);
+    }
+
+    long identityHash() {
+        return identityHash;
+    }
+
     public long rememberedAtMs() {
         return rememberedAtMs;
     }
 
     boolean isOf(UUID user) {
         return user.getMostSignificantBits() == userHigh && user.getLeastSignificantBits() == userLow;
+    }
+
+    /** Whether this is the same user and event id as {@code userHigh}, {@code userLow} and {@code id}. */
+    boolean isIdentity(long high, long low, byte[] id) {
+        return high == userHigh && low == userLow && Arrays.equals(id, eventId);
     }
 
     Instant occurredAt() {
@@ -149,7 +212,7 @@ public final class RememberedEvent {
 
     @Override
     public int hashCode() {
-        return hash;
+        return (int) (identityHash ^ (identityHash >>> 32));
     }
 
     @Override

@@ -23,7 +23,7 @@ import org.apache.kafka.common.serialization.Serializer;
 
 /**
  * Fixed-layout binary values of the aggregator's own stores (never on a topic others read): the
- * monthly summaries, rewritten for every event, and the dedupe memory's chunks. JSON there cost
+ * monthly summaries, rewritten for every event, and the dedupe memory's chunks, blocks and runs. JSON there cost
  * more than everything else the stream thread did; JSON stays on the topics.
  *
  * <p>Each value starts with a format byte. Values written as JSON by earlier versions start with
@@ -70,23 +70,99 @@ public final class StoreSerdes {
         ByteBuffer in = versioned(bytes);
         try {
             int count = in.getInt();
-            List<RememberedEvent> events = new ArrayList<>(count);
+            List<RememberedEvent> events = new ArrayList<>(Math.min(count, in.remaining() / REMEMBERED_FIXED));
             for (int i = 0; i < count; i++) {
-                long at = in.getLong();
+                events.add(readRemembered(in));
+            }
+            return events;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt chunk of " + bytes.length + " bytes", e);
+        }
+    }
+
+    /**
+     * The remembered event of {@code userHigh}, {@code userLow} and {@code id} in a chunk or block, or null; reads
+     * the chunk in place and builds only the event it finds.
+     */
+    static RememberedEvent findInChunk(byte[] bytes, long userHigh, long userLow, byte[] id) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            for (int i = 0; i < count; i++) {
+                int start = in.position();
+                in.position(start + 8);
                 long high = in.getLong();
                 long low = in.getLong();
                 int idLength = in.getInt();
                 if (idLength < 0 || idLength > in.remaining()) {
                     throw new IllegalArgumentException("event id of " + idLength + " bytes in " + in.remaining());
                 }
-                byte[] id = new byte[idLength];
-                in.get(id);
-                events.add(new RememberedEvent(high, low, id, in.getLong(), in.getInt(), in.get(), in.getInt(),
-                        in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), at));
+                int idAt = in.position();
+                if (high == userHigh && low == userLow && idLength == id.length
+                        && Arrays.equals(bytes, in.arrayOffset() + idAt, in.arrayOffset() + idAt + idLength, id, 0, id.length)) {
+                    in.position(start);
+                    return readRemembered(in);
+                }
+                in.position(idAt + idLength + REMEMBERED_FIXED - (8 + 16 + 4));
             }
-            return events;
+            return null;
         } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new SerializationException("corrupt chunk of " + bytes.length + " bytes", e);
+        }
+    }
+
+    private static RememberedEvent readRemembered(ByteBuffer in) {
+        long at = in.getLong();
+        long high = in.getLong();
+        long low = in.getLong();
+        int idLength = in.getInt();
+        if (idLength < 0 || idLength > in.remaining()) {
+            throw new IllegalArgumentException("event id of " + idLength + " bytes in " + in.remaining());
+        }
+        byte[] id = new byte[idLength];
+        in.get(id);
+        return new RememberedEvent(high, low, id, in.getLong(), in.getInt(), in.get(), in.getInt(),
+                in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), at);
+    }
+
+    /** What the dedupe memory keeps of a spilled run: its segment, events, latest remembered instant, blocks, hash parts. */
+    record RunRecord(long segment, int events, long latestRememberedAtMs, int blocks, int hashParts) {
+    }
+
+    static byte[] writeRun(RunRecord run) {
+        return ByteBuffer.allocate(1 + 8 + 4 + 8 + 4 + 4).put(FORMAT_V1).putLong(run.segment()).putInt(run.events())
+                .putLong(run.latestRememberedAtMs()).putInt(run.blocks()).putInt(run.hashParts()).array();
+    }
+
+    static RunRecord readRun(byte[] bytes) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            return new RunRecord(in.getLong(), in.getInt(), in.getLong(), in.getInt(), in.getInt());
+        } catch (BufferUnderflowException e) {
+            throw new SerializationException("corrupt run of " + bytes.length + " bytes", e);
+        }
+    }
+
+    static byte[] writeHashes(long[] hashes, int from, int to) {
+        ByteBuffer out = ByteBuffer.allocate(1 + 4 + 8 * (to - from)).put(FORMAT_V1).putInt(to - from);
+        for (int i = from; i < to; i++) {
+            out.putLong(hashes[i]);
+        }
+        return out.array();
+    }
+
+    static long[] readHashes(byte[] bytes) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            if (count < 0 || count > in.remaining() / 8) {
+                throw new IllegalArgumentException(count + " hashes in " + in.remaining() + " bytes");
+            }
+            long[] hashes = new long[count];
+            in.asLongBuffer().get(hashes);
+            return hashes;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt hashes of " + bytes.length + " bytes", e);
         }
     }
 

@@ -30,8 +30,8 @@ public final class UsageEventProcessor implements Processor<String, UsageEvent, 
     /**
      * @param purgeInterval how much stream time passes between purges; purges never change a
      *     decision, they only bound the state, so stream time (not wall-clock) is good enough
-     * @param publishInterval wall-clock time between publications of the changed summaries (the commit
-     *     interval: with exactly-once nothing is visible downstream sooner anyway); null publishes nothing
+     * @param publishInterval wall-clock time between publications of the changed summaries (at least the
+     *     commit interval: with exactly-once nothing is visible downstream sooner anyway); null publishes nothing
      */
     public UsageEventProcessor(MonthlyUsageLedger.LedgerSettings settings, Duration purgeInterval,
                                Duration publishInterval) {

@@ -11,34 +11,33 @@ import java.time.Instant;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.UUID;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.processor.api.MockProcessorContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The dedupe memory's own store layout: what a commit writes is what a restart reads back. */
+/**
+ * The dedupe memory's own store layout: what a commit writes is what a restart reads back, and the events spilled
+ * to disk decide exactly as the same events held on the heap.
+ */
 class RecentEventsTest {
 
     private static final Duration WINDOW = Duration.ofHours(48);
     private static final UUID ALICE = UUID.fromString("6f1c0c5e-6a4e-4b8e-9a43-3f0d2a1c9b01");
     private static final Instant START = Instant.parse("2028-03-01T00:00:00Z");
+    private static final YearMonth MARCH = YearMonth.of(2028, 3);
+    private static final int ON_HEAP = 1_000_000;
 
-    private KeyValueStore<String, byte[]> store;
-
-    @BeforeEach
-    void store() {
-        store = Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore("recent"), Serdes.String(), Serdes.ByteArray())
-                .withLoggingDisabled().build();
-        store.init(new MockProcessorContext<>().getStateStoreContext(), store);
-    }
+    private final KeyValueStore<String, byte[]> store = store("recent");
+    private final DedupeMemoryMetrics metrics = new DedupeMemoryMetrics();
 
     @Test
     void a_commit_writes_what_a_restart_reads_back_in_records_of_bounded_size() {
-        RecentEvents memory = new RecentEvents(WINDOW, true);
+        RecentEvents memory = memory(store, ON_HEAP);
         List<UsageEvent> events = new ArrayList<>();
         for (int i = 0; i < 2_500; i++) {
             UsageEvent e = event("e-" + i, START.plusSeconds(i));
@@ -47,14 +46,13 @@ class RecentEventsTest {
         }
         for (int i = 0; i < 12_000; i++) {
             UUID user = new UUID(0, i);
-            memory.changed(StateKeys.userMonth(YearMonth.of(2028, 3), user),
-                    MonthlySummary.empty(new MonthlySummaryKey(user, YearMonth.of(2028, 3))));
+            memory.changed(StateKeys.userMonth(MARCH, user), MonthlySummary.empty(new MonthlySummaryKey(user, MARCH)));
         }
-        memory.writeTo(store);
+        memory.writeTo();
 
-        assertThat(records("c|")).as("2,500 events in chunks of at most 1,000").isEqualTo(3);
-        assertThat(records("m|unpublished|")).as("12,000 keys in records of at most 5,000").isEqualTo(3);
-        RecentEvents restored = RecentEvents.load(store, WINDOW, true);
+        assertThat(records(store, "a|")).as("2,500 events in chunks of at most 1,000").isEqualTo(3);
+        assertThat(records(store, "m|unpublished|")).as("12,000 keys in records of at most 5,000").isEqualTo(3);
+        RecentEvents restored = load(store, ON_HEAP);
         assertThat(restored.size()).isEqualTo(2_500);
         assertThat(restored.highWater()).isEqualTo(START.plusSeconds(2_499));
         long at = restored.highWaterWith(START);
@@ -63,25 +61,27 @@ class RecentEventsTest {
         assertThat(restored.takeUnpublished()).hasSize(12_000).as("the summaries are in their own store")
                 .containsValue(null);
 
-        restored.writeTo(store);
-        assertThat(records("m|unpublished|")).as("published: nothing left to publish after a restart").isZero();
-        assertThat(RecentEvents.load(store, WINDOW, true).takeUnpublished()).isEmpty();
+        restored.writeTo();
+        assertThat(records(store, "m|unpublished|")).as("published: nothing left to publish after a restart").isZero();
+        assertThat(load(store, ON_HEAP).takeUnpublished()).isEmpty();
     }
 
     @Test
     void forgotten_segments_leave_the_store_at_the_next_commit() {
-        RecentEvents memory = new RecentEvents(WINDOW, true);
+        RecentEvents memory = memory(store, ON_HEAP);
         memory.remember(event("old", START));
-        memory.writeTo(store);
+        memory.writeTo();
         memory.remember(event("later", START.plus(Duration.ofHours(47))));
-        memory.writeTo(store);
-        assertThat(records("c|")).isEqualTo(2);
+        memory.writeTo();
+        assertThat(records(store, "r|")).as("'old' spilled when the clock entered the next segment").isEqualTo(1);
+        assertThat(records(store, "a|")).as("'later' held").isEqualTo(1);
 
         memory.remember(event("much-later", START.plus(Duration.ofHours(61))));
-        memory.writeTo(store);
+        memory.writeTo();
 
-        assertThat(records("c|")).as("the segment of 'old' dropped, later's and much-later's kept").isEqualTo(2);
-        RecentEvents restored = RecentEvents.load(store, WINDOW, true);
+        assertThat(records(store, "r|")).as("the segment of 'old' dropped, later's spilled").isEqualTo(1);
+        assertThat(records(store, "b|")).isEqualTo(1);
+        RecentEvents restored = load(store, ON_HEAP);
         assertThat(restored.size()).isEqualTo(2);
         long at = restored.highWaterWith(START);
         assertThat(restored.remembers(event("later", START), at)).isTrue();
@@ -90,16 +90,287 @@ class RecentEventsTest {
 
     @Test
     void a_replays_rebuild_keeps_no_months_to_publish() {
-        RecentEvents memory = new RecentEvents(WINDOW, false);
-        memory.changed(StateKeys.userMonth(YearMonth.of(2028, 3), ALICE),
-                MonthlySummary.empty(new MonthlySummaryKey(ALICE, YearMonth.of(2028, 3))));
-        memory.writeTo(store);
+        RecentEvents memory = new RecentEvents(store, WINDOW, ON_HEAP, false, metrics.open());
+        memory.changed(StateKeys.userMonth(MARCH, ALICE), MonthlySummary.empty(new MonthlySummaryKey(ALICE, MARCH)));
+        memory.writeTo();
 
         assertThat(memory.takeUnpublished()).isEmpty();
-        assertThat(records("m|unpublished|")).isZero();
+        assertThat(records(store, "m|unpublished|")).isZero();
     }
 
-    private int records(String prefix) {
+    @Test
+    void events_beyond_the_heap_bound_are_spilled_to_sorted_runs_and_found_there() {
+        RecentEvents memory = memory(store, 300);
+        List<UsageEvent> events = new ArrayList<>();
+        for (int i = 0; i < 3_050; i++) {
+            // Ten users; one of them has a third of the events, spread over several blocks of every run.
+            UUID user = i % 3 == 0 ? ALICE : new UUID(7, i % 10);
+            UsageEvent e = event("e-" + i, user, START.plusSeconds(i));
+            events.add(e);
+            memory.remember(e);
+        }
+        memory.writeTo();
+
+        assertThat(memory.heldEvents()).as("at most the bound on the heap").isEqualTo(50);
+        assertThat(memory.size()).isEqualTo(3_050);
+        assertThat(records(store, "r|")).as("ten runs of 300").isEqualTo(10);
+        assertThat(records(store, "b|")).as("blocks of at most 128").isEqualTo(30);
+        assertThat(records(store, "h|")).isEqualTo(10);
+        assertThat(records(store, "a|")).as("spilled events leave their chunks").isEqualTo(1);
+
+        long at = memory.highWaterWith(START);
+        assertThat(events).allMatch(e -> memory.remembers(e, at));
+        assertThat(metrics.diskHits()).as("every spilled event confirmed on disk").isEqualTo(3_000);
+        long readsBefore = metrics.diskReads();
+        int unseen = 0;
+        for (int i = 0; i < 20_000; i++) {
+            if (memory.remembers(event("never-" + i, i % 2 == 0 ? ALICE : new UUID(7, i % 10), START), at)) {
+                unseen++;
+            }
+        }
+        assertThat(unseen).isZero();
+        assertThat(metrics.diskReads() - readsBefore).as("events never seen: the filters send few to disk")
+                .isLessThan(200);
+        assertThat(metrics.diskHits()).isEqualTo(3_000);
+    }
+
+    @Test
+    void a_restart_rebuilds_the_filters_from_the_runs_and_reads_the_held_events_back() {
+        RecentEvents memory = memory(store, 64);
+        List<UsageEvent> events = new ArrayList<>();
+        for (int i = 0; i < 1_000; i++) {
+            UsageEvent e = event("e-" + i, new UUID(3, i % 17), START.plusSeconds(i * 60L));
+            events.add(e);
+            memory.remember(e);
+        }
+        memory.writeTo();
+
+        RecentEvents restored = load(store, 64);
+        assertThat(restored.size()).isEqualTo(1_000);
+        assertThat(restored.heldEvents()).isEqualTo(memory.heldEvents());
+        long at = restored.highWaterWith(START);
+        for (UsageEvent e : events) {
+            assertThat(restored.remembers(e, at)).as(e.eventId()).isEqualTo(memory.remembers(e, at));
+        }
+        assertThat(restored.remembers(events.get(999), at)).isTrue();
+        assertThat(restored.remembers(event("e-0", new UUID(3, 1), START), at)).as("another user's id").isFalse();
+    }
+
+    @Test
+    void the_users_month_is_recomputed_from_disk_as_the_contract_says() {
+        RecentEvents spilling = memory(store, 7);
+        Naive naive = new Naive();
+        Random random = new Random(11);
+        List<UUID> users = List.of(ALICE, new UUID(1, 1), new UUID(1, 2));
+        for (int i = 0; i < 600; i++) {
+            // Months cross at the end of March; some events late by up to a day.
+            UsageEvent e = event("e-" + i, users.get(random.nextInt(3)),
+                    Instant.parse("2028-03-30T00:00:00Z").plusSeconds(i * 600L - random.nextInt(86_400)));
+            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).isEqualTo(naive.remembers(e));
+            naive.remember(e);
+            spilling.remember(e);
+        }
+        assertThat(spilling.heldEvents()).isLessThan(7);
+        for (UUID user : users) {
+            for (YearMonth month : List.of(MARCH, MARCH.plusMonths(1))) {
+                for (Instant after : List.of(Instant.parse("2028-04-01T05:00:00Z"), Instant.parse("2028-04-02T00:00:00Z"),
+                        Instant.parse("2028-04-03T11:00:00Z"))) {
+                    assertThat(spilling.summaryAfter(user, month, after)).as("%s %s after %s", user, month, after)
+                            .isEqualTo(naive.summaryAfter(user, month, after));
+                }
+            }
+        }
+        assertThat(naive.summaryAfter(ALICE, MARCH.plusMonths(1), Instant.parse("2028-04-02T00:00:00Z")).calls())
+                .as("the comparison compares something").isPositive();
+    }
+
+    @Test
+    void when_spilled_segments_are_dropped_never_changes_a_decision() {
+        RecentEvents spilling = memory(store, 5);
+        Naive naive = new Naive();
+        Random random = new Random(5);
+        List<UsageEvent> sent = new ArrayList<>();
+        Instant clock = START;
+        int duplicates = 0;
+        int retriesCountedAgain = 0;
+        for (int i = 0; i < 3_000; i++) {
+            UsageEvent e;
+            boolean retry = !sent.isEmpty() && random.nextInt(4) == 0;
+            if (retry) {
+                e = sent.get(sent.size() - 1 - random.nextInt(Math.min(sent.size(), 400)));
+            } else {
+                clock = clock.plusSeconds(random.nextInt(1_800));
+                e = event("e-" + i, new UUID(5, random.nextInt(4)), clock.minusSeconds(random.nextInt(3 * 86_400)));
+            }
+            sent.add(e);
+            boolean expected = naive.remembers(e);
+            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).as("event %d", i)
+                    .isEqualTo(expected);
+            if (expected) {
+                duplicates++;
+                naive.advance(e.occurredAt());
+                spilling.advance(e.occurredAt());
+            } else {
+                retriesCountedAgain += retry ? 1 : 0;
+                naive.remember(e);
+                spilling.remember(e);
+            }
+            if (i % 50 == 0) {
+                spilling.writeTo();
+            }
+        }
+        spilling.writeTo();
+        assertThat(duplicates).as("duplicates were compared").isGreaterThan(100);
+        assertThat(retriesCountedAgain).as("retries after the window were compared").isGreaterThan(50);
+        assertThat(spilling.size()).as("segments were dropped").isLessThan(naive.remembered.size() / 4);
+        assertThat(load(store, 5).size()).isEqualTo(spilling.size());
+    }
+
+    @Test
+    void a_memory_read_back_from_a_copy_of_its_store_at_every_commit_decides_as_the_contract_says() {
+        Naive naive = new Naive();
+        Random random = new Random(23);
+        List<UsageEvent> sent = new ArrayList<>();
+        KeyValueStore<String, byte[]> current = store("copy-0");
+        RecentEvents spilling = memory(current, 7);
+        Instant clock = START;
+        List<UUID> users = List.of(ALICE, new UUID(5, 1), new UUID(5, 2));
+        for (int i = 0; i < 2_000; i++) {
+            UsageEvent e;
+            if (!sent.isEmpty() && random.nextInt(4) == 0) {
+                e = sent.get(sent.size() - 1 - random.nextInt(Math.min(sent.size(), 600)));
+            } else {
+                clock = clock.plusSeconds(random.nextInt(600));
+                e = event("e-" + i, users.get(random.nextInt(3)), clock.minusSeconds(random.nextInt(86_400)));
+            }
+            sent.add(e);
+            boolean expected = naive.remembers(e);
+            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).as("event %d", i)
+                    .isEqualTo(expected);
+            if (expected) {
+                naive.advance(e.occurredAt());
+                spilling.advance(e.occurredAt());
+            } else {
+                naive.remember(e);
+                spilling.remember(e);
+            }
+            if (i % 37 == 0) {
+                // A commit, then a restart on a store restored elsewhere: a copy of every record.
+                spilling.writeTo();
+                KeyValueStore<String, byte[]> copy = store("copy-" + i);
+                try (KeyValueIterator<String, byte[]> all = current.all()) {
+                    all.forEachRemaining(kv -> copy.put(kv.key, kv.value));
+                }
+                current = copy;
+                spilling = load(current, 7);
+                for (UUID user : users) {
+                    Instant after = Instant.ofEpochMilli(naive.highWater).minus(Duration.ofHours(40));
+                    YearMonth month = YearMonth.from(after.atOffset(java.time.ZoneOffset.UTC));
+                    assertThat(spilling.summaryAfter(user, month, after)).as("event %d, %s", i, user)
+                            .isEqualTo(naive.summaryAfter(user, month, after));
+                }
+            }
+        }
+        assertThat(spilling.size()).as("segments were dropped").isLessThan(naive.remembered.size());
+    }
+
+    @Test
+    void the_heap_per_spilled_event_is_a_few_bytes() {
+        RecentEvents memory = memory(store, 10_000);
+        for (int i = 0; i < 200_000; i++) {
+            memory.remember(event("evt-" + UUID.nameUUIDFromBytes(Integer.toString(i).getBytes()), new UUID(9, i % 1_000),
+                    START.plusMillis(i * 100L)));
+        }
+        memory.writeTo();
+        double perEvent = (double) memory.spilledHeapBytes() / memory.spilledEvents();
+        // 16.9 + 10.5 bits planned per event; up to twice the segment's share while its filter grows.
+        assertThat(perEvent).isBetween(3.4, 5.6);
+        RecentEvents restored = load(store, 10_000);
+        assertThat((double) restored.spilledHeapBytes() / restored.spilledEvents())
+                .as("sized to the events (and the next spill) when read back").isBetween(3.4, 3.8);
+    }
+
+    @Test
+    void the_chunks_of_the_layout_before_spilled_runs_are_read_and_spilled() {
+        List<RememberedEvent> oldSegment = new ArrayList<>();
+        List<RememberedEvent> newSegment = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            oldSegment.add(RememberedEvent.of(event("old-" + i, START.plusSeconds(i)), START.plusSeconds(i).toEpochMilli()));
+            Instant later = START.plus(Duration.ofHours(13)).plusSeconds(i);
+            newSegment.add(RememberedEvent.of(event("new-" + i, later), later.toEpochMilli()));
+        }
+        long segmentMs = WINDOW.toMillis() / 4;
+        store.put(StateKeys.chunk(START.toEpochMilli() / segmentMs, 0), StoreSerdes.writeChunk(oldSegment));
+        store.put(StateKeys.chunk(START.toEpochMilli() / segmentMs + 1, 0), StoreSerdes.writeChunk(newSegment));
+        store.put("m|high-water", StoreSerdes.writeLong(START.plus(Duration.ofHours(13)).plusSeconds(29).toEpochMilli()));
+
+        RecentEvents memory = load(store, ON_HEAP);
+        long at = memory.highWaterWith(START);
+        assertThat(memory.remembers(event("old-3", START), at)).isTrue();
+        assertThat(memory.remembers(event("new-29", START), at)).isTrue();
+        memory.writeTo();
+
+        assertThat(records(store, "c|")).as("the old chunks were replaced").isZero();
+        assertThat(records(store, "r|")).as("one run per segment").isEqualTo(2);
+        RecentEvents restored = load(store, ON_HEAP);
+        assertThat(restored.size()).isEqualTo(60);
+        assertThat(restored.remembers(event("old-3", START), at)).isTrue();
+        assertThat(restored.remembers(event("new-29", START), at)).isTrue();
+        assertThat(restored.remembers(event("new-30", START), at)).isFalse();
+    }
+
+    /** The contract, naively: every event remembered with the high water it was seen at, nothing ever dropped. */
+    private static final class Naive {
+        final List<RememberedEvent> remembered = new ArrayList<>();
+        final java.util.Map<RememberedEvent, RememberedEvent> latest = new java.util.HashMap<>();
+        long highWater = Long.MIN_VALUE;
+
+        boolean remembers(UsageEvent e) {
+            long at = Math.max(highWater, e.occurredAt().toEpochMilli());
+            RememberedEvent r = latest.get(RememberedEvent.of(e, at));
+            return r != null && r.rememberedAtMs() >= at - WINDOW.toMillis();
+        }
+
+        void advance(Instant occurredAt) {
+            highWater = Math.max(highWater, occurredAt.toEpochMilli());
+        }
+
+        void remember(UsageEvent e) {
+            advance(e.occurredAt());
+            RememberedEvent r = RememberedEvent.of(e, highWater);
+            remembered.add(r);
+            latest.put(r, r);
+        }
+
+        MonthlySummary summaryAfter(UUID user, YearMonth month, Instant after) {
+            MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(user, month));
+            for (RememberedEvent r : remembered) {
+                UsageEvent e = r.event();
+                if (e.userId().equals(user) && e.month().equals(month) && e.occurredAt().isAfter(after)
+                        && r.rememberedAtMs() >= highWater - WINDOW.toMillis()) {
+                    summary = summary.plus(e);
+                }
+            }
+            return summary;
+        }
+    }
+
+    private RecentEvents memory(KeyValueStore<String, byte[]> store, int heapEvents) {
+        return new RecentEvents(store, WINDOW, heapEvents, true, metrics.open());
+    }
+
+    private RecentEvents load(KeyValueStore<String, byte[]> store, int heapEvents) {
+        return RecentEvents.load(store, WINDOW, heapEvents, true, metrics.open());
+    }
+
+    private static KeyValueStore<String, byte[]> store(String name) {
+        KeyValueStore<String, byte[]> store = Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name),
+                Serdes.String(), Serdes.ByteArray()).withLoggingDisabled().build();
+        store.init(new MockProcessorContext<>().getStateStoreContext(), store);
+        return store;
+    }
+
+    private static int records(KeyValueStore<String, byte[]> store, String prefix) {
         int n = 0;
         try (KeyValueIterator<String, byte[]> all = store.range(prefix, prefix + "~")) {
             while (all.hasNext()) {
@@ -111,6 +382,10 @@ class RecentEventsTest {
     }
 
     private static UsageEvent event(String id, Instant at) {
-        return new UsageEvent(id, ALICE, at, Provider.OPENAI, "/v1/chat", "POST", 200, 120, 300, 2_000, 50, 1);
+        return event(id, ALICE, at);
+    }
+
+    private static UsageEvent event(String id, UUID user, Instant at) {
+        return new UsageEvent(id, user, at, Provider.OPENAI, "/v1/chat", "POST", 200, 120, 300, 2_000, 50, 1);
     }
 }
