@@ -236,7 +236,9 @@ class ReconcileIT {
         assertThat(dsl.deleteFrom(API_USAGE).where(API_USAGE.USER_ID.eq(deleted))
                 .and(API_USAGE.EVENT_ID.eq(dsl.select(DSL.min(API_USAGE.EVENT_ID)).from(API_USAGE)
                         .where(API_USAGE.USER_ID.eq(deleted)))).execute()).isEqualTo(1);
+        // Five calls more, all successful (the table checks that calls are successful plus failed ones).
         assertThat(dsl.update(MONTHLY_USAGE_SUMMARY).set(MONTHLY_USAGE_SUMMARY.CALLS, MONTHLY_USAGE_SUMMARY.CALLS.plus(5))
+                .set(MONTHLY_USAGE_SUMMARY.SUCCESSFUL_CALLS, MONTHLY_USAGE_SUMMARY.SUCCESSFUL_CALLS.plus(5))
                 .where(MONTHLY_USAGE_SUMMARY.USER_ID.eq(edited)).and(MONTHLY_USAGE_SUMMARY.MONTH.eq(MONTH.atDay(1)))
                 .execute()).isEqualTo(1);
 
