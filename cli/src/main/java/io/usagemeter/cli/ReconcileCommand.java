@@ -153,6 +153,10 @@ final class ReconcileCommand extends EnforcerAdminCommands.AdminVerb {
         out.printf("  lag: aggregator %,d, sink %,d, enforcer %,d%s%n", r.lag().get(Reconciliation.Stage.AGGREGATOR),
                 r.lag().get(Reconciliation.Stage.SINK), r.lag().get(Reconciliation.Stage.ENFORCER),
                 r.newerEventsArrived() ? "; events still arriving" : "");
+        if (r.enforcerUnanswered() > 0) {
+            out.printf("  the enforcer could not answer for %,d users (restoring or unreachable): in flight%n",
+                    r.enforcerUnanswered());
+        }
         if (r.unreadable() > 0) {
             out.printf("  unreadable records of the events topic, not dead-lettered: %,d%n", r.unreadable());
         }

@@ -244,7 +244,7 @@ class ReconcileIT {
 
         Run run = meter("reconcile", "--month", MONTH.toString());
         assertThat(run.code()).as(run.out() + run.err()).isEqualTo(1);
-        assertThat(run.out()).contains("verdict: UNEXPLAINED").contains("2 unexplained")
+        assertThat(run.out()).contains("verdict: UNEXPLAINED").contains("3 unexplained")
                 .contains(deleted.toString()).contains(edited.toString())
                 .contains("api_usage rows: expected").contains("summary_row calls: expected").contains("(+5), UNEXPLAINED");
         Reconciliation report = report(meter("reconcile", "--month", MONTH.toString(), "--json"));

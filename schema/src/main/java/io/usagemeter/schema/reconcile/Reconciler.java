@@ -66,6 +66,8 @@ public final class Reconciler {
     /** As at ingest and in the aggregator: an event may be at most this far ahead of its record time. */
     private static final Duration FUTURE_TOLERANCE = Duration.ofMinutes(5);
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    /** The stage name of the sink's dead letters ({@code SinkBatch}); every other stage is a stream's. */
+    static final String SINK_STAGE = "aggregator.sink";
 
     private final Properties kafka;
     private final DSLContext dsl;
@@ -106,13 +108,14 @@ public final class Reconciler {
             Map<TopicPartition, Long> lastData = new HashMap<>();
 
             // Dead letters of usage events and of admin commands, by source position.
-            Map<String, String> deadLetterReasons = new HashMap<>();
+            Map<String, DeadLettered> deadLetterReasons = new HashMap<>();
             scan(consumer, only(ends, deadLetters), Map.of(), lastData, record -> {
                 DeadLetter letter = read(() -> Topics.DEAD_LETTER.valueSerde().deserializer()
                         .deserialize(deadLetters, record.value()));
                 if (letter != null && letter.topic() != null && letter.partition() != null && letter.offset() != null) {
-                    deadLetterReasons.putIfAbsent(position(letter.topic(), letter.partition(), letter.offset()),
-                            letter.reason());
+                    boolean bySink = SINK_STAGE.equals(letter.stage());
+                    deadLetterReasons.merge(position(letter.topic(), letter.partition(), letter.offset()),
+                            new DeadLettered(letter.reason(), !bySink, bySink), DeadLettered::and);
                 }
             });
 
@@ -136,11 +139,11 @@ public final class Reconciler {
             long[] unreadable = {0};
             Map<TopicPartition, Long> from = startOffsets(consumer, only(ends, events), monthStart.minus(FUTURE_TOLERANCE));
             scan(consumer, only(ends, events), from, lastData, record -> {
-                String reason = deadLetterReasons.get(position(record));
+                DeadLettered dead = deadLetterReasons.get(position(record));
                 UsageEvent event = read(() -> Topics.USAGE_EVENTS.valueSerde().deserializer()
                         .deserialize(events, record.value()));
                 if (event == null) {
-                    if (reason == null) {
+                    if (dead == null) {
                         unreadable[0]++;
                     } else {
                         // Unreadable but dead-lettered: the key names the user, the record time the month.
@@ -148,7 +151,7 @@ public final class Reconciler {
                         if (keyed != null && (onlyUser == null || onlyUser.equals(keyed)) && YearMonth.from(
                                 Instant.ofEpochMilli(record.timestamp()).atOffset(ZoneOffset.UTC)).equals(month)) {
                             accepted.computeIfAbsent(keyed, u -> new UserEvents()).deadLettered++;
-                            deadLetteredByReason.merge(reason, 1L, Long::sum);
+                            deadLetteredByReason.merge(dead.reason(), 1L, Long::sum);
                         }
                     }
                     return;
@@ -158,12 +161,12 @@ public final class Reconciler {
                     return;
                 }
                 UserEvents mine = accepted.computeIfAbsent(event.userId(), u -> new UserEvents());
-                if (reason != null) {
+                if (dead != null) {
                     mine.deadLettered++;
-                    deadLetteredByReason.merge(reason, 1L, Long::sum);
-                } else {
-                    mine.add(event);
+                    deadLetteredByReason.merge(dead.reason(), 1L, Long::sum);
                 }
+                // A stage that dead-lettered it does not count it; the other stage still does.
+                mine.add(event, dead == null || !dead.byStream(), dead == null || !dead.bySink());
             });
 
             Map<UUID, MonthlySummary> published = new HashMap<>();
@@ -241,7 +244,9 @@ public final class Reconciler {
             if (unreadable[0] > 0 && lag.get(Stage.AGGREGATOR) == 0) {
                 unexplained++;
             }
-            Verdict verdict = unexplained > 0 ? Verdict.UNEXPLAINED : explained > 0 ? Verdict.IN_FLIGHT : Verdict.CLEAN;
+            long unanswered = enforcerChecked ? users.size() - used.size() : 0;
+            Verdict verdict = unexplained > 0 ? Verdict.UNEXPLAINED
+                    : explained > 0 || unanswered > 0 ? Verdict.IN_FLIGHT : Verdict.CLEAN;
             Reconciliation.Totals totals = new Reconciliation.Totals(rows.size(),
                     sum(rows, UserReconciliation::acceptedEvents), sum(rows, UserReconciliation::deadLettered),
                     sum(rows, UserReconciliation::beforeReset), sum(rows, UserReconciliation::expectedCalls),
@@ -250,7 +255,7 @@ public final class Reconciler {
                     sum(rows, UserReconciliation::summaryUnits), sum(rows, UserReconciliation::apiUsageRows),
                     sum(rows, r -> r.enforcerUsed() == null ? 0 : r.enforcerUsed()), explained, unexplained);
             return new Reconciliation(month, checkedAt, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
-                    verdict, totals, lag, newer, deadLetteredByReason, unreadable[0], enforcerChecked, rows);
+                    verdict, totals, lag, newer, deadLetteredByReason, unreadable[0], enforcerChecked, unanswered, rows);
         }
     }
 
@@ -277,6 +282,13 @@ public final class Reconciler {
         }
     }
 
+    /** A source record some stage dead-lettered: by the stream (not counted), by the sink (no row), or both. */
+    private record DeadLettered(String reason, boolean byStream, boolean bySink) {
+        DeadLettered and(DeadLettered other) {
+            return new DeadLettered(reason, byStream || other.byStream, bySink || other.bySink);
+        }
+    }
+
     /** One user's accepted events of the month, in topic order. */
     private static final class UserEvents {
         final Map<String, UsageEvent> firstSeen = new HashMap<>();
@@ -284,9 +296,11 @@ public final class Reconciler {
         long rowUnits;
         long deadLettered;
 
-        void add(UsageEvent event) {
-            firstSeen.putIfAbsent(event.eventId(), event);
-            if (rows.add(event.eventId() + '\u0000' + event.occurredAt())) {
+        void add(UsageEvent event, boolean counted, boolean stored) {
+            if (counted) {
+                firstSeen.putIfAbsent(event.eventId(), event);
+            }
+            if (stored && rows.add(event.eventId() + '\u0000' + event.occurredAt())) {
                 rowUnits += event.units();
             }
         }

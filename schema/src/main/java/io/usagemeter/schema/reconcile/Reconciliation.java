@@ -18,7 +18,8 @@ import java.util.UUID;
  * @param lag records each stage has still to process, by stage ({@link Stage})
  * @param deadLetterReasons dead-lettered usage events of the month by reason
  * @param unreadable records of the events topic that cannot be read and were not dead-lettered (yet)
- * @param enforcerChecked false when the enforcer's {@code used} could not be asked (left out of the comparison)
+ * @param enforcerChecked false when the enforcer's {@code used} was not asked (left out of the comparison)
+ * @param enforcerUnanswered users the enforcer could not answer for (restoring, or not reachable): in flight
  */
 public record Reconciliation(
         YearMonth month,
@@ -31,6 +32,7 @@ public record Reconciliation(
         Map<String, Long> deadLetterReasons,
         long unreadable,
         boolean enforcerChecked,
+        long enforcerUnanswered,
         List<UserReconciliation> users) {
 
     public Reconciliation {
