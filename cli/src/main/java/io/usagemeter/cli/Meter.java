@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             AdminCommand.class,
             TokensCommand.class,
             LoadCommand.class,
+            ReconcileCommand.class,
         })
 public final class Meter implements Runnable {
 

@@ -21,6 +21,8 @@ import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.json.Json;
+import io.usagemeter.schema.reconcile.Reconciler;
+import io.usagemeter.schema.reconcile.ReconcileSources;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
 import java.time.Duration;
@@ -28,11 +30,16 @@ import java.time.Instant;
 import java.time.YearMonth;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,18 +59,25 @@ final class AdminRoutes {
     private final ReplayRunner replays;
     private final Clock clock;
     private final ResetHorizon resetHorizon;
+    private final ReconcileSources reconcileSources;
+    private final Properties kafka;
+    private final DSLContext dsl;
 
     /**
      * @param replays runs {@code POST /v1/admin/replay}; null answers the replay routes 503 (this process cannot replay)
      */
     AdminRoutes(Supplier<LimitQueries> queries, AdminReports reports, Producer<String, AdminCommand> commands,
-                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon) {
+                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon, ReconcileSources reconcileSources,
+                Properties kafka, DSLContext dsl) {
         this.queries = queries;
         this.reports = reports;
         this.commands = commands;
         this.replays = replays;
         this.clock = clock;
         this.resetHorizon = resetHorizon;
+        this.reconcileSources = reconcileSources;
+        this.kafka = kafka;
+        this.dsl = dsl;
     }
 
     @FunctionalInterface
@@ -84,7 +98,8 @@ final class AdminRoutes {
                 Route.post("/v1/admin/users/{user_id}/credits", "admin_credits", admin, asAdmin(this::addCredits)),
                 Route.put("/v1/admin/users/{user_id}/plan", "admin_plan", admin, asAdmin(this::setPlan)),
                 Route.post("/v1/admin/replay", "admin_replay", admin, asAdmin(this::startReplay)),
-                Route.get("/v1/admin/replay/{job_id}", "admin_replay_job", admin, asAdmin(this::getReplay)));
+                Route.get("/v1/admin/replay/{job_id}", "admin_replay_job", admin, asAdmin(this::getReplay)),
+                Route.get("/v1/admin/reconcile", "admin_reconcile", admin, asAdmin(this::reconcile)));
     }
 
     private void getUsers(Context ctx, AdminIdentity admin) {
@@ -171,6 +186,41 @@ final class AdminRoutes {
         ReplayRunner.JobStatus job = requireReplays().job(ctx.pathParam("job_id"))
                 .orElseThrow(() -> new HttpProblem(404, "no replay job " + ctx.pathParam("job_id") + " on this instance"));
         ServiceServer.json(ctx, 200, job);
+    }
+
+    /** {@code GET /v1/admin/reconcile?month=&user_id=}: the month compared across the pipeline ({@link Reconciler}). */
+    private void reconcile(Context ctx, AdminIdentity admin) {
+        YearMonth month = RequestParams.month(ctx.queryParam("month"), clock);
+        String rawUser = ctx.queryParam("user_id");
+        UUID user = null;
+        if (rawUser != null && !rawUser.isBlank()) {
+            if (!RequestParams.isUuidText(rawUser)) {
+                throw HttpProblem.badField("malformed user_id", "user_id", "must be a UUID, was '" + rawUser + "'");
+            }
+            user = UUID.fromString(rawUser);
+        }
+        String authorization = ctx.header("Authorization");
+        LimitQueries q = LimitRoutes.requireQueries(queries);
+        Reconciler reconciler = new Reconciler(kafka, dsl, (u, m) -> enforcerUnits(q, u, m, authorization),
+                reconcileSources, clock);
+        try {
+            ServiceServer.json(ctx, 200, reconciler.reconcile(month, user));
+        } catch (KafkaException | IllegalStateException | DataAccessException e) {
+            throw new HttpProblem(503, "cannot reconcile now", List.of(String.valueOf(e.getMessage())));
+        }
+    }
+
+    private static OptionalLong enforcerUnits(LimitQueries q, UUID user, YearMonth month, String authorization) {
+        try {
+            Outcome<MonthlySummary> outcome = q.usage(user, month, false, authorization);
+            if (outcome instanceof Outcome.Unavailable<?>
+                    || outcome instanceof Outcome.Forwarded<?> forwarded && forwarded.status() != 200) {
+                return OptionalLong.empty();
+            }
+            return OptionalLong.of(resolve(outcome, MonthlySummary.class).units());
+        } catch (JsonProcessingException | RuntimeException e) {
+            return OptionalLong.empty();
+        }
     }
 
     private ReplayRunner requireReplays() {

@@ -6,6 +6,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.enforcer.admin.ReplayRunner;
 import io.usagemeter.enforcer.db.AdminReports;
+import io.usagemeter.schema.reconcile.ReconcileSources;
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
@@ -88,6 +89,15 @@ public final class EnforcerService implements AutoCloseable {
      */
     public EnforcerService(EnforcerConfig config, DSLContext dsl, Clock clock, Properties streamsOverrides,
                            ReplayRunner replays) {
+        this(config, dsl, clock, streamsOverrides, replays, ReconcileSources.fromEnv(System.getenv()));
+    }
+
+    /**
+     * @param reconcileSources whose progress explains a difference in {@code GET /v1/admin/reconcile} (the
+     *     enforcer's own group is always this service's application id)
+     */
+    public EnforcerService(EnforcerConfig config, DSLContext dsl, Clock clock, Properties streamsOverrides,
+                           ReplayRunner replays, ReconcileSources reconcileSources) {
         this.replays = replays;
         this.config = config;
         this.dsl = dsl;
@@ -99,7 +109,8 @@ public final class EnforcerService implements AutoCloseable {
                 new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer());
         LimitRoutes limits = new LimitRoutes(() -> queries, () -> replayWatch, registry, clock);
         AdminRoutes admin = new AdminRoutes(() -> queries, new AdminReports(dsl), commands, replays, clock,
-                config.resetHorizon());
+                config.resetHorizon(), reconcileSources.withEnforcerGroup(config.applicationId()),
+                config.adminProperties(), dsl);
         this.server = ServiceServer.builder("enforcer", registry)
                 .limits(config.httpLimits())
                 .responseBufferSize(RESPONSE_BUFFER_BYTES)
