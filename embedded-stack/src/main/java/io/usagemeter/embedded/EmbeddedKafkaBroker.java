@@ -1,5 +1,6 @@
 package io.usagemeter.embedded;
 
+import io.usagemeter.embedded.internal.BrokerFaults;
 import io.usagemeter.embedded.internal.BrokerLogging;
 import io.usagemeter.embedded.internal.Directories;
 import java.io.ByteArrayOutputStream;
@@ -18,6 +19,7 @@ import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
@@ -102,6 +104,22 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw e;
         }
         return broker;
+    }
+
+    /**
+     * Kafka halts the whole JVM when a broker or controller hits a fatal fault (for instance when
+     * its metadata log cannot be flushed), without running shutdown hooks. From this call on, every
+     * embedded broker in this JVM hands such a fault to {@code handler} instead, once, on a thread
+     * of its own, with the fault Kafka logged and its root cause; the JVM keeps running so that the
+     * caller can stop the rest in order and then exit. The broker that failed is unusable: stop it.
+     */
+    public static void onFatalFault(Consumer<String> handler) {
+        BrokerFaults.handleWith(handler);
+    }
+
+    /** A fatal fault halts the JVM again, as Kafka does by default. */
+    public static void haltOnFatalFault() {
+        BrokerFaults.reset();
     }
 
     /** {@code host:port} for the clients' {@code bootstrap.servers}. */
