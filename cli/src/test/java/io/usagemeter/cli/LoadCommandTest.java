@@ -149,6 +149,31 @@ class LoadCommandTest {
     }
 
     @Test
+    void aServerThatDiesMidRunEndsEveryRequestWithAKindAndTheRunStillEnds() throws Exception {
+        IngestService dying = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), dbUrl,
+                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+        Map<String, String> dyingEnv = Map.of("METER_INGEST_URL", "http://localhost:" + dying.port(),
+                "METER_API_KEY", env.get("METER_API_KEY"));
+        Thread stop = new Thread(() -> {
+            LockSupport.parkNanos(Duration.ofMillis(1500).toNanos());
+            dying.close();
+        });
+        stop.start();
+        Run load = run(dyingEnv, "--rate", "100", "--duration", "3s", "--timeout", "2s");
+        stop.join();
+
+        assertThat(load.exit()).isEqualTo(1);
+        Matcher answers = Pattern.compile("answers: (.*)\\n").matcher(load.out());
+        assertThat(answers.find()).as(load.out()).isTrue();
+        assertThat(answers.group(1)).startsWith("202 ").contains("connect refused ");
+        long total = 0;
+        for (Matcher n = Pattern.compile("(?:^|· )[^·(]*? ([\\d,]+)(?: \\([^)]*\\))?(?= ·|$)").matcher(answers.group(1)); n.find(); ) {
+            total += Long.parseLong(n.group(1).replace(",", ""));
+        }
+        assertThat(total).as("every one of the 300 requests ended with a kind: " + answers.group(1)).isEqualTo(300);
+    }
+
+    @Test
     void neverHoldsMoreConnectionsThanAskedAndReusesThem() throws Exception {
         Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "counts sockets in /proc/net");
         int port = ingest.port();

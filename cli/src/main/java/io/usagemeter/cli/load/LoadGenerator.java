@@ -128,6 +128,7 @@ public final class LoadGenerator {
         final SelectionKey key;
         final ResponseReader reader = new ResponseReader();
         boolean connected;
+        boolean closed;
         Request request;
         ByteBuffer out;
 
@@ -436,9 +437,11 @@ public final class LoadGenerator {
         }
 
         private void close(Connection c) {
-            if (!c.channel.isOpen()) {
+            // Not channel.isOpen(): a failed finishConnect closes the channel by itself.
+            if (c.closed) {
                 return;
             }
+            c.closed = true;
             if (c.request != null) {
                 c.request = null;
                 busy--;
