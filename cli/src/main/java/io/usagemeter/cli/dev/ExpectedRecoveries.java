@@ -22,8 +22,14 @@ final class ExpectedRecoveries extends TurboFilter {
 
     private static final org.slf4j.Logger log = LoggerFactory.getLogger(ExpectedRecoveries.class);
     private static final String STREAMS = "org.apache.kafka.streams";
-    /** The message Kafka Streams logs once it rebuilds the corrupted tasks: the one line shown, reworded. */
-    private static final String REBUILDING = "Detected the states of tasks {} are corrupted";
+    /**
+     * The message Kafka Streams logs once it rebuilds the corrupted tasks: the one line shown, reworded.
+     * Its loggers hand logback the message already formatted and prefixed ("stream-thread [...] "), so
+     * the messages are matched inside, and the task list is read from the text.
+     */
+    private static final Pattern REBUILDING = Pattern.compile("Detected the states of tasks (\\[[^\\]]*\\]) are corrupted");
+    /** The exception classes a "Get exceptions for the following tasks: {0_1=...}" message lists. */
+    private static final Pattern LISTED_EXCEPTION = Pattern.compile("=([\\w.$]+(?:Exception|Error))");
     /** What it logs on the way there, each time the same recovery. */
     private static final List<String> ON_THE_WAY = List.of(
             "did not find checkpoint offsets while stores are not empty",
@@ -43,11 +49,10 @@ final class ExpectedRecoveries extends TurboFilter {
         if (format == null || level == null || !level.isGreaterOrEqual(Level.WARN) || !logger.getName().startsWith(STREAMS)) {
             return FilterReply.NEUTRAL;
         }
-        // Kafka Streams prefixes its formats with the thread ("stream-thread [...] "): match inside.
-        if (format.contains(REBUILDING)) {
+        Matcher rebuilding = REBUILDING.matcher(format);
+        if (rebuilding.find() && onlyTaskCorruption(format, params, t)) {
             log.info("{}: local state of tasks {} not trusted after an unclean stop; rebuilding it from the changelog"
-                    + " topics (expected under exactly-once after a kill)", application(), params != null && params.length > 0
-                    ? params[0] : "?");
+                    + " topics (expected under exactly-once after a kill)", application(), rebuilding.group(1));
             return FilterReply.DENY;
         }
         if (ON_THE_WAY.stream().anyMatch(format::contains) && onlyTaskCorruption(format, params, t)) {
@@ -60,6 +65,12 @@ final class ExpectedRecoveries extends TurboFilter {
     private static boolean onlyTaskCorruption(String format, Object[] params, Throwable t) {
         if (t != null && !(t instanceof TaskCorruptedException)) {
             return false;
+        }
+        Matcher listed = LISTED_EXCEPTION.matcher(format);
+        while (listed.find()) {
+            if (!listed.group(1).equals(TaskCorruptedException.class.getName())) {
+                return false;
+            }
         }
         boolean aboutCorruption = t != null || format.contains("corrupted") || format.contains("checkpoint offsets");
         for (Object param : params == null ? new Object[0] : params) {
