@@ -1,5 +1,7 @@
 package io.usagemeter.aggregator;
 
+import io.usagemeter.kit.HttpLimits;
+import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.aggregator.internal.DeadLetterDeserializationHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProcessingHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProductionHandler;
@@ -46,7 +48,8 @@ public record AggregatorConfig(
         int streamThreads,
         ThreadFailureBudget threadFailures,
         int httpPort,
-        YearMonth publishFrom) {
+        YearMonth publishFrom,
+        HttpLimits httpLimits) {
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-aggregator";
     public static final int DEFAULT_HTTP_PORT = 8082;
@@ -68,6 +71,7 @@ public record AggregatorConfig(
         Objects.requireNonNull(commitInterval, "commitInterval");
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(threadFailures, "threadFailures");
+        httpLimits = httpLimits == null ? HttpLimits.defaults() : httpLimits;
         if (dedupeWindow.isNegative() || dedupeWindow.isZero()) {
             throw new IllegalArgumentException("dedupe window must be positive, was " + dedupeWindow);
         }
@@ -89,6 +93,8 @@ public record AggregatorConfig(
     /** Reads the configuration from {@code env} (normally {@link System#getenv()}), failing fast on bad values. */
     public static AggregatorConfig fromEnv(Map<String, String> env) {
         MeterEnvironment e = MeterEnvironment.of(env);
+        // The sink next to the Streams app reads it: a placeholder secret stops the process here, with its name.
+        PlaceholderSecrets.refuse("METER_DB_PASSWORD", env.get("METER_DB_PASSWORD"));
         return new AggregatorConfig(
                 e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
                 e.string("METER_AGGREGATOR_APPLICATION_ID", DEFAULT_APPLICATION_ID),
@@ -102,7 +108,8 @@ public record AggregatorConfig(
                         e.positiveInt("METER_AGGREGATOR_THREAD_REPLACEMENTS", 3),
                         e.isoDuration("METER_AGGREGATOR_THREAD_REPLACEMENT_PERIOD", Duration.ofMinutes(10))),
                 e.port("METER_AGGREGATOR_HTTP_PORT", DEFAULT_HTTP_PORT),
-                month(e.string("METER_AGGREGATOR_PUBLISH_FROM", "")));
+                month(e.string("METER_AGGREGATOR_PUBLISH_FROM", "")),
+                HttpLimits.fromEnv(env));
     }
 
     private static YearMonth month(String text) {
@@ -124,13 +131,13 @@ public record AggregatorConfig(
 
     public AggregatorConfig withApplicationId(String id) {
         return new AggregatorConfig(bootstrapServers, id, dedupeWindow, retentionMonths, resetHorizonMonths,
-                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom);
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, publishFrom, httpLimits);
     }
 
     /** The same settings, publishing summaries of {@code month} and later only (null: every month). */
     public AggregatorConfig withPublishFrom(YearMonth month) {
         return new AggregatorConfig(bootstrapServers, applicationId, dedupeWindow, retentionMonths, resetHorizonMonths,
-                commitInterval, stateDir, streamThreads, threadFailures, httpPort, month);
+                commitInterval, stateDir, streamThreads, threadFailures, httpPort, month, httpLimits);
     }
 
     /**

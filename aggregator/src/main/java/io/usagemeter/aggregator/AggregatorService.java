@@ -1,22 +1,20 @@
 package io.usagemeter.aggregator;
 
-import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.usagemeter.aggregator.internal.ThreadReplacementPolicy;
+import io.usagemeter.kit.JvmMetrics;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.UsageSink;
 import io.usagemeter.schema.streams.LocalStateRecovery;
+import io.usagemeter.schema.streams.ThreadReplacementPolicy;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -26,6 +24,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,11 +40,13 @@ public final class AggregatorService implements AutoCloseable {
     private final Clock clock;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+    private final AutoCloseable jvmMetrics;
     private final AggregatorHttp http;
     private final UsageSink sink;
     /** Set by {@link #start()}: the instance that runs (a first one whose local state could not be opened is closed). */
     private volatile KafkaStreams streams;
+    /** Replicas of {@code meter.usage-events}, read at start: the replication of the internal topics too. */
+    private volatile int inputReplicas = 1;
     private KafkaStreamsMetrics streamsMetrics;
 
     /** The Streams app alone (summaries to Kafka, nothing to PostgreSQL). */
@@ -60,18 +61,18 @@ public final class AggregatorService implements AutoCloseable {
     public AggregatorService(AggregatorConfig config, Clock clock, SinkConfig sinkConfig) {
         this.config = Objects.requireNonNull(config, "config");
         this.clock = Objects.requireNonNull(clock, "clock");
-        new JvmMemoryMetrics().bindTo(registry);
-        gcMetrics.bindTo(registry);
-        new JvmThreadMetrics().bindTo(registry);
-        new ProcessorMetrics().bindTo(registry);
+        this.jvmMetrics = JvmMetrics.bindTo(registry);
         this.sink = sinkConfig == null ? null : new UsageSink(sinkConfig, sinkConfig.dataSource(), clock, registry);
-        this.http = new AggregatorHttp(this::state, () -> sink == null || sink.ready(), registry);
+        this.http = new AggregatorHttp(this::state, () -> sink == null || sink.ready(), registry, config.httpLimits());
     }
 
     /** A new, not yet started instance of the topology with its handlers. */
     private KafkaStreams newStreams() {
-        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), config.streamsProperties());
-        instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy(
+        Properties props = config.streamsProperties();
+        // Internal topics replicated as the input topics were created (TopicSettings, resolved against the cluster).
+        props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, inputReplicas);
+        KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config), props);
+        instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("aggregator",
                 config.threadFailures().replacements(), config.threadFailures().period(), clock));
         instance.setStateListener((now, before) -> {
             LOG.info("aggregator {} -> {}", before, now);
@@ -125,6 +126,7 @@ public final class AggregatorService implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while checking the topics", e);
         }
+        inputReplicas = topics.get(events).partitions().get(0).replicas().size();
         int eventPartitions = topics.get(events).partitions().size();
         int commandPartitions = topics.get(commands).partitions().size();
         if (eventPartitions != commandPartitions) {
@@ -173,7 +175,11 @@ public final class AggregatorService implements AutoCloseable {
                     .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
             streamsMetrics.close();
         }
-        gcMetrics.close();
+        try {
+            jvmMetrics.close();
+        } catch (Exception e) {
+            LOG.warn("could not close the JVM metrics: {}", e.toString());
+        }
         registry.close();
     }
 }

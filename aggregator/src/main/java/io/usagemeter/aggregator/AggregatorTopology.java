@@ -1,6 +1,7 @@
 package io.usagemeter.aggregator;
 
 import io.usagemeter.aggregator.internal.MonthlyUsageLedger.LedgerSettings;
+import io.usagemeter.aggregator.internal.RecentEventsStore;
 import io.usagemeter.aggregator.internal.StoreSerdes;
 import io.usagemeter.aggregator.internal.UsageEventProcessor;
 import io.usagemeter.aggregator.internal.UsageResetProcessor;
@@ -8,6 +9,7 @@ import io.usagemeter.aggregator.internal.UserPartitioner;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.serde.JsonSerde;
 import io.usagemeter.schema.topics.Topic;
@@ -31,8 +33,9 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * The aggregator's topology: usage events and usage resets, both keyed by {@code user_id} and
- * co-partitioned, update the same per-task stores, and every changed monthly summary goes to the
- * compacted summaries topic in the partition of its user. No re-keying, so no repartition topic.
+ * co-partitioned, update the same per-task stores, and the changed monthly summaries go to the
+ * compacted summaries topic in the partition of their user, each at most once per commit interval.
+ * No re-keying, so no repartition topic.
  */
 public final class AggregatorTopology {
 
@@ -45,20 +48,17 @@ public final class AggregatorTopology {
     public static final String PUBLISH_FROM_FILTER = "summaries-from-publish-month";
     public static final String SUMMARIES_SINK = "usage-summaries-sink";
 
-    /** The latest {@code occurred_at} seen by the task: the clock of every decision. */
-    public static final String EVENT_TIME_STORE = "aggregator-event-time";
-    /** {@code user|event_id → occurred_at}: the dedupe memory, purged past the dedupe window. */
-    public static final String SEEN_EVENTS_STORE = "aggregator-seen-events";
-    /** Every counted event of the months within the reset horizon, ordered by time within a user's month. */
-    public static final String COUNTED_EVENTS_STORE = "aggregator-counted-events";
+    /**
+     * The dedupe memory: the events of the last dedupe window with their summary fields, and the task's
+     * latest event time; held in memory, stored as one chunk per commit ({@link RecentEventsStore}).
+     */
+    public static final String RECENT_EVENTS_STORE = "aggregator-recent-events";
     /** {@code month|user → reset_at}, the latest reset of each user's month. */
     public static final String USAGE_RESETS_STORE = "aggregator-usage-resets";
     /** {@code month|user → summary} for the months within the retention. */
     public static final String MONTHLY_SUMMARIES_STORE = "aggregator-monthly-summaries";
 
-    private static final String[] STORES = {
-        EVENT_TIME_STORE, SEEN_EVENTS_STORE, COUNTED_EVENTS_STORE, USAGE_RESETS_STORE, MONTHLY_SUMMARIES_STORE
-    };
+    private static final String[] STORES = {RECENT_EVENTS_STORE, USAGE_RESETS_STORE, MONTHLY_SUMMARIES_STORE};
     private static final Serde<Instant> INSTANT = new JsonSerde<>(Instant.class);
     private static final Duration MIN_PURGE_INTERVAL = Duration.ofMinutes(1);
 
@@ -82,21 +82,21 @@ public final class AggregatorTopology {
     /** {@code live}: publish the changed summaries and log the stores; otherwise neither (a replay's rebuild). */
     private static Topology build(AggregatorConfig config, boolean live) {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(config.streamsProperties())));
-        builder.addStateStore(store(EVENT_TIME_STORE, Serdes.Long(), true, live));
-        builder.addStateStore(store(SEEN_EVENTS_STORE, Serdes.Long(), false, live));
-        builder.addStateStore(store(COUNTED_EVENTS_STORE, StoreSerdes.countedEvents(), false, live));
-        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, true, live));
-        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), true, live));
+        builder.addStateStore(RecentEventsStore.builder(RECENT_EVENTS_STORE, config.dedupeWindow(), live));
+        builder.addStateStore(store(USAGE_RESETS_STORE, INSTANT, live));
+        builder.addStateStore(store(MONTHLY_SUMMARIES_STORE, StoreSerdes.summaries(), live));
 
-        LedgerSettings settings = new LedgerSettings(
-                config.dedupeWindow(), config.retentionMonths(), config.resetHorizonMonths());
+        LedgerSettings settings = new LedgerSettings(config.dedupeWindow(), config.retentionMonths());
+        ResetHorizon horizon = new ResetHorizon(config.resetHorizonMonths());
         Duration purgeInterval = max(config.dedupeWindow().dividedBy(4), MIN_PURGE_INTERVAL);
+        Duration publishInterval = live ? config.commitInterval() : null;
 
         KStream<MonthlySummaryKey, MonthlySummary> fromEvents = source(builder, Topics.USAGE_EVENTS, USAGE_EVENTS_SOURCE)
-                .process(() -> new UsageEventProcessor(settings, purgeInterval), Named.as(COUNT_USAGE_PROCESSOR), STORES);
+                .process(() -> new UsageEventProcessor(settings, purgeInterval, publishInterval),
+                        Named.as(COUNT_USAGE_PROCESSOR), STORES);
         KStream<MonthlySummaryKey, MonthlySummary> fromResets =
                 source(builder, Topics.ADMIN_COMMANDS, ADMIN_COMMANDS_SOURCE)
-                        .process(() -> new UsageResetProcessor(settings), Named.as(APPLY_RESETS_PROCESSOR), STORES);
+                        .process(() -> new UsageResetProcessor(settings, horizon), Named.as(APPLY_RESETS_PROCESSOR), STORES);
 
         if (live) {
             Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
@@ -116,17 +116,15 @@ public final class AggregatorTopology {
         return builder.stream(topic.name(), Consumed.with(topic.keySerde(), topic.valueSerde()).withName(name));
     }
 
-    private static <V> StoreBuilder<KeyValueStore<String, V>> store(String name, Serde<V> values, boolean hotKeys,
-                                                                    boolean logged) {
+    private static <V> StoreBuilder<KeyValueStore<String, V>> store(String name, Serde<V> values, boolean logged) {
         StoreBuilder<KeyValueStore<String, V>> store =
                 Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(), values);
         if (!logged) {
             store = store.withLoggingDisabled();
         }
-        // Summaries and the high water are rewritten, resets read, for every event: the cache serves
-        // them and coalesces writes per commit. Seen and counted events are written once each, so
-        // caching them would only cost memory.
-        return hotKeys ? store.withCachingEnabled() : store.withCachingDisabled();
+        // Summaries are rewritten, resets read, for every event: the cache serves them and coalesces
+        // the writes of each key to one changelog record per commit.
+        return store.withCachingEnabled();
     }
 
     private static Duration max(Duration a, Duration b) {

@@ -62,9 +62,13 @@ class AggregatorBrokerTest {
 
     private static final int USERS = 300;
     private static final int EVENTS = 30_000;
-    /** Event times in the past month: the broker refuses record times more than an hour ahead of its clock. */
-    private static final Instant START = Instant.now().truncatedTo(ChronoUnit.DAYS).minus(Duration.ofDays(30));
+    /**
+     * Event times in the 20 days before the last ten minutes: the broker refuses record times more than an
+     * hour ahead of its clock, and the other tests' events on these topics are never later than now.
+     */
+    private static final Instant END = Instant.now().minus(Duration.ofMinutes(10)).truncatedTo(ChronoUnit.MILLIS);
     private static final long SPAN_MS = Duration.ofDays(20).toMillis();
+    private static final Instant START = END.minusMillis(SPAN_MS);
 
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
@@ -94,10 +98,23 @@ class AggregatorBrokerTest {
             }
         }
 
-        /** {@code count} more events, one in ten a retry of any earlier one, and {@code resets} more resets. */
+        /**
+         * {@code count} more events, one in ten a retry of any earlier one, and {@code resets} more resets. The
+         * first batch starts with one event per user at the end of the span, so the clock of every partition
+         * is at its end from the start: every retry is inside the dedupe window (it counts once), every reset
+         * too (it is applied), whatever else the topics hold.
+         */
         Workload add(int count, int resets) {
             List<UsageEvent> batch = new ArrayList<>();
             List<AdminCommand.ResetUsage> resetBatch = new ArrayList<>();
+            if (sent.isEmpty()) {
+                for (UUID user : users) {
+                    UsageEvent clock = new UsageEvent("clock-" + user, user, END, Provider.OTHER, "/api", "GET", 200,
+                            1, 1, 1, 0, 1);
+                    distinct.add(clock);
+                    batch.add(clock);
+                }
+            }
             for (int i = 0; i < count; i++) {
                 int earlier = sent.size() + batch.size();
                 if (earlier > 0 && random.nextInt(10) == 0) {
@@ -113,7 +130,9 @@ class AggregatorBrokerTest {
                 batch.add(e);
             }
             for (int i = 0; i < resets; i++) {
-                Instant at = randomTime();
+                // Inside the dedupe window of the latest event time however the partitions interleave.
+                Instant at = END.minus(Duration.ofHours(36))
+                        .plusMillis((long) (random.nextDouble() * Duration.ofHours(36).toMillis()));
                 resetBatch.add(new AdminCommand.ResetUsage("reset-" + this.resets.size() + "-" + i,
                         users.get(random.nextInt(users.size())), YearMonth.from(at.atOffset(ZoneOffset.UTC)), at, at,
                         "admin@test"));
@@ -217,7 +236,8 @@ class AggregatorBrokerTest {
             assertThat(get(service, "/health/live").statusCode()).isEqualTo(200);
             HttpResponse<String> metrics = get(service, "/metrics");
             assertThat(metrics.statusCode()).isEqualTo(200);
-            assertThat(metrics.body()).contains("kafka_stream_").contains("jvm_memory_used_bytes");
+            assertThat(metrics.body()).contains("kafka_stream_").contains("jvm_memory_used_bytes", "jvm_gc_",
+                    "jvm_threads_live_threads", "jvm_classes_loaded_classes", "system_cpu_count", "process_uptime_seconds");
         }
     }
 
@@ -233,11 +253,57 @@ class AggregatorBrokerTest {
             awaitReference(workload, 0);
         }
 
-        // A new state directory: every store (seen events, counted events, resets) is restored from its changelog.
+        // A new state directory: every store (recent events, summaries, resets) is restored from its changelog.
         workload.add(3_000, 8);
         try (AggregatorService service = new AggregatorService(
                 AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), secondState)
                         .withApplicationId(applicationId), Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            awaitReference(workload, 0);
+        }
+    }
+
+    /**
+     * Summaries are published once per commit interval (8 s here). An aggregator stopped inside its first interval
+     * has counted events but published nothing; its stop commits the counts, the dedupe memory and the
+     * months still to publish, and the next start publishes them: the topic ends exact, retries once.
+     */
+    @Test
+    void summaries_counted_inside_a_publication_interval_are_published_after_a_restart(@TempDir Path state)
+            throws Exception {
+        Workload workload = new Workload(4545L, 40).add(3_000, 4);
+        String applicationId = "aggregator-interval-" + UUID.randomUUID();
+        AggregatorConfig slow = AggregatorConfig.fromEnv(Map.of(
+                        "METER_KAFKA_BOOTSTRAP", SharedEmbeddedKafka.bootstrapServers(),
+                        "METER_AGGREGATOR_STATE_DIR", state.toString(),
+                        "METER_AGGREGATOR_HTTP_PORT", "0",
+                        "METER_AGGREGATOR_COMMIT_INTERVAL", "PT8S"))
+                .withApplicationId(applicationId);
+        try (AggregatorService service = new AggregatorService(slow, Clock.systemUTC()).start()) {
+            produce(workload.lastEvents, workload.lastResets, false);
+            // Less than the 8 s after the tasks start when the first publication falls due (and the commit
+            // interval cannot exceed the transactions' 10 s timeout).
+            Thread.sleep(4_000);
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            consumer.subscribe(List.of(Topics.USAGE_SUMMARIES.name()));
+            Set<UUID> users = Set.copyOf(workload.users);
+            long published = 0;
+            for (int i = 0; i < 5; i++) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(300))) {
+                    if (users.contains(Topics.USAGE_SUMMARIES.keySerde().deserializer().deserialize(r.topic(), r.key())
+                            .userId())) {
+                        published++;
+                    }
+                }
+            }
+            assertThat(published).as("nothing published inside the first interval").isZero();
+        }
+
+        workload.add(1_000, 0);
+        AggregatorConfig fast = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), state)
+                .withApplicationId(applicationId);
+        try (AggregatorService service = new AggregatorService(fast, Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
         }

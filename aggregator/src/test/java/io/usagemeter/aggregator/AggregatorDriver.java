@@ -1,5 +1,7 @@
 package io.usagemeter.aggregator;
 
+import io.usagemeter.aggregator.internal.RecentEvents;
+import io.usagemeter.aggregator.internal.RecentEventsStore;
 import io.usagemeter.aggregator.internal.StateKeys;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.DeadLetter;
@@ -34,6 +36,7 @@ final class AggregatorDriver implements AutoCloseable {
     private final TestInputTopic<String, AdminCommand> commands;
     private final TestOutputTopic<MonthlySummaryKey, MonthlySummary> summaries;
     private final TestOutputTopic<byte[], DeadLetter> deadLetters;
+    private final Duration publishInterval;
     private int commandIds;
 
     AggregatorDriver(Path stateDir) {
@@ -52,6 +55,7 @@ final class AggregatorDriver implements AutoCloseable {
      */
     AggregatorDriver(AggregatorConfig config, Properties streamsProperties) {
         driver = new TopologyTestDriver(AggregatorTopology.build(config), streamsProperties);
+        publishInterval = config.commitInterval();
         events = driver.createInputTopic(Topics.USAGE_EVENTS.name(),
                 Topics.USAGE_EVENTS.keySerde().serializer(), Topics.USAGE_EVENTS.valueSerde().serializer());
         rawEvents = driver.createInputTopic(Topics.USAGE_EVENTS.name(), new StringSerializer(), new ByteArraySerializer());
@@ -116,14 +120,31 @@ final class AggregatorDriver implements AutoCloseable {
         return driver.getKeyValueStore(name);
     }
 
-    /** Every summary emitted since the last read, in order. */
+    /** The task's dedupe memory. */
+    RecentEvents recentEvents() {
+        return ((RecentEventsStore) driver.getStateStore(AggregatorTopology.RECENT_EVENTS_STORE)).memory();
+    }
+
+    /** Every summary emitted since the last read, in order, after the changed ones were published. */
     List<TestRecord<MonthlySummaryKey, MonthlySummary>> emitted() {
+        publish();
         return summaries.readRecordsToList();
     }
 
-    /** The latest summary per key emitted since the last read. */
+    /** The latest summary per key emitted since the last read, after the changed ones were published. */
     Map<MonthlySummaryKey, MonthlySummary> latest() {
+        publish();
         return summaries.readKeyValuesToMap();
+    }
+
+    /** Lets one publication interval of wall-clock time pass: the summaries changed since the last are sent. */
+    void publish() {
+        driver.advanceWallClockTime(publishInterval);
+    }
+
+    /** Summaries on the output topic now, without letting time pass. */
+    List<TestRecord<MonthlySummaryKey, MonthlySummary>> emittedSoFar() {
+        return summaries.readRecordsToList();
     }
 
     List<TestRecord<byte[], DeadLetter>> deadLetters() {

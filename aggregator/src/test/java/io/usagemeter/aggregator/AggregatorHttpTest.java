@@ -68,6 +68,27 @@ class AggregatorHttpTest {
         assertThat(metrics.body()).contains("meter_test_total 1.0");
     }
 
+    @Test
+    void health_and_errors_have_the_kits_shapes() throws Exception {
+        state.set(State.RUNNING);
+        JsonNode ready = Json.tree(get("/health/ready").body());
+        assertThat(ready.get("status").asText()).isEqualTo("UP");
+        assertThat(ready.at("/checks/streams/status").asText()).isEqualTo("UP");
+        assertThat(ready.at("/checks/sink/status").asText()).isEqualTo("UP");
+        HttpResponse<String> unknown = get("/v1/nothing");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(Json.tree(unknown.body()).get("error").asText()).isEqualTo("no route GET /v1/nothing");
+        assertThat(Json.tree(unknown.body()).get("details").isArray()).isTrue();
+    }
+
+    @Test
+    void a_connection_flood_leaves_it_alive() throws Exception {
+        try (AggregatorHttp capped = new AggregatorHttp(state::get, () -> true, registry,
+                io.usagemeter.kit.HttpLimits.defaults().withMaxConnections(16))) {
+            io.usagemeter.kit.testing.ConnectionFlood.check(capped.start(0), 16, 300);
+        }
+    }
+
     private HttpResponse<String> get(String path) throws Exception {
         return CLIENT.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(),
                 HttpResponse.BodyHandlers.ofString());

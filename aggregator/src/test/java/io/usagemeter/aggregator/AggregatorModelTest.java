@@ -15,11 +15,9 @@ import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.UUID;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
@@ -28,8 +26,9 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Property test: random sequences of events, resent events, late events and resets, in random
- * order, give exactly the summaries of a plain in-memory model of the contract. Each case is a
+ * Property test: random sequences of events, resent events, late events and resets (inside, at the
+ * edge of and before the dedupe window), in random order, give exactly the summaries of a plain
+ * in-memory model of the contract. Each case is a
  * seed; a failure names it, and {@link #CASES} seeds are fixed so the suite is reproducible.
  *
  * <p>The model is deliberately naive: it keeps every accepted event and filters by each month's
@@ -81,6 +80,7 @@ class AggregatorModelTest {
         List<UUID> users = List.of(new UUID(seedBits(random), 1), new UUID(seedBits(random), 2), new UUID(seedBits(random), 3));
         List<UsageEvent> sent = new ArrayList<>();
         List<Object> inputs = new ArrayList<>();
+        Instant latest = null;
         int size = 20 + random.nextInt(130);
         for (int i = 0; i < size; i++) {
             int dice = random.nextInt(100);
@@ -92,7 +92,9 @@ class AggregatorModelTest {
                 e = withTime(earlier, randomTime(random));
             } else if (dice < 30) {
                 UUID user = users.get(random.nextInt(users.size()));
-                Instant at = randomTime(random);
+                // Most near the latest event time (inside the window, or just before it), some anywhere.
+                Instant at = random.nextBoolean() || latest == null ? randomTime(random)
+                        : latest.plusMillis((long) ((random.nextDouble() * 2 - 1.5) * WINDOW.toMillis()));
                 YearMonth month = YearMonth.from(at.atOffset(ZoneOffset.UTC));
                 inputs.add(new AdminCommand.ResetUsage("reset-" + i, user, month, at, at, "admin@test"));
                 continue;
@@ -101,6 +103,7 @@ class AggregatorModelTest {
             }
             sent.add(e);
             inputs.add(e);
+            latest = latest == null || e.occurredAt().isAfter(latest) ? e.occurredAt() : latest;
         }
         return inputs;
     }
@@ -125,29 +128,36 @@ class AggregatorModelTest {
                 e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), e.units());
     }
 
-    /** The contract, naively: remember everything, decide dedupe in arrival order, apply the latest reset at the end. */
+    /**
+     * The contract, naively: remember everything, decide dedupe in arrival order, apply the latest
+     * accepted reset at the end. An event is remembered at the latest event time once it is seen and
+     * recognised for the window after; a reset is refused when it falls inside its month and before
+     * the window (the events after it are no longer all remembered).
+     */
     private static final class Model {
         private long highWater = Long.MIN_VALUE;
-        private final Map<String, Long> seen = new HashMap<>();
-        private final Set<String> acceptedIdentities = new HashSet<>();
+        private final Map<String, Long> rememberedAt = new HashMap<>();
         private final List<UsageEvent> accepted = new ArrayList<>();
         private final Map<MonthlySummaryKey, Instant> latestReset = new HashMap<>();
 
         void event(UsageEvent e) {
-            long at = e.occurredAt().toEpochMilli();
-            highWater = Math.max(highWater, at);
+            highWater = Math.max(highWater, e.occurredAt().toEpochMilli());
             String id = e.userId() + "/" + e.eventId();
-            Long seenAt = seen.get(id);
-            boolean duplicate = (seenAt != null && seenAt >= highWater - WINDOW.toMillis())
-                    || acceptedIdentities.contains(id + "@" + e.occurredAt());
-            if (!duplicate) {
-                seen.put(id, at);
-                acceptedIdentities.add(id + "@" + e.occurredAt());
+            Long at = rememberedAt.get(id);
+            if (at == null || at < highWater - WINDOW.toMillis()) {
+                rememberedAt.put(id, highWater);
                 accepted.add(e);
             }
         }
 
         void reset(AdminCommand.ResetUsage r) {
+            Instant monthStart = r.month().atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+            Instant monthEnd = r.month().plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+            boolean beforeWindow = highWater != Long.MIN_VALUE
+                    && r.resetAt().toEpochMilli() < highWater - WINDOW.toMillis();
+            if (beforeWindow && !r.resetAt().isBefore(monthStart) && r.resetAt().isBefore(monthEnd)) {
+                return;
+            }
             latestReset.merge(new MonthlySummaryKey(r.userId(), r.month()), r.resetAt(),
                     (a, b) -> a.isAfter(b) ? a : b);
         }

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
@@ -79,14 +80,30 @@ class AggregatorTopologyTest {
         }
 
         @Test
-        void a_retry_arriving_after_the_window_is_still_recognised_while_its_month_is_kept() {
+        void a_retry_arriving_after_the_window_counts_again() {
             UsageEvent first = event("evt-1", ALICE, "2028-03-01T10:00:00Z");
             driver.send(first, event("evt-2", ALICE, "2028-03-05T10:00:00Z"));
+            // Remembered at 03-01 10:00, forgotten 48 h later on the task's event-time clock.
             driver.send(first);
 
-            assertThat(driver.stored(ALICE, MAR_2028).calls()).isEqualTo(2);
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).isEqualTo(3);
         }
 
+        @Test
+        void a_late_event_is_remembered_from_when_it_is_seen_so_its_retries_count_once() {
+            driver.send(event("now", ALICE, "2028-03-20T10:00:00Z"));
+            UsageEvent late = event("late", ALICE, "2028-03-02T10:00:00Z");
+            driver.send(late);
+            driver.send(event("later", ALICE, "2028-03-22T09:00:00Z"), late);
+
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("late counted once, within 48 h of when it was seen")
+                    .isEqualTo(3);
+
+            driver.send(event("much-later", ALICE, "2028-03-22T11:00:00Z"), late);
+
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("more than 48 h after it was seen: counts again")
+                    .isEqualTo(5);
+        }
         @Test
         void the_same_event_id_at_a_time_beyond_the_window_counts_again() {
             driver.send(event("evt-1", ALICE, "2028-03-01T10:00:00Z"), event("evt-2", ALICE, "2028-03-05T10:00:00Z"));
@@ -97,16 +114,23 @@ class AggregatorTopologyTest {
         }
 
         @Test
-        void a_purge_does_not_change_decisions() {
+        void dropping_a_forgotten_segment_does_not_change_decisions() {
+            // Segments are a quarter of the window (12 h): evt-1 is remembered in [03-01 00:00, 12:00).
             UsageEvent first = event("evt-1", ALICE, "2028-03-01T10:00:00Z");
-            driver.send(first, event("evt-2", ALICE, "2028-03-20T10:00:00Z"));
-            // Stream time moved 19 days: the purge punctuation ran and removed evt-1 from the seen events.
-            assertThat(driver.<Long>store(AggregatorTopology.SEEN_EVENTS_STORE)
-                    .get(StateKeys.dedupe(ALICE, "evt-1"))).isNull();
-
+            driver.send(first, event("evt-2", ALICE, "2028-03-03T11:00:00Z"));
+            assertThat(recentEvents()).as("out of the window, its segment still held").isEqualTo(2);
             driver.send(first);
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).isEqualTo(3);
 
-            assertThat(driver.stored(ALICE, MAR_2028).calls()).isEqualTo(2);
+            UsageEvent bobs = event("evt-1", BOB, "2028-03-03T11:00:00Z");
+            driver.send(bobs, event("evt-3", ALICE, "2028-03-05T13:00:00Z"));
+            assertThat(recentEvents()).as("the segments of 03-01 and 03-03 00:00-12:00 dropped").isEqualTo(1);
+            driver.send(bobs);
+            assertThat(driver.stored(BOB, MAR_2028).calls()).isEqualTo(2);
+        }
+
+        private int recentEvents() {
+            return driver.recentEvents().size();
         }
     }
 
@@ -200,14 +224,14 @@ class AggregatorTopologyTest {
         @Test
         void a_reset_arriving_after_the_events_it_excludes_recomputes_the_month() {
             driver.send(event("a", ALICE, "2028-03-05T10:00:00Z"),
-                    event("b", ALICE, "2028-03-12T10:00:00Z", Provider.GEMINI, 500),
+                    event("b", ALICE, "2028-03-11T10:00:00Z", Provider.GEMINI, 500),
                     event("c", ALICE, "2028-03-08T10:00:00Z"));
             driver.emitted();
 
             driver.reset(ALICE, MAR_2028, "2028-03-10T00:00:00Z");
 
             MonthlySummary recomputed = new MonthlySummary(ALICE, MAR_2028, 1, 1, 0, 1, 50, 300, 2_000, 120, 120,
-                    Instant.parse("2028-03-12T10:00:00Z"), Instant.parse("2028-03-12T10:00:00Z"),
+                    Instant.parse("2028-03-11T10:00:00Z"), Instant.parse("2028-03-11T10:00:00Z"),
                     Map.of(Provider.GEMINI, 1L));
             assertThat(driver.stored(ALICE, MAR_2028)).isEqualTo(recomputed);
             assertThat(driver.latest()).containsExactly(Map.entry(new MonthlySummaryKey(ALICE, MAR_2028), recomputed));
@@ -231,12 +255,12 @@ class AggregatorTopologyTest {
 
         @Test
         void the_latest_reset_wins_whatever_the_order() {
-            driver.send(event("a", ALICE, "2028-03-05T10:00:00Z"), event("b", ALICE, "2028-03-15T10:00:00Z"),
-                    event("c", ALICE, "2028-03-25T10:00:00Z"));
+            driver.send(event("a", ALICE, "2028-03-19T10:00:00Z"), event("b", ALICE, "2028-03-20T10:00:00Z"),
+                    event("c", ALICE, "2028-03-21T10:00:00Z"));
 
-            driver.reset(ALICE, MAR_2028, "2028-03-20T00:00:00Z");
+            driver.reset(ALICE, MAR_2028, "2028-03-20T12:00:00Z");
             driver.emitted();
-            driver.reset(ALICE, MAR_2028, "2028-03-10T00:00:00Z");
+            driver.reset(ALICE, MAR_2028, "2028-03-19T12:00:00Z");
 
             assertThat(driver.stored(ALICE, MAR_2028).calls()).isEqualTo(1);
             assertThat(driver.emitted()).as("an earlier reset changes nothing").isEmpty();
@@ -251,6 +275,49 @@ class AggregatorTopologyTest {
         }
 
         @Test
+        void a_reset_inside_its_month_and_before_the_window_is_refused_to_the_dead_letter_topic() {
+            driver.send(event("a", ALICE, "2028-03-01T10:00:00Z"), event("b", ALICE, "2028-03-05T10:00:00Z"));
+            driver.emitted();
+
+            driver.reset(ALICE, MAR_2028, "2028-03-02T00:00:00Z");
+
+            List<TestRecord<byte[], DeadLetter>> letters = driver.deadLetters();
+            assertThat(letters).hasSize(1);
+            assertThat(letters.get(0).value().topic()).isEqualTo(Topics.ADMIN_COMMANDS.name());
+            assertThat(letters.get(0).value().reason()).contains("cannot be applied exactly")
+                    .contains("before the dedupe window").contains("2028-03-03T10:00:00Z");
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("nothing applied").isEqualTo(2);
+            assertThat(driver.emitted()).isEmpty();
+
+            driver.reset(ALICE, MAR_2028, "2028-03-04T00:00:00Z");
+
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("a reset inside the window applies").isEqualTo(1);
+            assertThat(driver.deadLetters()).isEmpty();
+        }
+
+        @Test
+        void a_reset_before_the_window_applies_when_it_empties_the_month_and_one_before_its_month_is_refused() {
+            driver.send(event("feb", ALICE, "2028-02-10T10:00:00Z"), event("mar", ALICE, "2028-03-20T10:00:00Z"));
+            driver.emitted();
+
+            // Before its month started: it would change nothing, and ResetHorizon refuses it as the admin route does.
+            driver.reset(ALICE, MAR_2028, "2028-02-15T00:00:00Z");
+            List<TestRecord<byte[], DeadLetter>> letters = driver.deadLetters();
+            assertThat(letters).hasSize(1);
+            assertThat(letters.get(0).value().reason()).contains("2028-03 has not started");
+
+            driver.reset(ALICE, FEB_2028, "2028-03-01T00:00:00Z");
+            driver.send(event("feb-late", ALICE, "2028-02-29T10:00:00Z"), event("mar-late", ALICE, "2028-03-01T10:00:00Z"));
+
+            assertThat(driver.deadLetters()).isEmpty();
+            assertThat(driver.stored(ALICE, FEB_2028).calls()).as("every February event is at or before the reset")
+                    .isZero();
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("the refused reset changed nothing").isEqualTo(2);
+            assertThat(driver.latest()).containsOnlyKeys(new MonthlySummaryKey(ALICE, FEB_2028),
+                    new MonthlySummaryKey(ALICE, MAR_2028));
+        }
+
+        @Test
         void other_admin_commands_are_left_to_the_enforcer() {
             driver.send(event("a", ALICE, "2028-03-05T10:00:00Z"));
             driver.emitted();
@@ -260,6 +327,41 @@ class AggregatorTopologyTest {
 
             assertThat(driver.emitted()).isEmpty();
             assertThat(driver.deadLetters()).isEmpty();
+        }
+    }
+
+    @Nested
+    class Publication {
+
+        @Test
+        void a_thousand_events_of_one_user_in_one_interval_are_published_as_one_summary() {
+            Instant start = Instant.parse("2028-03-05T10:00:00Z");
+            for (int i = 0; i < 1_000; i++) {
+                driver.send(event("e-" + i, ALICE, start.plusSeconds(i).toString()));
+            }
+            assertThat(driver.emittedSoFar()).as("nothing before the interval ends").isEmpty();
+
+            List<TestRecord<MonthlySummaryKey, MonthlySummary>> published = driver.emitted();
+
+            assertThat(published).hasSize(1);
+            assertThat(published.get(0).value()).isEqualTo(driver.stored(ALICE, MAR_2028));
+            assertThat(published.get(0).value().calls()).isEqualTo(1_000);
+            assertThat(published.get(0).timestamp()).as("the latest event time it reflects")
+                    .isEqualTo(start.plusSeconds(999).toEpochMilli());
+            assertThat(driver.emitted()).as("nothing changed since").isEmpty();
+        }
+
+        @Test
+        void each_changed_month_is_published_once_per_interval_and_again_when_it_changes() {
+            driver.send(event("a", ALICE, "2028-03-05T10:00:00Z"), event("b", BOB, "2028-03-05T10:01:00Z"),
+                    event("c", ALICE, "2028-02-28T10:00:00Z"), event("d", ALICE, "2028-03-05T10:02:00Z"));
+            assertThat(driver.emitted()).extracting(TestRecord::key).containsExactlyInAnyOrder(
+                    new MonthlySummaryKey(ALICE, MAR_2028), new MonthlySummaryKey(BOB, MAR_2028),
+                    new MonthlySummaryKey(ALICE, FEB_2028));
+
+            driver.send(event("e", BOB, "2028-03-05T10:03:00Z"));
+
+            assertThat(driver.emitted()).extracting(r -> r.value().calls()).containsExactly(2L);
         }
     }
 

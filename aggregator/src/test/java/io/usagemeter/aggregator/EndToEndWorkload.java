@@ -92,14 +92,19 @@ final class EndToEndWorkload {
         Instant end = now.minus(Duration.ofMinutes(10)).truncatedTo(ChronoUnit.MILLIS);
         long spanMs = end.toEpochMilli() - start.toEpochMilli();
 
-        // The resets, each placed at a random position among the events.
+        // The resets, each placed at a random position among the events, at most a day before the event
+        // time there: inside the dedupe window, so the aggregator recomputes them (an older one is refused).
         Map<Integer, List<AdminCommand.ResetUsage>> resetsAt = new HashMap<>();
         for (int i = 0; i < resetCount; i++) {
             UUID user = w.users.get(random.nextInt(w.users.size()));
-            YearMonth month = random.nextBoolean() ? current : current.minusMonths(1);
-            AdminCommand.ResetUsage reset = reset("reset-" + seed + "-" + i, user, month, random, end);
+            int position = random.nextInt(events);
+            long base = start.toEpochMilli() + spanMs * position / events;
+            Instant at = Instant.ofEpochMilli(Math.max(start.toEpochMilli(),
+                    base - (long) (random.nextDouble() * Duration.ofDays(1).toMillis())));
+            AdminCommand.ResetUsage reset = new AdminCommand.ResetUsage("reset-" + seed + "-" + i, user,
+                    YearMonth.from(at.atOffset(ZoneOffset.UTC)), at, at, "admin@e2e.test");
             w.resets.add(reset);
-            resetsAt.computeIfAbsent(random.nextInt(events), k -> new ArrayList<>()).add(reset);
+            resetsAt.computeIfAbsent(position, k -> new ArrayList<>()).add(reset);
         }
         if (!w.resets.isEmpty()) {
             // A second reset of the same month, earlier than the first, sent after it: the first still wins.
@@ -175,16 +180,6 @@ final class EndToEndWorkload {
             return after;
         }
         return highWater;
-    }
-
-    private static AdminCommand.ResetUsage reset(String id, UUID user, YearMonth month, Random random, Instant end) {
-        Instant from = month.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
-        Instant to = month.plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
-        if (to.isAfter(end)) {
-            to = end;
-        }
-        Instant at = from.plusMillis((long) (random.nextDouble() * (to.toEpochMilli() - from.toEpochMilli())));
-        return new AdminCommand.ResetUsage(id, user, month, at, at, "admin@e2e.test");
     }
 
     private static UsageEvent withTime(UsageEvent e, Instant at) {

@@ -35,10 +35,10 @@ class TopologyNamesTest {
                   --> apply-usage-resets
                 Source: usage-events-source (topics: [meter.usage-events])
                   --> count-usage
-                Processor: apply-usage-resets (stores: [aggregator-counted-events, aggregator-event-time, aggregator-monthly-summaries, aggregator-seen-events, aggregator-usage-resets])
+                Processor: apply-usage-resets (stores: [aggregator-monthly-summaries, aggregator-recent-events, aggregator-usage-resets])
                   --> changed-summaries
                   <-- admin-commands-source
-                Processor: count-usage (stores: [aggregator-counted-events, aggregator-event-time, aggregator-monthly-summaries, aggregator-seen-events, aggregator-usage-resets])
+                Processor: count-usage (stores: [aggregator-monthly-summaries, aggregator-recent-events, aggregator-usage-resets])
                   --> changed-summaries
                   <-- usage-events-source
                 Processor: changed-summaries (stores: [])
@@ -76,9 +76,10 @@ class TopologyNamesTest {
         try (TopologyTestDriver live = new TopologyTestDriver(AggregatorTopology.build(config), config.streamsProperties())) {
             live.createInputTopic(Topics.USAGE_EVENTS.name(), Topics.USAGE_EVENTS.keySerde().serializer(),
                     Topics.USAGE_EVENTS.valueSerde().serializer()).pipeInput(user.toString(), event, event.occurredAt());
+            live.advanceWallClockTime(config.commitInterval());
             assertThat(live.producedTopicNames()).as("the live aggregator publishes and logs its stores")
                     .contains(Topics.USAGE_SUMMARIES.name(), config.applicationId() + "-"
-                            + AggregatorTopology.SEEN_EVENTS_STORE + "-changelog");
+                            + AggregatorTopology.RECENT_EVENTS_STORE + "-changelog");
         }
         try (TopologyTestDriver replay = new TopologyTestDriver(AggregatorTopology.rebuild(config), config.streamsProperties())) {
             replay.createInputTopic(Topics.USAGE_EVENTS.name(), Topics.USAGE_EVENTS.keySerde().serializer(),

@@ -345,12 +345,10 @@ public final class AggregatorBench {
                 w.unique.add(e);
             }
             for (int i = 0; i < RESETS; i++) {
-                long at = current.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli()
-                        + (long) (random.nextDouble() * (now.toEpochMilli()
-                        - current.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli()));
-                Instant resetAt = Instant.ofEpochMilli(at);
-                w.resets.add(new AdminCommand.ResetUsage("bench-reset-" + i, users[random.nextInt(userCount)], current,
-                        resetAt, resetAt, "bench@usage-meter"));
+                // Within the last day: inside the dedupe window however the two topics interleave, so applied.
+                Instant resetAt = now.minusMillis((long) (random.nextDouble() * Duration.ofDays(1).toMillis()));
+                w.resets.add(new AdminCommand.ResetUsage("bench-reset-" + i, users[random.nextInt(userCount)],
+                        YearMonth.from(resetAt.atOffset(ZoneOffset.UTC)), resetAt, resetAt, "bench@usage-meter"));
             }
             int sample = Math.min(userCount, 10_000);
             w.keys = new String[sample];

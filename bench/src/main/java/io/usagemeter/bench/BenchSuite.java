@@ -13,8 +13,8 @@ import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import io.usagemeter.ingest.client.UsageClient;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
@@ -105,8 +105,8 @@ public final class BenchSuite {
                          double checkSeconds, double freshnessSeconds, int freshnessPerSecond, int backgroundEventsPerSecond) {
         static Sizes of(boolean quick) {
             return quick
-                    ? new Sizes(true, 300_000, 100_000, 60_000, 8, 6, 8, 10, 10_000)
-                    : new Sizes(false, 2_000_000, 1_000_000, 500_000, 30, 30, 30, 20, 20_000);
+                    ? new Sizes(true, 300_000, 100_000, 60_000, 8, 6, 8, 10, 25_000)
+                    : new Sizes(false, 2_000_000, 1_000_000, 500_000, 30, 30, 30, 20, 50_000);
         }
     }
 
@@ -217,7 +217,7 @@ public final class BenchSuite {
             dataSource.setUrl(meterDb);
             dataSource.setUser(EmbeddedPostgresServer.SUPERUSER);
             String apiKey = new ApiKeyStore(dataSource, Clock.systemUTC())
-                    .issue("bench-suite", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
+                    .issue("bench-suite", Set.of(ApiKeyScopes.EVENTS_WRITE, ApiKeyScopes.LIMITS_READ)).secret();
             EnforcerConfig enforcerConfig = EnforcerConfig.defaults(kafka.bootstrapServers(), stateRoot.resolve("enforcer"),
                     meterDb, EmbeddedPostgresServer.SUPERUSER, "");
             try (IngestService ingest = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), meterDb,
@@ -229,21 +229,31 @@ public final class BenchSuite {
 
                 double httpRate = httpIngest(http, events, apiKey, ceiling, baselineRate);
                 usageClient(kafka.bootstrapServers(), ceiling);
-                double aggregatorRate;
                 AggregatorConfig aggConfig = AggregatorConfig.defaults(kafka.bootstrapServers(), stateRoot.resolve("aggregator"))
                         .withApplicationId("bench-suite-aggregator");
-                try (AggregatorService aggregator = new AggregatorService(aggConfig, Clock.systemUTC())) {
-                    aggregatorRate = aggregator(aggregator, kafka.bootstrapServers(), aggConfig.applicationId(), ceiling);
+                AggregatorService aggregator = new AggregatorService(aggConfig, Clock.systemUTC());
+                try {
+                    // The bare aggregate first, once, so the JIT has compiled what both share (the event
+                    // decoding above all) before either is measured: the first Streams app of this JVM pays it.
+                    bareAggregate(kafka.bootstrapServers(), aggConfig, null, "bench-suite-bare-warm-up");
+                    CatchUp live = aggregator(aggregator, kafka.bootstrapServers(), aggConfig.applicationId(), ceiling);
+                    double aggregatorRate = live.rate();
+                    changelogRecords(kafka.bootstrapServers(), aggConfig.applicationId(), live.events());
+                    bareAggregate(kafka.bootstrapServers(), aggConfig, live, "bench-suite-bare-aggregate");
                     pipeline(httpRate, aggregatorRate, baselineRate, ceiling);
                     if (!awaitCaughtUp(kafka.bootstrapServers(), enforcerConfig.applicationId(),
                             Topics.USAGE_SUMMARIES.name(), Duration.ofSeconds(sizes.quick() ? 30 : 120))) {
                         table.note("The enforcer had not caught up on the summaries when the limit checks started.");
                     }
                     double lookupRate = storeLookups(enforcer, enforcerConfig);
-                    httpChecks(limits, baselineCheckP99, lookupRate);
+                    httpChecks(limits, apiKey, baselineCheckP99, lookupRate);
                     int background = (int) Math.min(sizes.backgroundEventsPerSecond(),
                             aggregatorRate > 0 ? aggregatorRate / 2 : 1_000);
                     freshness(http, events, limits, apiKey, Math.max(background, 500));
+                    // Last: it fills the dedupe window with 4 M events (all of them inside 48 h here).
+                    aggregator = stateAndRestore(aggregator, aggConfig, kafka.bootstrapServers());
+                } finally {
+                    aggregator.close();
                 }
             }
         }
@@ -433,10 +443,15 @@ public final class BenchSuite {
 
     // ---- the pipeline: aggregator
 
-    private double aggregator(AggregatorService aggregator, String bootstrap, String group, double ceiling) throws Exception {
+    /** A Streams application's catch-up on the backlog: events/s from its first commit, events, stream-thread CPU s. */
+    private record CatchUp(double rate, long events, double streamCpuSeconds) {
+    }
+
+    private CatchUp aggregator(AggregatorService aggregator, String bootstrap, String group, double ceiling) throws Exception {
         log("pipeline: aggregator catching up");
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             long end = total(endOffsets(admin, Topics.USAGE_EVENTS.name()).values());
+            StreamThreadCpu threads = new StreamThreadCpu(group);
             cost.begin();
             long startedAt = System.nanoTime();
             aggregator.start();
@@ -446,6 +461,7 @@ public final class BenchSuite {
             long deadline = startedAt + TimeUnit.SECONDS.toNanos(sizes.quick() ? 90 : 480);
             while (committed < end && System.nanoTime() < deadline) {
                 Thread.sleep(100);
+                threads.seconds();
                 committed = total(committed(admin, group, Topics.USAGE_EVENTS.name()).values());
                 if (firstProgressAt < 0 && committed > 0) {
                     firstProgressAt = System.nanoTime();
@@ -453,6 +469,7 @@ public final class BenchSuite {
                 }
             }
             long doneAt = System.nanoTime();
+            double streamCpu = threads.seconds();
             var c = cost.end();
             if (committed < end) {
                 table.note(String.format(Locale.ROOT, "The aggregator committed %,d of %,d events before the deadline.",
@@ -467,14 +484,209 @@ public final class BenchSuite {
                     "≥ 100,000/s: " + SuiteTable.met(rate >= 100_000), cpu(c, committed), rss(c)));
             table.add(new SuiteTable.Row("Aggregator, the same including start-up (from start() to all committed)",
                     number(withStart), "events/s", "ceiling", ratio(withStart, ceiling), "", "", ""));
-            return rate;
+            double micros = committed > 0 ? streamCpu * 1e6 / committed : -1;
+            table.add(new SuiteTable.Row("Aggregator, stream-thread CPU per event (start-up included)",
+                    number(micros), "µs", "", "", "≤ 10 µs: " + SuiteTable.met(micros >= 0 && micros <= 10), "", ""));
+            return new CatchUp(rate, committed, streamCpu);
+        }
+    }
+
+    /** Records in the aggregator's changelog topics (their end offsets) per input event it has committed. */
+    private void changelogRecords(String bootstrap, String applicationId, long events) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            List<String> changelogs = admin.listTopics().names().get().stream()
+                    .filter(t -> t.startsWith(applicationId + "-") && t.endsWith("-changelog")).sorted().toList();
+            long records = 0;
+            StringBuilder perTopic = new StringBuilder();
+            for (String topic : changelogs) {
+                long n = total(endOffsets(admin, topic).values());
+                records += n;
+                perTopic.append(perTopic.length() == 0 ? "" : ", ").append(topic.substring(applicationId.length() + 1))
+                        .append(' ').append(String.format(Locale.ROOT, "%,d", n));
+            }
+            double perEvent = events > 0 ? (double) records / events : -1;
+            table.add(new SuiteTable.Row("Changelog records per event (end offsets of the aggregator's changelogs / events"
+                    + " committed, transaction markers included)", String.format(Locale.ROOT, "%.3f", perEvent),
+                    "records/event", String.format(Locale.ROOT, "%,d records over %,d events", records, events), "",
+                    "≤ 1.2: " + SuiteTable.met(perEvent >= 0 && perEvent <= 1.2), "", ""));
+            table.note("Changelogs: " + perTopic + ".");
+        }
+    }
+
+    /**
+     * The reference of the aggregator's rate: {@link BareStreamsAggregate} on the same backlog, measured the
+     * same way (from its first commit to all committed), right after the aggregator.
+     */
+    private void bareAggregate(String bootstrap, AggregatorConfig config, CatchUp aggregator, String applicationId)
+            throws Exception {
+        log("pipeline: bare Streams aggregate on the same backlog" + (aggregator == null ? " (JIT warm-up)" : ""));
+        StreamThreadCpu threads = new StreamThreadCpu(applicationId);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            long end = total(endOffsets(admin, Topics.USAGE_EVENTS.name()).values());
+            cost.begin();
+            var streams = BareStreamsAggregate.start(config, applicationId);
+            try {
+                long firstProgressAt = -1;
+                long firstProgress = 0;
+                long committed = 0;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(sizes.quick() ? 90 : 480);
+                while (committed < end && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                    threads.seconds();
+                    committed = total(committed(admin, applicationId, Topics.USAGE_EVENTS.name()).values());
+                    if (firstProgressAt < 0 && committed > 0) {
+                        firstProgressAt = System.nanoTime();
+                        firstProgress = committed;
+                    }
+                }
+                long doneAt = System.nanoTime();
+                double streamCpu = threads.seconds();
+                var c = cost.end();
+                double rate = firstProgressAt < 0 || doneAt <= firstProgressAt ? -1
+                        : (committed - firstProgress) / ((doneAt - firstProgressAt) / 1e9);
+                double micros = committed > 0 ? streamCpu * 1e6 / committed : -1;
+                if (aggregator == null) {
+                    table.note(String.format(Locale.ROOT, "JIT warm-up before the aggregator: the bare aggregate once,"
+                            + " %s events/s, %.2f µs of stream-thread CPU per event.", number(rate), micros));
+                    return;
+                }
+                table.add(new SuiteTable.Row("Bare Streams aggregate: same topic and serde, count and sum per user and month"
+                        + " in one cached logged store, exactly-once, commit " + config.commitInterval().toMillis()
+                        + " ms; stream-thread CPU per event", number(rate) + "; " + number(micros), "events/s; µs", "", "",
+                        "", cpu(c, committed), rss(c)));
+                double cpuRatio = micros > 0 ? aggregator.streamCpuSeconds() * 1e6 / aggregator.events() / micros : -1;
+                table.add(new SuiteTable.Row("Aggregator vs bare Streams aggregate (events/s; stream-thread CPU per event,"
+                        + " aggregator / bare: " + (cpuRatio < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f×", cpuRatio))
+                        + ")", number(aggregator.rate()), "events/s", "bare aggregate " + number(rate),
+                        ratio(aggregator.rate(), rate), "≥ 0.7×: " + SuiteTable.met(rate > 0 && aggregator.rate() >= 0.7 * rate)
+                        + "; stretch 0.9×: " + SuiteTable.met(rate > 0 && aggregator.rate() >= 0.9 * rate), "", ""));
+            } finally {
+                streams.close(Duration.ofSeconds(30));
+            }
+        }
+    }
+
+    /**
+     * State size and restore: the aggregator's non-window stores after {@code n} and after {@code 2n} events over
+     * the same users and months (they must stay the same size), then the time a fresh instance takes to restore
+     * its state after the state directory is deleted. Returns the restored, running instance.
+     */
+    private AggregatorService stateAndRestore(AggregatorService aggregator, AggregatorConfig config, String bootstrap)
+            throws Exception {
+        long n = sizes.quick() ? 500_000 : 2_000_000;
+        log("aggregator: state after " + n + " and " + 2 * n + " events");
+        StateSize first;
+        StateSize second;
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            long backlog = total(endOffsets(admin, Topics.USAGE_EVENTS.name()).values());
+            produceEvents(bootstrap, Math.max(0, n - backlog));
+            awaitCaughtUp(bootstrap, config.applicationId(), Topics.USAGE_EVENTS.name(), Duration.ofMinutes(5));
+            first = StateSize.of(aggregator, config);
+            produceEvents(bootstrap, n);
+            awaitCaughtUp(bootstrap, config.applicationId(), Topics.USAGE_EVENTS.name(), Duration.ofMinutes(5));
+            second = StateSize.of(aggregator, config);
+        }
+        double growth = first.entries() > 0 ? (double) second.entries() / first.entries() : -1;
+        table.add(new SuiteTable.Row(String.format(Locale.ROOT, "Aggregator state, non-window stores (summaries, resets):"
+                        + " entries after %,d / %,d events over %,d users (local RocksDB bytes %s / %s)", n, 2 * n,
+                        UsageMix.USERS, mib(first.bytes()), mib(second.bytes())),
+                String.format(Locale.ROOT, "%,d / %,d", first.entries(), second.entries()), "entries", "after " + n,
+                growth < 0 ? "n/a" : String.format(Locale.ROOT, "%.3f×", growth),
+                "within 10 %: " + SuiteTable.met(growth >= 0.9 && growth <= 1.1), "", ""));
+        table.add(new SuiteTable.Row("Aggregator dedupe window (recent events, every event of the last 48 h of event time"
+                        + " here): local RocksDB bytes after each", mib(first.windowBytes()) + " / " + mib(second.windowBytes()),
+                "MiB", "", "", "", "", ""));
+
+        log("aggregator: restore after deleting its state directory");
+        aggregator.close();
+        deleteRecursively(config.stateDir());
+        AggregatorService restored = new AggregatorService(config, Clock.systemUTC());
+        long started = System.nanoTime();
+        restored.start();
+        while (restored.state() != org.apache.kafka.streams.KafkaStreams.State.RUNNING
+                && System.nanoTime() - started < TimeUnit.MINUTES.toNanos(10)) {
+            Thread.sleep(20);
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        table.add(new SuiteTable.Row(String.format(Locale.ROOT, "Aggregator local state restore after its state directory"
+                        + " is deleted (from start() to RUNNING, %,d events counted)", 2 * n), number(seconds), "s", "", "",
+                "≤ 30 s: " + SuiteTable.met(seconds <= 30), "", ""));
+        return restored;
+    }
+
+    /** Entries of the non-window stores (read through interactive queries) and local bytes of the stores. */
+    private record StateSize(long entries, long bytes, long windowBytes) {
+        static StateSize of(AggregatorService aggregator, AggregatorConfig config) throws Exception {
+            long entries = 0;
+            for (String store : List.of(io.usagemeter.aggregator.AggregatorTopology.MONTHLY_SUMMARIES_STORE,
+                    io.usagemeter.aggregator.AggregatorTopology.USAGE_RESETS_STORE)) {
+                var view = aggregator.streams().store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(store,
+                        org.apache.kafka.streams.state.QueryableStoreTypes.<String, Object>keyValueStore()));
+                try (var all = view.all()) {
+                    while (all.hasNext()) {
+                        all.next();
+                        entries++;
+                    }
+                }
+            }
+            return new StateSize(entries,
+                    bytesOf(config.stateDir(), io.usagemeter.aggregator.AggregatorTopology.MONTHLY_SUMMARIES_STORE)
+                            + bytesOf(config.stateDir(), io.usagemeter.aggregator.AggregatorTopology.USAGE_RESETS_STORE),
+                    bytesOf(config.stateDir(), io.usagemeter.aggregator.AggregatorTopology.RECENT_EVENTS_STORE));
+        }
+
+        private static long bytesOf(Path stateDir, String store) throws Exception {
+            try (var files = Files.walk(stateDir)) {
+                return files.filter(p -> p.toString().contains("/" + store + "/") && Files.isRegularFile(p))
+                        .mapToLong(p -> p.toFile().length()).sum();
+            }
+        }
+    }
+
+    /** {@code count} new events of the mix (same users, same month) straight to the events topic, as ingest sends them. */
+    private void produceEvents(String bootstrap, long count) {
+        if (count <= 0) {
+            return;
+        }
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        String topic = Topics.USAGE_EVENTS.name();
+        var values = Topics.USAGE_EVENTS.valueSerde().serializer();
+        try (var producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            int first = nextCall.getAndAdd((int) count);
+            for (int i = 0; i < count; i++) {
+                UsageEvent e = mix.event(first + i);
+                producer.send(new ProducerRecord<>(topic, null, e.occurredAt().toEpochMilli(),
+                        e.userId().toString().getBytes(StandardCharsets.UTF_8), values.serialize(topic, e)));
+            }
+            producer.flush();
+        }
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f", bytes / (1024.0 * 1024));
+    }
+
+    private static void deleteRecursively(Path dir) throws Exception {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
         }
     }
 
     private void pipeline(double httpRate, double aggregatorRate, double baselineRate, double ceiling) {
         double sustained = Math.min(httpRate, aggregatorRate);
         table.add(new SuiteTable.Row("Pipeline sustained = min(HTTP batch ingest, aggregator)", number(sustained), "events/s",
-                "baseline", ratio(sustained, baselineRate), "≥ 10× baseline: " + SuiteTable.met(sustained >= 10 * baselineRate),
+                "baseline", ratio(sustained, baselineRate), "≥ 5× baseline: " + SuiteTable.met(sustained >= 5 * baselineRate)
+                        + "; stretch 10×: " + SuiteTable.met(sustained >= 10 * baselineRate),
                 "", ""));
         table.add(new SuiteTable.Row("Pipeline sustained vs ceiling", number(sustained), "events/s", "ceiling",
                 ratio(sustained, ceiling), "", "", ""));
@@ -531,11 +743,11 @@ public final class BenchSuite {
      * {@code java.net.http.HttpClient} follows for reference: in this one JVM on two cores that client costs more CPU
      * per check than the enforcer does.
      */
-    private void httpChecks(URI limits, double baselineCheckP99, double lookupRate) throws Exception {
+    private void httpChecks(URI limits, String apiKey, double baselineCheckP99, double lookupRate) throws Exception {
         log("pipeline: limit checks over HTTP, 64 concurrent");
-        LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, CHECK_CONNECTIONS, 4, UsageMix.USERS, mix::user);
+        LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, apiKey, CHECK_CONNECTIONS, 4, UsageMix.USERS, mix::user);
         cost.begin();
-        var result = LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, CHECK_CONNECTIONS, sizes.checkSeconds(),
+        var result = LimitCheckLoad.run(LimitCheckLoad.Client.NIO, limits, apiKey, CHECK_CONNECTIONS, sizes.checkSeconds(),
                 UsageMix.USERS, mix::user);
         var c = cost.end();
         Histogram h = result.latency();
@@ -552,8 +764,8 @@ public final class BenchSuite {
                 + "enforcer side / load client", number(rate) + "; " + String.format(Locale.ROOT, "%.0f / %.0f µs",
                 result.serverCpuMicrosPerCheck(), result.clientCpuMicrosPerCheck()), "checks/s; µs",
                 "in-process lookups", ratio(rate, lookupRate), "", "", ""));
-        LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, CHECK_CONNECTIONS, 2, UsageMix.USERS, mix::user);
-        var jdk = LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, CHECK_CONNECTIONS, sizes.checkSeconds() / 2,
+        LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, apiKey, CHECK_CONNECTIONS, 2, UsageMix.USERS, mix::user);
+        var jdk = LimitCheckLoad.run(LimitCheckLoad.Client.JDK, limits, apiKey, CHECK_CONNECTIONS, sizes.checkSeconds() / 2,
                 UsageMix.USERS, mix::user);
         Histogram j = jdk.latency();
         table.add(new SuiteTable.Row("Limit checks, the same through java.net.http.HttpClient: rate; p50 / p99 / p99.9",
@@ -660,7 +872,8 @@ public final class BenchSuite {
                         lost.incrementAndGet();
                         return;
                     }
-                    HttpRequest check = HttpRequest.newBuilder(limits.resolve(user.toString())).GET().build();
+                    HttpRequest check = HttpRequest.newBuilder(limits.resolve(user.toString()))
+                            .header("Authorization", "Bearer " + apiKey).GET().build();
                     long giveUp = intended + TimeUnit.SECONDS.toNanos(30);
                     while (System.nanoTime() < giveUp) {
                         String body = http.send(check, HttpResponse.BodyHandlers.ofString()).body();

@@ -82,6 +82,10 @@ public final class LimitCheckBench {
             try (EnforcerService enforcer = EnforcerService.create(config).start()) {
                 awaitLoaded(enforcer, config, mix);
                 URI limits = URI.create("http://localhost:" + enforcer.port() + "/v1/limits/");
+                String apiKey = new io.usagemeter.kit.keys.ApiKeyStore(org.jooq.impl.DSL.using(
+                        postgres.dataSource("meter"), org.jooq.SQLDialect.POSTGRES), Clock.systemUTC())
+                        .issue("limit-check-bench", java.util.List.of(io.usagemeter.kit.keys.ApiKeyScopes.LIMITS_READ))
+                        .secret();
                 URI self = config.advertisedUrl(enforcer.port());
                 LimitQueries queries = new LimitQueries(enforcer.streams(), new HostInfo(self.getHost(), self.getPort()),
                         BigDecimal.ZERO, Clock.systemUTC());
@@ -89,7 +93,7 @@ public final class LimitCheckBench {
                         + "%d cores, JDK %s%n", UsageMix.USERS, connections, seconds, rounds,
                         Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
                 for (LimitCheckLoad.Client client : clients) {
-                    LimitCheckLoad.run(client, limits, connections, warmup, UsageMix.USERS, mix::user); // JIT warm-up
+                    LimitCheckLoad.run(client, limits, apiKey, connections, warmup, UsageMix.USERS, mix::user); // JIT warm-up
                 }
                 lookups(queries, 2, mix);
                 for (int round = 1; round <= rounds; round++) {
@@ -99,7 +103,7 @@ public final class LimitCheckBench {
                             + "  p50/p99/p99.9 %s / %s / %s µs%n", round, LOOKUP_THREADS, lookupRate,
                             us(lookup, 50), us(lookup, 99), us(lookup, 99.9));
                     for (LimitCheckLoad.Client client : clients) {
-                        var r = LimitCheckLoad.run(client, limits, connections, seconds, UsageMix.USERS, mix::user);
+                        var r = LimitCheckLoad.run(client, limits, apiKey, connections, seconds, UsageMix.USERS, mix::user);
                         Histogram h = r.latency();
                         System.out.printf(Locale.ROOT, "round %d HTTP %-6s client: %,.0f checks/s (%.2f× lookups)  "
                                         + "p50/p99/p99.9 %s / %s / %s ms  CPU µs/check server %.0f (Jetty threads %.0f) client %.0f  failures %d%n", round,

@@ -77,16 +77,19 @@ final class LimitCheckLoad {
     private LimitCheckLoad() {
     }
 
-    /** Runs for {@code seconds}; {@code user} gives the i-th user to ask for (picked at random per check). */
-    static Result run(Client client, URI limits, int connections, double seconds, int users, IntFunction<UUID> user)
-            throws Exception {
+    /**
+     * Runs for {@code seconds}; {@code user} gives the i-th user to ask for (picked at random per check); every
+     * check carries {@code apiKey} (scope {@code limits:read}).
+     */
+    static Result run(Client client, URI limits, String apiKey, int connections, double seconds, int users,
+                      IntFunction<UUID> user) throws Exception {
         long start = System.nanoTime();
         long until = start + (long) (seconds * 1e9);
         long processCpuStart = processCpuNanos();
         Map<Long, Long> jdkClientCpuStart = threadsCpuNanos(JDK_CLIENT_THREADS);
         Map<Long, Long> jettyCpuStart = threadsCpuNanos(JETTY_THREADS);
         if (client == Client.NIO) {
-            NioLoad.Measured m = NioLoad.run(limits, connections, until, users, user);
+            NioLoad.Measured m = NioLoad.run(limits, apiKey, connections, until, users, user);
             double elapsed = (System.nanoTime() - start) / 1e9;
             return new Result(m.latency(), m.failures(), elapsed, m.clientCpuNanos(), processCpuNanos() - processCpuStart,
                     cpuSince(JETTY_THREADS, jettyCpuStart));
@@ -100,12 +103,13 @@ final class LimitCheckLoad {
             results.add(pool.submit(() -> {
                 Histogram latency = new Histogram(60_000_000_000L, 3);
                 long cpuStart = THREADS.getCurrentThreadCpuTime();
-                try (SocketConnection socket = client == Client.SOCKET ? new SocketConnection(limits) : null) {
+                try (SocketConnection socket = client == Client.SOCKET ? new SocketConnection(limits, apiKey) : null) {
                     while (System.nanoTime() < until) {
                         UUID u = user.apply(ThreadLocalRandom.current().nextInt(users));
                         long sent = System.nanoTime();
                         int status = socket != null ? socket.get(limits.getPath() + u)
-                                : jdk.send(HttpRequest.newBuilder(limits.resolve(u.toString())).GET().build(),
+                                : jdk.send(HttpRequest.newBuilder(limits.resolve(u.toString()))
+                                        .header("Authorization", "Bearer " + apiKey).GET().build(),
                                         HttpResponse.BodyHandlers.ofByteArray()).statusCode();
                         latency.recordValue(System.nanoTime() - sent);
                         if (status != 200) {
@@ -164,14 +168,15 @@ final class LimitCheckLoad {
         private int start;
         private int end;
 
-        SocketConnection(URI base) throws IOException {
+        SocketConnection(URI base, String apiKey) throws IOException {
             socket = new Socket();
             socket.setTcpNoDelay(true);
             socket.connect(new InetSocketAddress(base.getHost(), base.getPort()), 5_000);
             socket.setSoTimeout(30_000);
             out = socket.getOutputStream();
             in = socket.getInputStream();
-            hostHeader = (" HTTP/1.1\r\nHost: " + base.getHost() + ":" + base.getPort() + "\r\n\r\n")
+            hostHeader = (" HTTP/1.1\r\nHost: " + base.getHost() + ":" + base.getPort()
+                    + "\r\nAuthorization: Bearer " + apiKey + "\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII);
         }
 

@@ -39,9 +39,11 @@ final class NioLoad {
     }
 
     /** Runs until {@code until} ({@link System#nanoTime()}); the answers still in flight then are awaited. */
-    static Measured run(URI limits, int connections, long until, int users, IntFunction<UUID> user) throws Exception {
+    static Measured run(URI limits, String apiKey, int connections, long until, int users, IntFunction<UUID> user)
+            throws Exception {
         long cpuStart = LimitCheckLoad.THREADS.getCurrentThreadCpuTime();
-        byte[] tail = (" HTTP/1.1\r\nHost: " + limits.getHost() + ":" + limits.getPort() + "\r\n\r\n")
+        byte[] tail = (" HTTP/1.1\r\nHost: " + limits.getHost() + ":" + limits.getPort()
+                + "\r\nAuthorization: Bearer " + apiKey + "\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII);
         Histogram latency = new Histogram(60_000_000_000L, 3);
         int failures = 0;

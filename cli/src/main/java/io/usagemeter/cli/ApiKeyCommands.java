@@ -1,9 +1,9 @@
 package io.usagemeter.cli;
 
-import io.usagemeter.ingest.keys.ApiKey;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
-import io.usagemeter.ingest.keys.IssuedApiKey;
+import io.usagemeter.kit.keys.ApiKey;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.IssuedApiKey;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code meter admin create-api-key | revoke-api-key}: ingest API keys in the database named by
+ * {@code meter admin create-api-key | revoke-api-key}: API keys in the database named by
  * {@code METER_DB_URL}, {@code METER_DB_USER} and {@code METER_DB_PASSWORD} (the services' database).
  */
 final class ApiKeyCommands {
@@ -37,7 +37,7 @@ final class ApiKeyCommands {
     }
 
     @Command(name = "create-api-key", mixinStandardHelpOptions = true,
-            description = "Create an ingest API key and print it once (only its hash is stored).")
+            description = "Create an API key (ingest writes, limit reads) and print it once (only its hash is stored).")
     static final class Create implements Callable<Integer> {
         private final Map<String, String> env;
 
@@ -57,7 +57,8 @@ final class ApiKeyCommands {
         String name;
 
         @Option(names = "--scope", paramLabel = "SCOPE", split = ",",
-                description = "events:write and/or referrals:write (repeatable; default: events:write).")
+                description = "events:write, referrals:write and/or limits:read (repeatable or comma-separated;"
+                        + " default: events:write).")
         List<String> scopes = List.of(ApiKeyScopes.EVENTS_WRITE);
 
         @Override

@@ -6,6 +6,7 @@ import io.usagemeter.enforcer.LimitRules;
 import io.usagemeter.enforcer.db.AdminReports;
 import io.usagemeter.enforcer.http.AdminRequests;
 import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topics;
 import java.io.PrintWriter;
@@ -213,8 +214,12 @@ final class EnforcerAdminCommands {
         public Integer call() throws Exception {
             YearMonth m = monthOrCurrent(month);
             String id = commandId.orRandom();
-            return apiOrDirect(new ApiRequest("POST", "/v1/admin/users/" + user + "/reset-usage",
-                    new AdminRequests.ResetUsage(m, dryRun, id)), () -> resetDirectly(m, id));
+            AdminRequests.ResetUsage request = new AdminRequests.ResetUsage(m, dryRun, id);
+            // The route's checks, before anything is sent (the horizon as the aggregator is configured here).
+            AdminRequests.require(request.violations());
+            AdminRequests.ResetUsage.requireWithinHorizon(m, clock.instant(), ResetHorizon.fromEnv(env));
+            return apiOrDirect(new ApiRequest("POST", "/v1/admin/users/" + user + "/reset-usage", request),
+                    () -> resetDirectly(m, id));
         }
 
         /** Publishes the reset and prints what the admin API would answer, from get_user_usage_stats. */
@@ -250,12 +255,10 @@ final class EnforcerAdminCommands {
 
         @Override
         public Integer call() throws Exception {
-            if (amount <= 0) {
-                throw new IllegalArgumentException("AMOUNT must be positive, was " + amount);
-            }
             String id = commandId.orRandom();
-            return apiOrDirect(new ApiRequest("POST", "/v1/admin/users/" + user + "/credits",
-                    new AdminRequests.AddCredits(amount, id)), () -> {
+            AdminRequests.AddCredits request = new AdminRequests.AddCredits(amount, id);
+            AdminRequests.require(request.violations());
+            return apiOrDirect(new ApiRequest("POST", "/v1/admin/users/" + user + "/credits", request), () -> {
                 publish(new AdminCommand.AddBonusCredits(id, user, amount, clock.instant(), issuer()));
                 out().println("published add_bonus_credits " + id + ": +" + amount + " for " + user);
             });
@@ -280,8 +283,10 @@ final class EnforcerAdminCommands {
         @Override
         public Integer call() throws Exception {
             String id = commandId.orRandom();
-            return apiOrDirect(new ApiRequest("PUT", "/v1/admin/users/" + user + "/plan",
-                    new AdminRequests.SetPlan(plan, id)), () -> setPlanDirectly(id));
+            AdminRequests.SetPlan request = new AdminRequests.SetPlan(plan, id);
+            AdminRequests.require(request.violations());
+            return apiOrDirect(new ApiRequest("PUT", "/v1/admin/users/" + user + "/plan", request),
+                    () -> setPlanDirectly(id));
         }
 
         /** Refuses a plan subscription_limits does not know (when the database is configured), then publishes. */

@@ -77,7 +77,26 @@ class AdminVerbsCommandTest {
         UUID user = UUID.randomUUID();
         Run run = meter("admin", "add-credits", user.toString(), "0", "--via", "direct");
         assertThat(run.code()).isEqualTo(1);
-        assertThat(run.err().strip()).contains("AMOUNT must be positive").doesNotContain("\n");
+        assertThat(run.err().strip()).contains("amount").contains("must be within 1 and 1000000000").doesNotContain("\n");
+        assertThat(commandsFor(user, 0)).isEmpty();
+    }
+
+    /** The verbs refuse what the admin routes refuse, with the same checks, before anything is sent. */
+    @Test
+    void valuesOutOfBoundsAreRefusedNamingTheFieldAndNothingIsPublished() {
+        UUID user = UUID.randomUUID();
+        Run tooMany = meter("admin", "add-credits", user.toString(), "9223372036854775807", "--via", "direct");
+        assertThat(tooMany.code()).isEqualTo(1);
+        assertThat(tooMany.err()).contains("amount").contains("1000000000");
+        Run badPlan = meter("admin", "set-plan", user.toString(), "Pro Plan!", "--via", "direct");
+        assertThat(badPlan.code()).isEqualTo(1);
+        assertThat(badPlan.err()).contains("plan");
+        Run longId = meter("admin", "add-credits", user.toString(), "5", "--command-id", "x".repeat(201), "--via", "direct");
+        assertThat(longId.code()).isEqualTo(1);
+        assertThat(longId.err()).contains("command_id").contains("200");
+        Run oldMonth = meter("admin", "reset-usage", user.toString(), "--month", "2020-01", "--via", "direct");
+        assertThat(oldMonth.code()).isEqualTo(1);
+        assertThat(oldMonth.err()).contains("reset horizon").contains("meter admin replay --month 2020-01");
         assertThat(commandsFor(user, 0)).isEmpty();
     }
 

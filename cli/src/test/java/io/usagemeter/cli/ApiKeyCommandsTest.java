@@ -3,8 +3,8 @@ package io.usagemeter.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Clock;
@@ -82,5 +82,13 @@ class ApiKeyCommandsTest {
         Run noDb = run(new ApiKeyCommands.Create(Map.of()), "app");
         assertThat(noDb.exit()).isEqualTo(1);
         assertThat(noDb.err()).contains("METER_DB_URL");
+    }
+
+    @Test
+    void createCanGrantTheLimitsReadScope() {
+        Run created = run(new ApiKeyCommands.Create(env), "limit-checker", "--scope", "limits:read");
+        assertThat(created.exit()).as(created.err()).isZero();
+        assertThat(store.findBySecret(created.out().strip())).get()
+                .satisfies(k -> assertThat(k.scopes()).containsExactly(ApiKeyScopes.LIMITS_READ));
     }
 }

@@ -186,8 +186,14 @@ class DevCommandProcessTest {
         try {
             again.awaitLine("dev stack is up", START_TIMEOUT);
             Map<String, String> env = readDevEnv(work.resolve("data").resolve("dev.env"));
-            // Same data directory, same secrets: what the shell loaded before still works.
-            assertThat(env).isEqualTo(firstEnv);
+            // Same data directory, same secrets: what the shell loaded before still works, except the admin
+            // token, issued fresh (24 h) at every start.
+            Map<String, String> withoutToken = new java.util.HashMap<>(env);
+            Map<String, String> firstWithoutToken = new java.util.HashMap<>(firstEnv);
+            withoutToken.remove("METER_ADMIN_TOKEN");
+            firstWithoutToken.remove("METER_ADMIN_TOKEN");
+            assertThat(withoutToken).isEqualTo(firstWithoutToken);
+            assertThat(env.get("METER_ADMIN_TOKEN")).isNotBlank();
             try (Connection c = connect(env.get("METER_DB_URL"), "meter", env.get("METER_DB_PASSWORD"));
                  ResultSet rs = c.createStatement().executeQuery("SELECT note FROM dev_restart_probe")) {
                 assertThat(rs.next()).isTrue();
@@ -229,7 +235,8 @@ class DevCommandProcessTest {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {
             HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(
-                    URI.create(env.get("METER_ENFORCER_URL") + "/v1/limits/" + USER)).build(), HttpResponse.BodyHandlers.ofString());
+                    URI.create(env.get("METER_ENFORCER_URL") + "/v1/limits/" + USER))
+                    .header("Authorization", "Bearer " + env.get("METER_API_KEY")).build(), HttpResponse.BodyHandlers.ofString());
             last = response.statusCode() + " " + response.body();
             if (response.statusCode() == 200 && response.body().contains("\"used\":" + used + ",")) {
                 return response.body();

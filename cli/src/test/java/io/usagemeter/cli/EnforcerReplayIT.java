@@ -14,7 +14,7 @@ import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
-import io.usagemeter.enforcer.http.AdminTokens;
+import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.Provider;
@@ -262,7 +262,9 @@ class EnforcerReplayIT {
     }
 
     private static LimitAnswer limit(UUID user) throws Exception {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(uri("/v1/limits/" + user)).GET().build());
+        // Admins read limits with their token, as apps do with a limits:read key.
+        HttpResponse<String> response = send(HttpRequest.newBuilder(uri("/v1/limits/" + user))
+                .header("Authorization", "Bearer " + token).GET().build());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         return Json.read(response.body(), LimitAnswer.class);
     }

@@ -27,8 +27,8 @@ import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.events.LimitEvent;
 import io.usagemeter.schema.events.LimitStatus;
 import io.usagemeter.schema.json.Json;
@@ -239,7 +239,8 @@ class PipelineEndToEndIT {
         for (UUID user : users) {
             for (String path : List.of("/v1/limits/" + user, "/v1/usage/" + user + "?month=" + MONTH)) {
                 HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-                        URI.create("http://localhost:" + enforcer.port() + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                        URI.create("http://localhost:" + enforcer.port() + path)).header("Authorization", "Bearer " + apiKey)
+                        .GET().build(), HttpResponse.BodyHandlers.ofString());
                 assertThat(response.statusCode()).as(path + " " + response.body()).isEqualTo(200);
                 bodies.put(path, response.body());
             }
@@ -288,7 +289,7 @@ class PipelineEndToEndIT {
 
     private static LimitAnswer limit(UUID user) throws Exception {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + enforcer.port() + "/v1/limits/" + user))
-                .GET().build(), HttpResponse.BodyHandlers.ofString());
+                .header("Authorization", "Bearer " + apiKey).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         return Json.read(response.body(), LimitAnswer.class);
     }

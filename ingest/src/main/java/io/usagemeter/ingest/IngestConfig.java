@@ -1,5 +1,7 @@
 package io.usagemeter.ingest;
 
+import io.usagemeter.kit.HttpLimits;
+import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.sync.CredentialMask;
 import java.time.Duration;
@@ -24,6 +26,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
  * @param apiKeyCacheTtl how long a key lookup is cached, hence how long a revoked key may still work
  *     ({@code METER_INGEST_API_KEY_CACHE_TTL})
  * @param maxLateness events older than this are rejected ({@code METER_INGEST_MAX_LATENESS})
+ * @param httpLimits connection cap and in-flight bound ({@code METER_HTTP_*}); its body limit is {@code maxBodyBytes}
  */
 public record IngestConfig(
         int port,
@@ -35,7 +38,8 @@ public record IngestConfig(
         int maxBatchEvents,
         Duration ackTimeout,
         Duration apiKeyCacheTtl,
-        Duration maxLateness) {
+        Duration maxLateness,
+        HttpLimits httpLimits) {
 
     public static final int DEFAULT_PORT = 8080;
     public static final String DEFAULT_KAFKA_BOOTSTRAP = "localhost:9092";
@@ -61,6 +65,7 @@ public record IngestConfig(
         requireText(dbUrl, "METER_DB_URL");
         requireText(dbUser, "METER_DB_USER");
         dbPassword = dbPassword == null ? "" : dbPassword;
+        PlaceholderSecrets.refuse("METER_DB_PASSWORD", dbPassword);
         if (maxBodyBytes < 1024) {
             throw new IllegalArgumentException("METER_INGEST_MAX_BODY_BYTES must be at least 1024, was " + maxBodyBytes);
         }
@@ -73,6 +78,7 @@ public record IngestConfig(
         if (ackTimeout.toMillis() < 500) {
             throw new IllegalArgumentException("METER_INGEST_ACK_TIMEOUT must be at least 500ms, was " + ackTimeout);
         }
+        httpLimits = (httpLimits == null ? HttpLimits.defaults() : httpLimits).withMaxBodyBytes(maxBodyBytes);
     }
 
     /** Reads the configuration from {@code env} (usually {@link System#getenv()}), failing fast on bad values. */
@@ -88,28 +94,35 @@ public record IngestConfig(
                 env.positiveInt("METER_INGEST_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS),
                 env.duration("METER_INGEST_ACK_TIMEOUT", DEFAULT_ACK_TIMEOUT),
                 env.duration("METER_INGEST_API_KEY_CACHE_TTL", DEFAULT_API_KEY_CACHE_TTL),
-                env.duration("METER_INGEST_MAX_LATENESS", DEFAULT_MAX_LATENESS));
+                env.duration("METER_INGEST_MAX_LATENESS", DEFAULT_MAX_LATENESS),
+                HttpLimits.fromEnv(variables));
     }
 
     /** A configuration with every default, for tests and {@code meter dev}. */
     public static IngestConfig defaults(String kafkaBootstrap, String dbUrl, String dbUser, String dbPassword) {
         return new IngestConfig(DEFAULT_PORT, kafkaBootstrap, dbUrl, dbUser, dbPassword, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_MAX_BATCH_EVENTS, DEFAULT_ACK_TIMEOUT, DEFAULT_API_KEY_CACHE_TTL, DEFAULT_MAX_LATENESS);
+                DEFAULT_MAX_BATCH_EVENTS, DEFAULT_ACK_TIMEOUT, DEFAULT_API_KEY_CACHE_TTL, DEFAULT_MAX_LATENESS,
+                HttpLimits.defaults());
     }
 
     public IngestConfig withPort(int newPort) {
         return new IngestConfig(newPort, kafkaBootstrap, dbUrl, dbUser, dbPassword, maxBodyBytes, maxBatchEvents,
-                ackTimeout, apiKeyCacheTtl, maxLateness);
+                ackTimeout, apiKeyCacheTtl, maxLateness, httpLimits);
     }
 
     public IngestConfig withLimits(int newMaxBodyBytes, int newMaxBatchEvents) {
         return new IngestConfig(port, kafkaBootstrap, dbUrl, dbUser, dbPassword, newMaxBodyBytes, newMaxBatchEvents,
-                ackTimeout, apiKeyCacheTtl, maxLateness);
+                ackTimeout, apiKeyCacheTtl, maxLateness, httpLimits);
     }
 
     public IngestConfig withTimeouts(Duration newAckTimeout, Duration newApiKeyCacheTtl) {
         return new IngestConfig(port, kafkaBootstrap, dbUrl, dbUser, dbPassword, maxBodyBytes, maxBatchEvents,
-                newAckTimeout, newApiKeyCacheTtl, maxLateness);
+                newAckTimeout, newApiKeyCacheTtl, maxLateness, httpLimits);
+    }
+
+    public IngestConfig withHttpLimits(HttpLimits limits) {
+        return new IngestConfig(port, kafkaBootstrap, dbUrl, dbUser, dbPassword, maxBodyBytes, maxBatchEvents,
+                ackTimeout, apiKeyCacheTtl, maxLateness, limits);
     }
 
     /**
@@ -156,7 +169,7 @@ public record IngestConfig(
         return "IngestConfig[port=" + port + ", kafkaBootstrap=" + kafkaBootstrap + ", dbUrl=" + maskedDbUrl()
                 + ", dbUser=" + dbUser + ", dbPassword=***, maxBodyBytes=" + maxBodyBytes
                 + ", maxBatchEvents=" + maxBatchEvents + ", ackTimeout=" + ackTimeout
-                + ", apiKeyCacheTtl=" + apiKeyCacheTtl + ", maxLateness=" + maxLateness + "]";
+                + ", apiKeyCacheTtl=" + apiKeyCacheTtl + ", maxLateness=" + maxLateness + ", httpLimits=" + httpLimits + "]";
     }
 
     public String maskedDbUrl() {

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.usagemeter.ingest.client.UsageClient;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;

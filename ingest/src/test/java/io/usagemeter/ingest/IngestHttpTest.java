@@ -9,7 +9,8 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeySecrets;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.ReferralEvent;
 import io.usagemeter.schema.events.ReferralStatus;
@@ -232,6 +233,8 @@ class IngestHttpTest {
         assertThat(Json.tree(missing.body()).has("details")).isTrue();
 
         assertThat(stack.post(service, "/v1/events", JSON, body, "um_not-a-key-anyone-issued").statusCode()).isEqualTo(401);
+        assertThat(stack.post(service, "/v1/events", JSON, body, ApiKeySecrets.generate()).statusCode())
+                .as("well formed but never issued").isEqualTo(401);
 
         var revoked = stack.keys.issue("revoked-before-use", Set.of(ApiKeyScopes.EVENTS_WRITE));
         stack.keys.revoke(revoked.key().prefix());
@@ -350,7 +353,7 @@ class IngestHttpTest {
         assertThat(stack.get(service, "/health/live").statusCode()).isEqualTo(200);
         HttpResponse<String> ready = stack.get(service, "/health/ready");
         assertThat(ready.statusCode()).isEqualTo(200);
-        assertThat(ready.body()).contains("\"kafka\":\"UP\"");
+        assertThat(ready.body()).contains("\"kafka\":{\"status\":\"UP\"").contains("\"key_store\":{\"status\":\"UP\"");
 
         UUID user = UUID.randomUUID();
         stack.post(service, "/v1/events", JSON, json(event("m-" + user, user, Instant.now())), apiKey);

@@ -2,7 +2,7 @@ package io.usagemeter.ingest;
 
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topic;
 import io.usagemeter.schema.topics.TopicBootstrapper;

@@ -7,7 +7,7 @@ import io.usagemeter.ingest.client.InvalidUsageEventException;
 import io.usagemeter.ingest.client.UsageClient;
 import io.usagemeter.ingest.client.UsageClientFullException;
 import io.usagemeter.ingest.client.UsageDeliveryException;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
@@ -105,6 +105,23 @@ class UsageClientTest {
         }
     }
 
+    /** Both transports refuse what ingest refuses (issue 13): the bounds and text rules, before anything is queued. */
+    @Test
+    void eventsOutOfBoundsAreRejectedAtEmitByBothTransports() {
+        UsageEvent poison = new UsageEvent("nul\u0000", UUID.randomUUID(), Instant.now(), Provider.GITHUB,
+                "/a\u0000b", "M".repeat(33), 200, 86_400_001L, 1L << 40, 0, 100_000_001L, Long.MAX_VALUE);
+        try (UsageClient kafka = UsageClient.toKafka(stack.kafka.bootstrapServers()).build();
+             UsageClient http = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), "um_unused").build()) {
+            for (UsageClient client : List.of(kafka, http)) {
+                assertThatThrownBy(() -> client.emit(poison)).isInstanceOf(InvalidUsageEventException.class)
+                        .satisfies(e -> assertThat(((InvalidUsageEventException) e).violations())
+                                .extracting(v -> v.field()).containsExactlyInAnyOrder("event_id", "endpoint", "method",
+                                        "response_time_ms", "request_bytes", "tokens", "units"));
+                assertThat(client.pendingEvents()).isZero();
+            }
+        }
+    }
+
     @Test
     void whenFullEmitFailsFastAfterTheBlockTime() throws Exception {
         URI nowhere = URI.create("http://localhost:" + unusedPort());
@@ -143,7 +160,7 @@ class UsageClientTest {
                         .doesNotContain("import org.eclipse.jetty")
                         .doesNotContain("import io.micrometer")
                         .doesNotContain("import io.usagemeter.ingest.internal")
-                        .doesNotContain("import io.usagemeter.ingest.keys");
+                        .doesNotContain("import io.usagemeter.kit.keys");
             }
         }
     }

@@ -1,6 +1,13 @@
 package io.usagemeter.enforcer;
 
+import io.usagemeter.kit.HttpLimits;
+import io.usagemeter.kit.auth.AdminJwtSettings;
+import io.usagemeter.kit.auth.PlaceholderSecrets;
+import io.usagemeter.enforcer.internal.DeadLetterDeserializationHandler;
+import io.usagemeter.enforcer.internal.DeadLetterProcessingHandler;
+import io.usagemeter.enforcer.internal.DeadLetterProductionHandler;
 import io.usagemeter.schema.config.MeterEnvironment;
+import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.sync.CredentialMask;
 import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.schema.topics.TopicSettings;
@@ -17,7 +24,6 @@ import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.streams.StreamsConfig;
-import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
 
 /**
  * The enforcer's settings, parsed once from {@code METER_*} variables; Kafka properties are
@@ -38,6 +44,15 @@ import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
  * @param adminJwtSecret HS256 key of admin tokens ({@code METER_ADMIN_JWT_SECRET}); never printed
  * @param adminJwtPublicKey RS256 public key of admin tokens, PEM ({@code METER_ADMIN_JWT_PUBLIC_KEY})
  * @param adminEmails the e-mail claims allowed on admin routes ({@code METER_ADMIN_EMAILS}, comma-separated)
+ * @param adminJwtIssuer the {@code iss} admin tokens must carry ({@code METER_ADMIN_JWT_ISSUER})
+ * @param adminJwtAudience the {@code aud} admin tokens must carry ({@code METER_ADMIN_JWT_AUDIENCE})
+ * @param apiKeyCacheTtl how long an API key lookup is cached ({@code METER_ENFORCER_API_KEY_CACHE_TTL})
+ * @param threadReplacements dead stream threads replaced per period before the instance shuts down
+ *     ({@code METER_ENFORCER_THREAD_REPLACEMENTS})
+ * @param threadReplacementPeriod that period ({@code METER_ENFORCER_THREAD_REPLACEMENT_PERIOD})
+ * @param httpLimits connection cap, in-flight bound and body limit ({@code METER_HTTP_*})
+ * @param resetHorizon which months a usage reset may name ({@code METER_AGGREGATOR_RESET_HORIZON_MONTHS}, the
+ *     aggregator's setting: the route refuses what the aggregator would, and the PostgreSQL writer records neither)
  */
 public record EnforcerConfig(
         String kafkaBootstrap,
@@ -55,10 +70,20 @@ public record EnforcerConfig(
         String adminJwtSecret,
         String adminJwtPublicKey,
         Set<String> adminEmails,
-        TopicSettings topicSettings) {
+        String adminJwtIssuer,
+        String adminJwtAudience,
+        Duration apiKeyCacheTtl,
+        int threadReplacements,
+        Duration threadReplacementPeriod,
+        HttpLimits httpLimits,
+        TopicSettings topicSettings,
+        ResetHorizon resetHorizon) {
 
     public static final String DEFAULT_APPLICATION_ID = "usage-meter-enforcer";
     public static final int DEFAULT_PORT = 8081;
+    public static final Duration DEFAULT_API_KEY_CACHE_TTL = Duration.ofSeconds(30);
+    public static final int DEFAULT_THREAD_REPLACEMENTS = 3;
+    public static final Duration DEFAULT_THREAD_REPLACEMENT_PERIOD = Duration.ofMinutes(10);
 
     private static final String DB_NEEDED = "the enforcer reads plans from and writes entitlements to the service database";
 
@@ -69,8 +94,20 @@ public record EnforcerConfig(
         Objects.requireNonNull(commitInterval, "METER_ENFORCER_COMMIT_INTERVAL");
         Objects.requireNonNull(grace, "METER_ENFORCER_GRACE_PERCENT");
         Objects.requireNonNull(topicSettings, "topicSettings");
+        Objects.requireNonNull(resetHorizon, "resetHorizon");
         adminEmails = adminEmails == null ? Set.of() : Set.copyOf(adminEmails);
         dbPassword = dbPassword == null ? "" : dbPassword;
+        PlaceholderSecrets.refuse("METER_DB_PASSWORD", dbPassword);
+        adminJwtIssuer = adminJwtIssuer == null ? AdminJwtSettings.DEFAULT_ISSUER : adminJwtIssuer;
+        adminJwtAudience = adminJwtAudience == null ? AdminJwtSettings.DEFAULT_AUDIENCE : adminJwtAudience;
+        apiKeyCacheTtl = apiKeyCacheTtl == null ? DEFAULT_API_KEY_CACHE_TTL : apiKeyCacheTtl;
+        threadReplacementPeriod = threadReplacementPeriod == null ? DEFAULT_THREAD_REPLACEMENT_PERIOD
+                : threadReplacementPeriod;
+        httpLimits = httpLimits == null ? HttpLimits.defaults() : httpLimits;
+        if (threadReplacements < 0) {
+            throw new IllegalArgumentException("METER_ENFORCER_THREAD_REPLACEMENTS must not be negative, was "
+                    + threadReplacements);
+        }
         if (port < 0 || port > 65_535) {
             throw new IllegalArgumentException("METER_ENFORCER_PORT must be 0..65535, was " + port);
         }
@@ -83,14 +120,13 @@ public record EnforcerConfig(
         if (grace.signum() < 0) {
             throw new IllegalArgumentException("METER_ENFORCER_GRACE_PERCENT must not be negative, was " + grace);
         }
-        if (adminJwtSecret != null && adminJwtPublicKey != null) {
-            // One pinned algorithm: accepting both would reopen HS/RS confusion.
-            throw new IllegalArgumentException("set only one of METER_ADMIN_JWT_SECRET (HS256) and "
-                    + "METER_ADMIN_JWT_PUBLIC_KEY (RS256)");
-        }
-        if (adminJwtSecret != null && adminJwtSecret.getBytes(java.nio.charset.StandardCharsets.UTF_8).length < 32) {
-            throw new IllegalArgumentException("METER_ADMIN_JWT_SECRET must be at least 32 bytes for HS256");
-        }
+        // Validates the admin key settings (one algorithm, key length, no placeholder) at once.
+        new AdminJwtSettings(adminJwtSecret, adminJwtPublicKey, adminEmails, adminJwtIssuer, adminJwtAudience);
+    }
+
+    /** How admin tokens are checked. */
+    public AdminJwtSettings adminJwt() {
+        return new AdminJwtSettings(adminJwtSecret, adminJwtPublicKey, adminEmails, adminJwtIssuer, adminJwtAudience);
     }
 
     public static EnforcerConfig fromEnv(Map<String, String> env) {
@@ -111,49 +147,71 @@ public record EnforcerConfig(
                 e.string("METER_ADMIN_JWT_SECRET", null),
                 e.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
                 e.list("METER_ADMIN_EMAILS").stream().map(s -> s.toLowerCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet()),
-                TopicSettings.fromEnv(env));
+                e.string("METER_ADMIN_JWT_ISSUER", AdminJwtSettings.DEFAULT_ISSUER),
+                e.string("METER_ADMIN_JWT_AUDIENCE", AdminJwtSettings.DEFAULT_AUDIENCE),
+                e.duration("METER_ENFORCER_API_KEY_CACHE_TTL", DEFAULT_API_KEY_CACHE_TTL),
+                e.intIn("METER_ENFORCER_THREAD_REPLACEMENTS", DEFAULT_THREAD_REPLACEMENTS, 0, Integer.MAX_VALUE),
+                e.isoDuration("METER_ENFORCER_THREAD_REPLACEMENT_PERIOD", DEFAULT_THREAD_REPLACEMENT_PERIOD),
+                HttpLimits.fromEnv(env),
+                TopicSettings.fromEnv(env),
+                ResetHorizon.fromEnv(env));
     }
 
     /** Defaults everywhere except where Kafka and PostgreSQL are: for tests and the dev stack. */
     public static EnforcerConfig defaults(String kafkaBootstrap, Path stateDir, String dbUrl, String dbUser, String dbPassword) {
         return new EnforcerConfig(kafkaBootstrap, DEFAULT_APPLICATION_ID, 0, null, stateDir, 1, Duration.ofMillis(100),
-                BigDecimal.ZERO, 1, dbUrl, dbUser, dbPassword, null, null, Set.of(), TopicSettings.singleBroker());
+                BigDecimal.ZERO, 1, dbUrl, dbUser, dbPassword, null, null, Set.of(), null, null, null,
+                DEFAULT_THREAD_REPLACEMENTS, null, null, TopicSettings.singleBroker(),
+                ResetHorizon.DEFAULT);
     }
 
     public EnforcerConfig withGrace(BigDecimal newGrace) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, newGrace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
-                adminEmails, topicSettings);
+                adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withAdvertisedUrl(URI url) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, url, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
-                adminEmails, topicSettings);
+                adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withPort(int newPort) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, newPort, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
-                adminEmails, topicSettings);
+                adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withStateDir(Path dir) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, dir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
-                adminEmails, topicSettings);
+                adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withAdminAuth(String secret, String publicKeyPem, Set<String> emails) {
         return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, secret, publicKeyPem,
-                emails, topicSettings);
+                emails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
     }
 
     public EnforcerConfig withApplicationId(String id) {
         return new EnforcerConfig(kafkaBootstrap, id, port, advertisedUrl, stateDir, standbyReplicas,
                 commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
-                adminEmails, topicSettings);
+                adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, httpLimits, topicSettings, resetHorizon);
+    }
+
+    public EnforcerConfig withHttpLimits(HttpLimits limits) {
+        return new EnforcerConfig(kafkaBootstrap, applicationId, port, advertisedUrl, stateDir, standbyReplicas,
+                commitInterval, grace, streamThreads, dbUrl, dbUser, dbPassword, adminJwtSecret, adminJwtPublicKey,
+                adminEmails, adminJwtIssuer, adminJwtAudience, apiKeyCacheTtl, threadReplacements,
+                threadReplacementPeriod, limits, topicSettings, resetHorizon);
     }
 
     /** This instance's URL for other instances, once the HTTP port is known. */
@@ -173,9 +231,12 @@ public record EnforcerConfig(
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, streamThreads);
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, standbyReplicas);
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised.getHost() + ":" + advertised.getPort());
-        // A record that does not parse goes to the dead-letter topic (KIP-1034) and processing continues.
+        // A record that does not parse or cannot be processed goes to the dead-letter topic with the reason
+        // (KIP-1034) and processing continues, as in the aggregator: no input can crash-loop a stream thread.
         p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, Topics.DEAD_LETTER.name());
-        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterDeserializationHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProcessingHandler.class);
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProductionHandler.class);
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         // A crashed instance's users move to a standby after 10 s instead of the default 45 s.
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
@@ -200,6 +261,17 @@ public record EnforcerConfig(
         Properties p = new Properties();
         p.put("bootstrap.servers", kafkaBootstrap);
         return p;
+    }
+
+    /** Secrets left out: the password, the HS256 key; the JDBC URL masked. */
+    @Override
+    public String toString() {
+        return "EnforcerConfig[kafkaBootstrap=" + kafkaBootstrap + ", applicationId=" + applicationId + ", port=" + port
+                + ", advertisedUrl=" + advertisedUrl + ", stateDir=" + stateDir + ", standbyReplicas=" + standbyReplicas
+                + ", commitInterval=" + commitInterval + ", grace=" + grace + ", streamThreads=" + streamThreads
+                + ", dbUrl=" + maskedDbUrl() + ", dbUser=" + dbUser + ", dbPassword=***, " + adminJwt()
+                + ", apiKeyCacheTtl=" + apiKeyCacheTtl + ", threadReplacements=" + threadReplacements + " per "
+                + threadReplacementPeriod + ", httpLimits=" + httpLimits + ", topicSettings=" + topicSettings + "]";
     }
 
     /** The JDBC URL without user info or query parameters, for messages. */

@@ -8,18 +8,25 @@ import io.usagemeter.enforcer.internal.ReferralRefusal;
 import io.usagemeter.enforcer.internal.UsageSummaryProcessor;
 import io.usagemeter.schema.events.LimitEvent;
 import io.usagemeter.schema.events.LimitState;
+import io.usagemeter.schema.events.MonthlySummary;
+import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.ReferralEvent;
 import io.usagemeter.schema.serde.EventSerdes;
 import io.usagemeter.schema.serde.JsonSerde;
 import io.usagemeter.schema.topics.Topic;
 import io.usagemeter.schema.topics.Topics;
 import java.math.BigDecimal;
+import java.util.Properties;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
@@ -68,10 +75,19 @@ public final class EnforcerTopology {
         builder.addStateStore(store(REFERRALS_STORE, Serdes.String(), EventSerdes.referralEvent()));
         builder.addStateStore(store(REFERRAL_REFUSALS_STORE, Serdes.String(), REFUSAL_SERDE));
         builder.addStateStore(store(ENTITLEMENTS_STORE, Serdes.String(), ENTITLEMENT_SERDE));
-        builder.addStateStore(store(USAGE_STORE, EventSerdes.monthlySummaryKey(), EventSerdes.monthlySummary()));
         builder.addStateStore(store(LIMITS_STORE, Serdes.String(), EventSerdes.limitState()));
         builder.addStateStore(store(THRESHOLDS_STORE, Serdes.String(), Serdes.Integer()));
         builder.addStateStore(store(APPLIED_COMMANDS_STORE, Serdes.String(), Serdes.Long()));
+
+        // The usage store is the summaries topic's table: restored from that compacted topic (the build
+        // reuses source topics as changelogs), so the enforcer keeps no copy of every summary of its own.
+        // Defined before the processors that read it.
+        Topic<MonthlySummaryKey, MonthlySummary> summaries = Topics.USAGE_SUMMARIES;
+        KTable<MonthlySummaryKey, MonthlySummary> usage = builder.table(summaries.name(),
+                consumed(summaries, "usage-summaries-source"),
+                Materialized.<MonthlySummaryKey, MonthlySummary, KeyValueStore<Bytes, byte[]>>as(USAGE_STORE)
+                        .withKeySerde(summaries.keySerde()).withValueSerde(summaries.valueSerde())
+                        .withCachingDisabled());
 
         String[] userStores = {ENTITLEMENTS_STORE, USAGE_STORE, LIMITS_STORE, THRESHOLDS_STORE};
 
@@ -89,15 +105,16 @@ public final class EnforcerTopology {
                 .process(() -> new AdminCommandProcessor(grace), Named.as("admin-commands"),
                         ENTITLEMENTS_STORE, USAGE_STORE, LIMITS_STORE, THRESHOLDS_STORE, APPLIED_COMMANDS_STORE);
 
-        KStream<String, LimitEvent> fromUsage = builder
-                .stream(Topics.USAGE_SUMMARIES.name(), consumed(Topics.USAGE_SUMMARIES, "usage-summaries-source"))
+        KStream<String, LimitEvent> fromUsage = usage.toStream(Named.as("usage-summaries-changes"))
                 .process(() -> new UsageSummaryProcessor(grace), Named.as("usage-summaries"), userStores);
 
         fromUsage.merge(fromCommands, Named.as("limit-events-from-commands"))
                 .merge(fromReferrals, Named.as("limit-events-from-referrals"))
                 .to(Topics.LIMIT_EVENTS.name(), Produced.with(Topics.LIMIT_EVENTS.keySerde(),
                         Topics.LIMIT_EVENTS.valueSerde()).withName("limit-events-sink"));
-        return builder.build();
+        Properties optimizations = new Properties();
+        optimizations.put(StreamsConfig.TOPOLOGY_OPTIMIZATION_CONFIG, StreamsConfig.REUSE_KTABLE_SOURCE_TOPICS);
+        return builder.build(optimizations);
     }
 
     private static <K, V> Consumed<K, V> consumed(Topic<K, V> topic, String name) {

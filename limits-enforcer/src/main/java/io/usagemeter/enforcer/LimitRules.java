@@ -1,6 +1,7 @@
 package io.usagemeter.enforcer;
 
 import io.usagemeter.schema.events.LimitState;
+import io.usagemeter.schema.events.Saturating;
 import io.usagemeter.schema.events.LimitStatus;
 import java.math.BigDecimal;
 import java.time.Instant;
@@ -12,6 +13,9 @@ import java.util.UUID;
  * The limit rules of the product, in integer arithmetic so that no limit is ever off by one from
  * binary rounding: {@code effective_limit = plan_units * (100 + min(2 * referrals, 200)) / 100
  * (floored) + bonus_credits}; the same formula as the database's {@code effective_limit}.
+ * Every step saturates at {@link Long#MAX_VALUE} instead of wrapping or throwing, so no plan or
+ * credit value, however large, can make a limit negative or stop a stream thread; a negative
+ * {@code used} (never produced by the aggregator) counts as 0.
  */
 public final class LimitRules {
 
@@ -28,8 +32,16 @@ public final class LimitRules {
     }
 
     public static long effectiveLimit(long planUnits, int referralCount, long bonusCredits) {
-        long boosted = Math.multiplyExact(planUnits, 100L + multiplierPercent(referralCount)) / 100L;
-        return Math.addExact(boosted, bonusCredits);
+        long percent = 100L + multiplierPercent(referralCount);
+        long units = Math.max(planUnits, 0);
+        // floor(units * percent / 100) without overflow: units = 100 q + r.
+        long boosted = Saturating.add(Saturating.multiply(units / 100, percent), units % 100 * percent / 100);
+        return Saturating.add(boosted, Math.max(bonusCredits, 0));
+    }
+
+    /** What is left of the limit, never negative. */
+    public static long remaining(long used, long effectiveLimit) {
+        return Math.max(Saturating.subtract(effectiveLimit, Math.max(used, 0)), 0);
     }
 
     /** ok below 80 %, warning from 80 %, exceeded at 100 % (as the database's {@code usage_state}). */
@@ -65,9 +77,10 @@ public final class LimitRules {
                                      long used, BigDecimal grace, Instant asOf) {
         int referrals = entitlement.referralCount();
         long limit = effectiveLimit(planUnits, referrals, entitlement.bonusCredits());
+        long counted = Math.max(used, 0);
         return new LimitState(user, month, entitlement.plan(), planUnits, referrals,
-                multiplierPercent(referrals) / 100.0, entitlement.bonusCredits(), limit, used,
-                Math.max(limit - used, 0), status(used, limit), allowed(used, limit, grace),
+                multiplierPercent(referrals) / 100.0, entitlement.bonusCredits(), limit, counted,
+                remaining(counted, limit), status(counted, limit), allowed(counted, limit, grace),
                 grace.doubleValue(), resetsAt(month), asOf);
     }
 }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.schema.json.Json;
+import java.net.ConnectException;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -85,8 +86,14 @@ class EnforcerClusterIT {
         }
     }
 
+    /** The instance's answer, or null while it is not answering (not yet listening, or not ready). */
     private static LimitAnswer answer(int port, UUID user) throws Exception {
-        HttpResponse<String> response = stack.get(port, "/v1/limits/" + user);
+        HttpResponse<String> response;
+        try {
+            response = stack.get(port, "/v1/limits/" + user);
+        } catch (ConnectException notListeningYet) {
+            return null;
+        }
         return response.statusCode() == 200 ? Json.read(response.body(), LimitAnswer.class) : null;
     }
 
@@ -99,7 +106,9 @@ class EnforcerClusterIT {
     void everyUserIsAnsweredFromEitherInstanceAndSurvivesAKill() throws Exception {
         int localPort = local.port();
         // Both instances running and sharing the partitions: every user answered, fresh, from both.
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+        // The remote JVM may still be starting: its port refuses connections until then.
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+                .ignoreExceptionsInstanceOf(java.net.ConnectException.class).untilAsserted(() -> {
             assertThat(local.streams().state()).isEqualTo(KafkaStreams.State.RUNNING);
             for (var e : USAGE.entrySet()) {
                 for (int port : new int[] {localPort, remotePort}) {

@@ -40,9 +40,15 @@ final class EnforcerDriver implements AutoCloseable {
     private int sequence;
 
     EnforcerDriver(BigDecimal grace, Path stateDir) {
+        this(grace, stateDir, new Properties());
+    }
+
+    /** With {@code overrides} on production's Streams properties. */
+    EnforcerDriver(BigDecimal grace, Path stateDir, Properties overrides) {
         Properties props = EnforcerConfig.defaults("unused:9092", stateDir, null, null, null)
                 .withGrace(grace).streamsProperties(java.net.URI.create("http://localhost:1"));
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "enforcer-test");
+        props.putAll(overrides);
         driver = new TopologyTestDriver(EnforcerTopology.build(grace), props);
         plans = input(EnforcerTopics.PLANS);
         summaries = input(Topics.USAGE_SUMMARIES);

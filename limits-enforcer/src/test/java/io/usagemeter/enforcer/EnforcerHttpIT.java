@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.usagemeter.embedded.InterruptedWipe;
 import io.usagemeter.enforcer.client.LimitAnswer;
-import io.usagemeter.enforcer.http.AdminTokens;
+import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.schema.events.LimitStatus;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.json.Json;
@@ -39,6 +39,7 @@ class EnforcerHttpIT {
     private static TestStack stack;
     private static EnforcerService enforcer;
     private static int port;
+    private static String WRITE_ONLY_KEY;
 
     @BeforeAll
     static void start() {
@@ -47,6 +48,8 @@ class EnforcerHttpIT {
                 .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
         enforcer = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start();
         port = enforcer.port();
+        WRITE_ONLY_KEY = new io.usagemeter.kit.keys.ApiKeyStore(stack.dsl, Clock.systemUTC())
+                .issue("events-only", java.util.List.of(io.usagemeter.kit.keys.ApiKeyScopes.EVENTS_WRITE)).secret();
         await().atMost(Duration.ofSeconds(60))
                 .until(() -> enforcer.streams().state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING);
     }
@@ -136,6 +139,61 @@ class EnforcerHttpIT {
         HttpResponse<String> usage = stack.get(port, "/v1/usage/" + UUID.randomUUID());
         assertThat(usage.statusCode()).isEqualTo(200);
         assertThat(Json.read(usage.body(), MonthlySummary.class).calls()).isZero();
+    }
+
+    @Test
+    void readsNeedAnApiKeyWithTheScopeLimitsRead() throws Exception {
+        UUID user = UUID.randomUUID();
+        for (String path : java.util.List.of("/v1/limits/" + user, "/v1/usage/" + user)) {
+            HttpResponse<String> none = stack.getAs(port, path, null);
+            assertThat(none.statusCode()).as(path).isEqualTo(401);
+            assertThat(none.headers().firstValue("WWW-Authenticate")).contains("Bearer");
+            assertThat(Json.tree(none.body()).get("details").isArray()).isTrue();
+            assertThat(stack.getAs(port, path, "Bearer " + io.usagemeter.kit.keys.ApiKeySecrets.generate()).statusCode())
+                    .as("unknown key").isEqualTo(401);
+            assertThat(stack.getAs(port, path, "Bearer not-a-key").statusCode()).as("malformed key").isEqualTo(401);
+            HttpResponse<String> wrongScope = stack.getAs(port, path, "Bearer " + WRITE_ONLY_KEY);
+            assertThat(wrongScope.statusCode()).as(path).isEqualTo(403);
+            assertThat(Json.tree(wrongScope.body()).get("error").asText()).contains("limits:read");
+            assertThat(stack.get(port, path).statusCode()).isEqualTo(200);
+        }
+        String adminToken = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
+                Duration.ofMinutes(5), Clock.systemUTC());
+        assertThat(stack.getAs(port, "/v1/limits/" + user, "Bearer " + adminToken).statusCode())
+                .as("admins read what apps read").isEqualTo(200);
+    }
+
+    @Test
+    void theErrorAndHealthShapesAndJvmMetrics() throws Exception {
+        HttpResponse<String> unknownRoute = stack.get(port, "/v1/nothing");
+        assertThat(unknownRoute.statusCode()).isEqualTo(404);
+        assertThat(Json.tree(unknownRoute.body()).get("error").asText()).contains("no route");
+        assertThat(Json.tree(unknownRoute.body()).get("details").isArray()).isTrue();
+        await().atMost(Duration.ofSeconds(60)).until(() -> stack.get(port, "/health/ready").statusCode() == 200);
+        var ready = Json.tree(stack.get(port, "/health/ready").body());
+        assertThat(ready.get("status").asText()).isEqualTo("UP");
+        assertThat(ready.at("/checks/streams/status").asText()).isEqualTo("UP");
+        assertThat(ready.at("/checks/db_writer/status").asText()).isEqualTo("UP");
+        assertThat(stack.get(port, "/metrics").body()).contains("jvm_memory_used_bytes", "jvm_gc_", "jvm_threads_live_threads",
+                "jvm_classes_loaded_classes", "system_cpu_count", "process_uptime_seconds",
+                "meter_enforcer_request_seconds_count{route=\"limits\"", "meter_http_connections_open{service=\"enforcer\"}");
+        String token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
+                Duration.ofMinutes(5), Clock.systemUTC());
+        HttpResponse<String> tooLarge = stack.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                        + "/v1/admin/users/" + UUID.randomUUID() + "/credits")).header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"amount\": 1, \"command_id\": \"" + "x".repeat(70_000) + "\"}"))
+                .build());
+        assertThat(tooLarge.statusCode()).isEqualTo(413);
+        assertThat(Json.tree(tooLarge.body()).get("details").isArray()).isTrue();
+    }
+
+    @Test
+    void aConnectionFloodLeavesTheEnforcerAlive() throws Exception {
+        try (EnforcerService capped = new EnforcerService(stack.config("enforcer-flood-it", stateDir.resolve("flood"))
+                .withHttpLimits(io.usagemeter.kit.HttpLimits.defaults().withMaxConnections(24)), stack.dsl,
+                Clock.systemUTC(), new Properties()).start()) {
+            io.usagemeter.kit.testing.ConnectionFlood.check(capped.port(), 24, 300);
+        }
     }
 
     @Test
@@ -233,7 +291,7 @@ class EnforcerHttpIT {
         MutableClock clock = new MutableClock(java.time.Instant.now());
         var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         var client = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + port))
-                .cacheTtl(Duration.ofSeconds(1)).maxStaleness(Duration.ofSeconds(30)).clock(clock)
+                .apiKey(stack.readKey).cacheTtl(Duration.ofSeconds(1)).maxStaleness(Duration.ofSeconds(30)).clock(clock)
                 .meterRegistry(registry).build();
 
         var first = client.check(user);

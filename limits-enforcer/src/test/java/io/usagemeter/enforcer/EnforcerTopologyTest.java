@@ -221,13 +221,15 @@ class EnforcerTopologyTest {
     }
 
     @Test
-    void onlyTheCurrentAndPreviousMonthsAreKept() {
+    void theUsageStoreIsTheSummariesTopicsTableWithoutAChangelogOfItsOwn() {
         driver.usage(user, JAN, 10, day(JAN, 20));
         driver.usage(user, FEB, 10, day(FEB, 1));
         driver.usage(user, YearMonthOf(2026, 3), 10, day(YearMonthOf(2026, 3), 1));
 
-        assertThat(driver.storedUsage(user, JAN)).isNull();
-        assertThat(driver.storedUsage(user, FEB)).isNotNull();
+        assertThat(driver.storedUsage(user, JAN).units()).as("as the compacted topic holds it").isEqualTo(10);
+        assertThat(driver.limit(user).month()).isEqualTo(YearMonthOf(2026, 3));
+        assertThat(driver.driver.producedTopicNames()).as("restored from the summaries topic itself")
+                .noneMatch(topic -> topic.contains(EnforcerTopology.USAGE_STORE));
     }
 
     @Test

@@ -2,6 +2,8 @@ package io.usagemeter.enforcer;
 
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.Provider;
@@ -38,6 +40,8 @@ final class TestStack implements AutoCloseable {
     final DSLContext dsl;
     final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
     final HttpClient http = HttpClient.newHttpClient();
+    /** An API key with the scope limits:read, sent by {@link #get}. */
+    final String readKey;
 
     TestStack() {
         postgres.createDatabase("meter");
@@ -47,6 +51,8 @@ final class TestStack implements AutoCloseable {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
+        readKey = new ApiKeyStore(dsl, java.time.Clock.systemUTC()).issue("enforcer-tests",
+                List.of(ApiKeyScopes.LIMITS_READ)).secret();
     }
 
     EnforcerConfig config(String applicationId, Path stateDir) {
@@ -71,8 +77,18 @@ final class TestStack implements AutoCloseable {
         }
     }
 
+    /** {@code GET} with the read key, as an app checking limits sends it. */
     HttpResponse<String> get(int port, String path) throws Exception {
-        return send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).GET().build());
+        return getAs(port, path, "Bearer " + readKey);
+    }
+
+    /** {@code GET} with this {@code Authorization} header, or none when null. */
+    HttpResponse<String> getAs(int port, String path, String authorization) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).GET();
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        return send(request.build());
     }
 
     HttpResponse<String> send(HttpRequest request) throws Exception {

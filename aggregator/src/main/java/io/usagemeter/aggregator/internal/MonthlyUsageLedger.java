@@ -11,208 +11,175 @@ import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import java.util.UUID;
-import org.apache.kafka.streams.KeyValue;
+import java.util.Set;
+import java.util.function.BiConsumer;
 import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * The monthly usage of the users of one stream task, kept in its state stores: dedupe, counting
- * into calendar months, usage resets and the purges that bound the state.
+ * The monthly usage of the users of one stream task: dedupe, counting into calendar months, usage
+ * resets and the purges that bound the state. The state is one summary and at most one reset per
+ * user and month, plus the events of the last dedupe window ({@link RecentEvents}).
  *
  * <p>Every decision depends only on the events themselves and on the order of the task's events
- * partition (never on wall-clock time or on how the admin-commands partition interleaves with it),
- * so replaying the same input makes the same decisions. The clock of all decisions is the
- * <em>event-time high water</em>: the latest {@code occurred_at} seen by this task.
+ * partition (never on wall-clock time), so replaying the same input makes the same decisions. The
+ * clock of all decisions is the <em>event-time high water</em>: the latest {@code occurred_at} seen
+ * by this task.
  *
  * <ul>
- *   <li><b>Dedupe.</b> An event is a duplicate when its {@code (user, event_id)} was seen with an
- *       event time no more than the dedupe window behind the high water, or when the very same
- *       {@code (user, event_id, occurred_at)} is still kept as a counted event (months within the
- *       reset horizon). Entries outside these bounds are ignored whether or not a purge already
- *       removed them, so the purge schedule never changes a decision.</li>
+ *   <li><b>Dedupe.</b> An event is a duplicate when its {@code (user, event_id)} was remembered no
+ *       more than the dedupe window before the high water. An event is remembered at the high water
+ *       once it is seen, so a late event's retries are recognised for a whole window too; an
+ *       {@code event_id} seen again after the window counts again.</li>
  *   <li><b>Months.</b> An event counts in the UTC calendar month of its {@code occurred_at};
  *       months before the retention leave the stores, and events for them are no longer counted.</li>
  *   <li><b>Resets.</b> After a reset at instant T, the month counts only events with
- *       {@code occurred_at > T}; the latest T wins, so the order of resets and events does not
- *       matter. A reset recomputes the month from the counted events it keeps.</li>
+ *       {@code occurred_at > T}; the latest T wins. A reset recomputes the month from the remembered
+ *       events, so it is applied only when they hold every counted event after T: T at or after the
+ *       high water minus the window, T at or after the month's end (the month empties), or T before
+ *       the month's start (nothing changes). Otherwise it is refused and nothing changes.</li>
  * </ul>
+ *
+ * <p>Changed summaries are not sent one by one: the ledger notes their keys and {@link #publish}
+ * hands each changed summary over once.
  */
 public final class MonthlyUsageLedger {
 
-    private static final String HIGH_WATER = "occurred-at-high-water";
-
-    private final KeyValueStore<String, Long> eventTime;
-    private final KeyValueStore<String, Long> seenEvents;
-    private final KeyValueStore<String, UsageEvent> countedEvents;
+    private final RecentEvents recent;
     private final KeyValueStore<String, Instant> resets;
+    private final Set<String> resetMonths;
     private final KeyValueStore<String, MonthlySummary> summaries;
-    private final long dedupeWindowMs;
+    private final Duration window;
     private final int retentionMonths;
-    private final int resetHorizonMonths;
-    /** Events remembered in the dedupe memory since it was last read in full (see {@link #purge()}). */
-    private long rememberedSinceScan;
+    private long retainedFromMs = Long.MAX_VALUE;
+    private long retainedUntilMs = Long.MIN_VALUE;
+    private YearMonth oldestRetained;
 
     /** The ledger over the stores of the task that {@code context} belongs to. */
     public MonthlyUsageLedger(ProcessingContext context, LedgerSettings settings) {
-        this.eventTime = context.getStateStore(AggregatorTopology.EVENT_TIME_STORE);
-        this.seenEvents = context.getStateStore(AggregatorTopology.SEEN_EVENTS_STORE);
-        this.countedEvents = context.getStateStore(AggregatorTopology.COUNTED_EVENTS_STORE);
+        RecentEventsStore recentEvents = context.getStateStore(AggregatorTopology.RECENT_EVENTS_STORE);
+        this.recent = recentEvents.memory();
         this.resets = context.getStateStore(AggregatorTopology.USAGE_RESETS_STORE);
+        this.resetMonths = recent.resetMonths(resets);
         this.summaries = context.getStateStore(AggregatorTopology.MONTHLY_SUMMARIES_STORE);
-        this.dedupeWindowMs = settings.dedupeWindow().toMillis();
+        this.window = settings.dedupeWindow();
         this.retentionMonths = settings.retentionMonths();
-        this.resetHorizonMonths = settings.resetHorizonMonths();
     }
 
     /** What the ledger needs from the configuration. */
-    public record LedgerSettings(Duration dedupeWindow, int retentionMonths, int resetHorizonMonths) {
+    public record LedgerSettings(Duration dedupeWindow, int retentionMonths) {
     }
 
-    /** Counts {@code event} unless it is a duplicate, too old, or excluded by a reset; returns the changed summary. */
-    public Optional<MonthlySummary> count(UsageEvent event) {
-        UUID user = event.userId();
+    /** Counts {@code event} unless it is a duplicate, too old, or excluded by a reset. */
+    public void count(UsageEvent event) {
+        if (event.occurredAt().getEpochSecond() < 0) {
+            throw new IllegalArgumentException("event time before 1970 cannot be stored: " + event.occurredAt());
+        }
+        long highWater = recent.highWaterWith(event.occurredAt());
+        if (recent.remembers(event, highWater)) {
+            recent.advance(event.occurredAt());
+            return;
+        }
         YearMonth month = event.month();
-        // Built first: it refuses times it cannot encode, and nothing may have changed when it does.
-        String contributionKey = StateKeys.contribution(month, user, event.occurredAt(), event.eventId());
-        long highWater = advanceHighWater(event.occurredAt());
-        if (isDuplicate(event, highWater, month, contributionKey)) {
-            return Optional.empty();
+        String key = StateKeys.userMonth(month, event.userId());
+        MonthlySummary updated = null;
+        if (!month.isBefore(oldestRetained(highWater))) {
+            Instant resetAt = resetMonths.contains(key) ? resets.get(key) : null;
+            if (resetAt == null || event.occurredAt().isAfter(resetAt)) {
+                MonthlySummary current = summaries.get(key);
+                // Computed before anything changes: a failure here leaves the state as it was.
+                updated = (current == null ? MonthlySummary.empty(MonthlySummaryKey.of(event)) : current).plus(event);
+            }
         }
-        seenEvents.put(StateKeys.dedupe(user, event.eventId()), event.occurredAt().toEpochMilli());
-        rememberedSinceScan++;
-        if (month.isBefore(oldestRetained(highWater))) {
-            return Optional.empty();
+        recent.remember(event);
+        if (updated != null) {
+            summaries.put(key, updated);
+            recent.changed(key, updated);
         }
-        String key = StateKeys.userMonth(month, user);
-        Instant resetAt = resets.get(key);
-        if (resetAt != null && !event.occurredAt().isAfter(resetAt)) {
-            return Optional.empty();
-        }
-        if (!month.isBefore(oldestRecomputable(highWater))) {
-            countedEvents.put(contributionKey, event);
-        }
-        MonthlySummary current = summaries.get(key);
-        MonthlySummary updated = (current == null ? MonthlySummary.empty(new MonthlySummaryKey(user, month)) : current)
-                .plus(event);
-        summaries.put(key, updated);
-        return Optional.of(updated);
     }
 
     /**
-     * Applies a usage reset and returns the month's recomputed summary, or nothing when an equal
-     * or later reset was already applied (or the month is past the retention).
+     * Applies a usage reset and recomputes the month, or does nothing when an equal or later reset
+     * was already applied (or the month is past the retention).
      *
-     * @throws IllegalStateException when the month's events are no longer kept and the reset falls
-     *     inside the month, so it cannot be applied exactly (nothing is changed)
+     * @throws IllegalStateException when the reset falls inside the month and before the remembered
+     *     events, so it cannot be applied exactly (nothing is changed)
      */
-    public Optional<MonthlySummary> reset(ResetUsage reset) {
+    public void reset(ResetUsage reset) {
         String key = StateKeys.userMonth(reset.month(), reset.userId());
         Instant previous = resets.get(key);
         if (previous != null && !reset.resetAt().isAfter(previous)) {
-            return Optional.empty();
+            return;
         }
-        Long highWater = eventTime.get(HIGH_WATER);
-        if (highWater != null && reset.month().isBefore(oldestRetained(highWater))) {
-            return Optional.empty();
+        Instant highWater = recent.highWater();
+        if (highWater != null && reset.month().isBefore(oldestRetained(highWater.toEpochMilli()))) {
+            return;
         }
-        boolean eventsKept = highWater == null || !reset.month().isBefore(oldestRecomputable(highWater));
+        Instant monthStart = reset.month().atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
         Instant monthEnd = reset.month().plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
-        if (!eventsKept && reset.resetAt().isBefore(monthEnd)) {
-            throw new IllegalStateException("usage reset " + reset.commandId() + " of " + reset.month()
-                    + " at " + reset.resetAt() + " cannot be applied exactly: the events of that month are kept only "
-                    + resetHorizonMonths + " months back from the latest event time");
+        Instant rememberedFrom = recent.rememberedFrom();
+        MonthlySummaryKey summaryKey = new MonthlySummaryKey(reset.userId(), reset.month());
+        MonthlySummary summary;
+        if (!reset.resetAt().isBefore(monthEnd)) {
+            summary = MonthlySummary.empty(summaryKey);
+        } else if (rememberedFrom == null || !reset.resetAt().isBefore(rememberedFrom)) {
+            summary = recent.summaryAfter(reset.userId(), reset.month(), reset.resetAt());
+        } else if (reset.resetAt().isBefore(monthStart)) {
+            MonthlySummary current = summaries.get(key);
+            summary = current == null ? MonthlySummary.empty(summaryKey) : current;
+        } else {
+            throw new IllegalStateException("usage reset " + reset.commandId() + " of " + reset.month() + " at "
+                    + reset.resetAt() + " cannot be applied exactly: it lies before the dedupe window, which reaches back"
+                    + " to " + rememberedFrom + " (the latest event time " + highWater + " minus " + window
+                    + "); only events after that are remembered; nothing was changed");
         }
         resets.put(key, reset.resetAt());
-        MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(reset.userId(), reset.month()));
-        // Events at or before the reset never count again for this month: drop them.
-        deleteRange(countedEvents, StateKeys.contributionsStart(reset.month(), reset.userId()),
-                StateKeys.contributionsAfter(reset.month(), reset.userId(), reset.resetAt()));
-        try (KeyValueIterator<String, UsageEvent> after = countedEvents.range(
-                StateKeys.contributionsAfter(reset.month(), reset.userId(), reset.resetAt()),
-                StateKeys.contributionsEnd(reset.month(), reset.userId()))) {
-            while (after.hasNext()) {
-                summary = summary.plus(after.next().value);
-            }
-        }
+        resetMonths.add(key);
         summaries.put(key, summary);
-        return Optional.of(summary);
+        recent.changed(key, summary);
     }
 
     /**
-     * Removes what no decision can need any more; safe to run at any time.
-     *
-     * <p>The other stores lose whole months by one range, but the dedupe memory is ordered by
-     * user and has to be read in full. It is read only once as many events were remembered since
-     * the last reading as half its size: while a task catches up, stream time runs far ahead of
-     * the clock and a purge falls due every few thousand events, and reading everything each time
-     * took a third of the stream thread's time in the benchmark. Expired entries never change a
-     * decision; they only take space a little longer.
+     * Hands each summary changed since the last call to {@code publisher}, once, with the task's high
+     * water ({@code otherwise} before the task's first event).
      */
+    public void publish(BiConsumer<MonthlySummary, Instant> publisher, Instant otherwise) {
+        Instant asOf = recent.highWater() == null ? otherwise : recent.highWater();
+        YearMonth oldest = recent.highWater() == null ? null : oldestRetained(recent.highWater().toEpochMilli());
+        recent.takeUnpublished().forEach((key, changed) -> {
+            MonthlySummary summary = changed != null ? changed : summaries.get(key);
+            if (summary != null && (oldest == null || !summary.month().isBefore(oldest))) {
+                publisher.accept(summary, asOf);
+            }
+        });
+    }
+
+    /** Removes the months past the retention; the dedupe memory forgets on its own as time passes. */
     public void purge() {
-        Long highWater = eventTime.get(HIGH_WATER);
+        Instant highWater = recent.highWater();
         if (highWater == null) {
             return;
         }
-        if (rememberedSinceScan * 2 >= seenEvents.approximateNumEntries()) {
-            rememberedSinceScan = 0;
-            long seenCutoff = highWater - dedupeWindowMs;
-            List<String> expired = new ArrayList<>();
-            try (KeyValueIterator<String, Long> all = seenEvents.all()) {
-                while (all.hasNext()) {
-                    KeyValue<String, Long> seen = all.next();
-                    if (seen.value < seenCutoff) {
-                        expired.add(seen.key);
-                    }
-                }
-            }
-            expired.forEach(seenEvents::delete);
-        }
-        deleteBefore(countedEvents, oldestRecomputable(highWater));
-        deleteBefore(summaries, oldestRetained(highWater));
-        deleteBefore(resets, oldestRetained(highWater));
+        YearMonth oldest = oldestRetained(highWater.toEpochMilli());
+        deleteBefore(summaries, oldest);
+        deleteBefore(resets, oldest);
     }
 
-    private boolean isDuplicate(UsageEvent event, long highWater, YearMonth month, String contributionKey) {
-        Long seenAt = seenEvents.get(StateKeys.dedupe(event.userId(), event.eventId()));
-        if (seenAt != null && seenAt >= highWater - dedupeWindowMs) {
-            return true;
-        }
-        return !month.isBefore(oldestRecomputable(highWater)) && countedEvents.get(contributionKey) != null;
-    }
-
-    private long advanceHighWater(Instant occurredAt) {
-        Long current = eventTime.get(HIGH_WATER);
-        long at = occurredAt.toEpochMilli();
-        if (current == null || at > current) {
-            eventTime.put(HIGH_WATER, at);
-            return at;
-        }
-        return current;
-    }
-
+    /** The oldest month kept at {@code highWater}; remembered for the high water's month, as it is asked per event. */
     private YearMonth oldestRetained(long highWater) {
-        return latestMonth(highWater).minusMonths(retentionMonths - 1L);
-    }
-
-    private YearMonth oldestRecomputable(long highWater) {
-        return latestMonth(highWater).minusMonths(resetHorizonMonths - 1L);
-    }
-
-    private static YearMonth latestMonth(long highWater) {
-        return StateKeys.utcMonth(Instant.ofEpochMilli(highWater));
+        if (highWater < retainedFromMs || highWater >= retainedUntilMs) {
+            YearMonth latest = StateKeys.utcMonth(Instant.ofEpochMilli(highWater));
+            retainedFromMs = latest.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+            retainedUntilMs = latest.plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+            oldestRetained = latest.minusMonths(retentionMonths - 1L);
+        }
+        return oldestRetained;
     }
 
     private static <V> void deleteBefore(KeyValueStore<String, V> store, YearMonth month) {
-        deleteRange(store, StateKeys.first(), StateKeys.monthStart(month));
-    }
-
-    /** Deletes the keys in [from, to] (both inclusive, as store ranges are). */
-    private static <V> void deleteRange(KeyValueStore<String, V> store, String from, String to) {
         List<String> keys = new ArrayList<>();
-        try (KeyValueIterator<String, V> range = store.range(from, to)) {
+        try (KeyValueIterator<String, V> range = store.range(StateKeys.first(), StateKeys.monthStart(month))) {
             while (range.hasNext()) {
                 keys.add(range.next().key);
             }

@@ -9,9 +9,8 @@ import java.util.UUID;
 
 /**
  * String keys of the aggregator's state stores, laid out so that byte order is the order the
- * purges and recomputations need: the month comes first (so whole months leave the stores by one
- * range), then the user, then for per-event entries a fixed-width event time (so "events after
- * the reset instant" is one range scan).
+ * purges and reads need: the month comes first in summaries and resets (so whole months leave the
+ * stores by one range), and the dedupe memory's chunks sort by segment, then by sequence.
  */
 public final class StateKeys {
 
@@ -19,13 +18,9 @@ public final class StateKeys {
     private static final char SEPARATOR = '|';
     /** Sorts after every digit and after the separator: closes a range over a prefix. */
     private static final String END = "~";
+    private static final String CHUNK = "c|";
 
     private StateKeys() {
-    }
-
-    /** {@code user|event_id}: the dedupe identity of an event. */
-    public static String dedupe(UUID user, String eventId) {
-        return user.toString() + SEPARATOR + eventId;
     }
 
     /** {@code month|user}: the summary and the reset of one user's month. */
@@ -33,32 +28,29 @@ public final class StateKeys {
         return month(month) + SEPARATOR + user;
     }
 
-    public static YearMonth monthOf(String key) {
-        return YearMonth.parse(key.substring(0, 7), MONTH);
+    /** {@code c|segment|sequence}: one chunk of the events remembered in a segment of the dedupe memory. */
+    public static String chunk(long segment, int sequence) {
+        StringBuilder out = new StringBuilder(34).append(CHUNK);
+        padded(out, segment, 19).append(SEPARATOR);
+        return padded(out, sequence, 10).toString();
     }
 
-    public static UUID userOf(String userMonthKey) {
-        return UUID.fromString(userMonthKey.substring(8, 8 + 36));
+    /** The first chunk key (chunks sort by segment, then by sequence). */
+    public static String chunksStart() {
+        return CHUNK;
     }
 
-    /** {@code month|user|occurred_at|event_id}: one counted event kept for recomputation. */
-    public static String contribution(YearMonth month, UUID user, Instant occurredAt, String eventId) {
-        return userMonth(month, user) + SEPARATOR + instant(occurredAt) + SEPARATOR + eventId;
+    /** The key after every chunk key. */
+    public static String chunksEnd() {
+        return CHUNK + END;
     }
 
-    /** The first contribution key of the user's month that occurred strictly after {@code instant}. */
-    public static String contributionsAfter(YearMonth month, UUID user, Instant instant) {
-        return userMonth(month, user) + SEPARATOR + instant(instant.plusNanos(1));
+    public static long segmentOfChunk(String chunkKey) {
+        return Long.parseLong(chunkKey.substring(CHUNK.length(), CHUNK.length() + 19));
     }
 
-    /** The key after every contribution of the user's month. */
-    public static String contributionsEnd(YearMonth month, UUID user) {
-        return userMonth(month, user) + SEPARATOR + END;
-    }
-
-    /** The first key of the user's month (every contribution sorts at or after it). */
-    public static String contributionsStart(YearMonth month, UUID user) {
-        return userMonth(month, user) + SEPARATOR;
+    public static int sequenceOfChunk(String chunkKey) {
+        return Integer.parseInt(chunkKey.substring(CHUNK.length() + 20));
     }
 
     /** The first key of {@code month}: everything below it belongs to earlier months. */
@@ -76,8 +68,8 @@ public final class StateKeys {
         return YearMonth.from(instant.atOffset(ZoneOffset.UTC));
     }
 
-    // Keys are built several times per event: padded by hand, as String.format and the month
-    // formatter showed up in the profile. Same text as the "uuuu-MM" pattern and %012d.%09d.
+    // Keys are built for every event: padded by hand, as String.format and the month formatter
+    // showed up in the profile. Same text as the "uuuu-MM" pattern.
 
     private static String month(YearMonth month) {
         if (month.getYear() < 1000 || month.getYear() > 9999) {
@@ -85,16 +77,6 @@ public final class StateKeys {
         }
         StringBuilder out = new StringBuilder(7).append(month.getYear()).append('-');
         return padded(out, month.getMonthValue(), 2).toString();
-    }
-
-    /** Epoch seconds (12 digits) and nanoseconds (9 digits): lexical order is time order from 1970 to year 33658. */
-    static String instant(Instant instant) {
-        if (instant.getEpochSecond() < 0) {
-            throw new IllegalArgumentException("event time before 1970 cannot be stored: " + instant);
-        }
-        StringBuilder out = new StringBuilder(22);
-        padded(out, instant.getEpochSecond(), 12).append('.');
-        return padded(out, instant.getNano(), 9).toString();
     }
 
     private static StringBuilder padded(StringBuilder out, long value, int width) {

@@ -2,15 +2,17 @@ package io.usagemeter.aggregator.internal;
 
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.Provider;
-import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.apache.kafka.common.errors.SerializationException;
@@ -20,9 +22,9 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * Fixed-layout binary values of the aggregator's own stores (never on a topic others read).
- * Every event is written to the counted events and every event rewrites its monthly summary, so
- * JSON there cost more than everything else the stream thread does; JSON stays on the topics.
+ * Fixed-layout binary values of the aggregator's own stores (never on a topic others read): the
+ * monthly summaries, rewritten for every event, and the dedupe memory's chunks. JSON there cost
+ * more than everything else the stream thread did; JSON stays on the topics.
  *
  * <p>Each value starts with a format byte. Values written as JSON by earlier versions start with
  * <code>'{'</code> and are still read (through the topic's JSON serde), so existing changelogs
@@ -37,16 +39,99 @@ public final class StoreSerdes {
     private StoreSerdes() {
     }
 
-    /** A counted usage event, every field kept. */
-    public static Serde<UsageEvent> countedEvents() {
-        return Serdes.serdeFrom(binary(StoreSerdes::writeEvent, StoreSerdes::eventSize),
-                withJsonFallback(StoreSerdes::readEvent, Topics.USAGE_EVENTS.valueSerde().deserializer()));
-    }
-
     /** A monthly summary, every field kept. */
     public static Serde<MonthlySummary> summaries() {
         return Serdes.serdeFrom(binary(StoreSerdes::writeSummary, s -> SUMMARY_SIZE),
                 withJsonFallback(StoreSerdes::readSummary, Topics.USAGE_SUMMARIES.valueSerde().deserializer()));
+    }
+
+    /** Remembered at, user, id length, occurred at (seconds, nanos), provider, status, five counters. */
+    private static final int REMEMBERED_FIXED = 8 + 16 + 4 + 12 + 1 + 4 + 5 * 8;
+
+    /** Events remembered by the dedupe memory, each with the instant it was remembered at. */
+    public static byte[] writeChunk(List<RememberedEvent> events) {
+        int size = 1 + 4;
+        for (RememberedEvent r : events) {
+            size += REMEMBERED_FIXED + r.eventIdBytes().length;
+        }
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(FORMAT_V1).putInt(events.size());
+        for (RememberedEvent r : events) {
+            out.putLong(r.rememberedAtMs()).putLong(r.userHigh()).putLong(r.userLow());
+            out.putInt(r.eventIdBytes().length).put(r.eventIdBytes());
+            out.putLong(r.occurredSecond()).putInt(r.occurredNano()).put(r.providerOrdinal()).putInt(r.statusCode());
+            out.putLong(r.responseTimeMs()).putLong(r.requestBytes()).putLong(r.responseBytes()).putLong(r.tokens())
+                    .putLong(r.units());
+        }
+        return out.array();
+    }
+
+    public static List<RememberedEvent> readChunk(byte[] bytes) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            List<RememberedEvent> events = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                long at = in.getLong();
+                long high = in.getLong();
+                long low = in.getLong();
+                int idLength = in.getInt();
+                if (idLength < 0 || idLength > in.remaining()) {
+                    throw new IllegalArgumentException("event id of " + idLength + " bytes in " + in.remaining());
+                }
+                byte[] id = new byte[idLength];
+                in.get(id);
+                events.add(new RememberedEvent(high, low, id, in.getLong(), in.getInt(), in.get(), in.getInt(),
+                        in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), at));
+            }
+            return events;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt chunk of " + bytes.length + " bytes", e);
+        }
+    }
+
+    public static byte[] writeLong(long value) {
+        return ByteBuffer.allocate(9).put(FORMAT_V1).putLong(value).array();
+    }
+
+    public static long readLong(byte[] bytes) {
+        try {
+            return versioned(bytes).getLong();
+        } catch (BufferUnderflowException e) {
+            throw new SerializationException("corrupt number of " + bytes.length + " bytes", e);
+        }
+    }
+
+    public static byte[] writeStrings(Collection<String> strings) {
+        int size = 1 + 4;
+        for (String s : strings) {
+            size += stringSize(s);
+        }
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(FORMAT_V1).putInt(strings.size());
+        strings.forEach(s -> putString(out, s));
+        return Arrays.copyOf(out.array(), out.position());
+    }
+
+    public static List<String> readStrings(byte[] bytes) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            List<String> strings = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                strings.add(getString(in));
+            }
+            return strings;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt strings of " + bytes.length + " bytes", e);
+        }
+    }
+
+    private static ByteBuffer versioned(byte[] bytes) {
+        if (bytes.length == 0 || bytes[0] != FORMAT_V1) {
+            throw new SerializationException("unknown store value format " + (bytes.length == 0 ? "(empty)" : bytes[0]));
+        }
+        return ByteBuffer.wrap(bytes, 1, bytes.length - 1);
     }
 
     private interface Writer<T> {
@@ -91,32 +176,6 @@ public final class StoreSerdes {
                 throw new SerializationException("corrupt store value of " + bytes.length + " bytes", e);
             }
         };
-    }
-
-    // Usage event: event_id, user, occurred_at, provider, endpoint, method, status and the counters.
-
-    private static int eventSize(UsageEvent e) {
-        return stringSize(e.eventId()) + 16 + 12 + 1 + stringSize(e.endpoint()) + stringSize(e.method()) + 4 + 5 * 8;
-    }
-
-    private static void writeEvent(UsageEvent e, ByteBuffer out) {
-        putString(out, e.eventId());
-        putUuid(out, e.userId());
-        putInstant(out, e.occurredAt());
-        out.put((byte) e.provider().ordinal());
-        putString(out, e.endpoint());
-        putString(out, e.method());
-        out.putInt(e.statusCode());
-        out.putLong(e.responseTimeMs());
-        out.putLong(e.requestBytes());
-        out.putLong(e.responseBytes());
-        out.putLong(e.tokens());
-        out.putLong(e.units());
-    }
-
-    private static UsageEvent readEvent(ByteBuffer in) {
-        return new UsageEvent(getString(in), getUuid(in), getInstant(in), provider(in.get()), getString(in),
-                getString(in), in.getInt(), in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
     }
 
     // Monthly summary: user, month, the nine counters, first and last event (or absent), calls per provider.

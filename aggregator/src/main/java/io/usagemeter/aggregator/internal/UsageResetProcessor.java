@@ -3,24 +3,28 @@ package io.usagemeter.aggregator.internal;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.events.ResetHorizon;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 
-/** Applies usage resets from the admin commands and forwards the recomputed month; other commands are the enforcer's. */
+/**
+ * Applies usage resets from the admin commands; other commands are the enforcer's. The recomputed
+ * month is published with the other changed summaries ({@link UsageEventProcessor}).
+ */
 public final class UsageResetProcessor implements Processor<String, AdminCommand, MonthlySummaryKey, MonthlySummary> {
 
     private final MonthlyUsageLedger.LedgerSettings settings;
-    private ProcessorContext<MonthlySummaryKey, MonthlySummary> context;
+    private final ResetHorizon horizon;
     private MonthlyUsageLedger ledger;
 
-    public UsageResetProcessor(MonthlyUsageLedger.LedgerSettings settings) {
+    public UsageResetProcessor(MonthlyUsageLedger.LedgerSettings settings, ResetHorizon horizon) {
         this.settings = settings;
+        this.horizon = horizon;
     }
 
     @Override
     public void init(ProcessorContext<MonthlySummaryKey, MonthlySummary> context) {
-        this.context = context;
         this.ledger = new MonthlyUsageLedger(context, settings);
     }
 
@@ -34,6 +38,10 @@ public final class UsageResetProcessor implements Processor<String, AdminCommand
             throw new IllegalArgumentException("usage reset " + reset.commandId() + " is keyed by '" + record.key()
                     + "', not by its user_id " + reset.userId());
         }
-        ledger.reset(reset).ifPresent(summary -> context.forward(record.withKey(summary.key()).withValue(summary)));
+        // The one horizon rule (also the admin route's and the enforcer's PostgreSQL writer's): outside it, a dead letter.
+        horizon.refusal(reset).ifPresent(refusal -> {
+            throw new IllegalArgumentException("usage reset " + reset.commandId() + " refused: " + refusal);
+        });
+        ledger.reset(reset);
     }
 }

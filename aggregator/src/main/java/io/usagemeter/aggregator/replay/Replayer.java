@@ -5,6 +5,7 @@ import io.usagemeter.aggregator.AggregatorTopology;
 import io.usagemeter.aggregator.internal.StateKeys;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
+import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
@@ -138,7 +140,10 @@ public final class Replayer {
             LoggedEventsStaging staging = null;
             try {
                 stateDir = Files.createDirectories(workDir).resolve(appId);
-                admin.createTopics(List.of(new NewTopic(appId + "-dead-letter", 1, replicationFactor)))
+                // AUTO (METER_KAFKA_REPLICATION_FACTOR unset): the broker's default for this temporary topic.
+                admin.createTopics(List.of(replicationFactor == TopicSettings.AUTO
+                                ? new NewTopic(appId + "-dead-letter", Optional.of(1), Optional.empty())
+                                : new NewTopic(appId + "-dead-letter", 1, replicationFactor)))
                         .all().get(30, TimeUnit.SECONDS);
                 positionInputs(appId, plan);
                 streams = new KafkaStreams(AggregatorTopology.rebuild(aggregator.withApplicationId(appId)),

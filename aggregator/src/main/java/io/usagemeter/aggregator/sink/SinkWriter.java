@@ -54,6 +54,12 @@ public final class SinkWriter {
 
     /** Rows changed by one batch, per table. */
     record Written(int events, int summaries, int summariesDeleted, int users) {
+        static final Written NONE = new Written(0, 0, 0, 0);
+
+        Written plus(Written other) {
+            return new Written(events + other.events, summaries + other.summaries,
+                    summariesDeleted + other.summariesDeleted, users + other.users);
+        }
     }
 
     private SinkWriter() {
@@ -66,6 +72,14 @@ public final class SinkWriter {
      */
     static Written write(DSLContext tx, String sink, SinkBatch batch, Set<YearMonth> knownMonths,
                          Set<YearMonth> monthsEnsured, Instant now) {
+        Written written = writeRows(tx, batch, knownMonths, monthsEnsured, now);
+        storeOffsets(tx, sink, batch.nextOffsets(), now.atOffset(ZoneOffset.UTC));
+        return written;
+    }
+
+    /** {@link #write} without the offsets: the rows of one part of a batch being isolated. */
+    static Written writeRows(DSLContext tx, SinkBatch batch, Set<YearMonth> knownMonths, Set<YearMonth> monthsEnsured,
+                             Instant now) {
         OffsetDateTime at = now.atOffset(ZoneOffset.UTC);
         int users = ensureUsers(tx, batch.userIds());
         for (YearMonth month : batch.eventMonths()) {
@@ -79,7 +93,6 @@ public final class SinkWriter {
         List<SummaryWrite> tombstones = batch.summaries().stream().filter(s -> s.summary() == null).toList();
         int summaries = upsertSummaries(tx, upserts, at);
         int deleted = deleteSummaries(tx, tombstones);
-        storeOffsets(tx, sink, batch.nextOffsets(), at);
         return new Written(events, summaries, deleted, users);
     }
 

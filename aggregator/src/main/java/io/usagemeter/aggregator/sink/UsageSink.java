@@ -2,11 +2,14 @@ package io.usagemeter.aggregator.sink;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.usagemeter.schema.SqlFailures;
 import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.serde.EventSerdes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -25,6 +28,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.jooq.DSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +43,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Records that cannot be read, or events outside the contract's ranges, go to the dead-letter
  * topic before the transaction that moves past them (at least once: a retried batch may send them
- * again).
+ * again). So does a row PostgreSQL refuses (a data or constraint error: {@link SqlFailures#isRefusedRow}):
+ * the batch is written again with its records split in halves under savepoints until the refused
+ * record stands alone, and the rest commits with the batch's offsets. Only a failure that is not
+ * the row's (a lost connection, a timeout, a server shutting down) pauses the sink and retries.
  */
 public final class UsageSink implements AutoCloseable {
 
@@ -163,8 +170,20 @@ public final class UsageSink implements AutoCloseable {
             written = database.inTransaction(tx ->
                     SinkWriter.write(tx, config.name(), batch, knownMonths, monthsEnsured, clock.instant()));
         } catch (RuntimeException e) {
-            unavailable("cannot write a batch of " + batch.records() + " records", e);
-            return;
+            if (!SqlFailures.isRefusedRow(e)) {
+                unavailable("cannot write a batch of " + batch.records() + " records", e);
+                return;
+            }
+            log.warn("usage sink {}: PostgreSQL refused a row of a batch of {} records, isolating it: {}", config.name(),
+                    batch.records(), SqlFailures.describe(e));
+            monthsEnsured.clear();
+            try {
+                written = writeIsolating(records, batch, monthsEnsured);
+            } catch (RuntimeException again) {
+                monthsEnsured.clear();
+                unavailable("cannot write a batch of " + batch.records() + " records", again);
+                return;
+            }
         }
         sample.stop(metrics.batchWrite);
         knownMonths.addAll(monthsEnsured);
@@ -188,6 +207,57 @@ public final class UsageSink implements AutoCloseable {
             });
         } catch (RuntimeException e) {
             log.debug("committing offsets to Kafka for monitoring failed: {}", e.getMessage());
+        }
+    }
+
+    /**
+     * The batch again in one transaction, its records split in halves under savepoints until each
+     * refused row stands alone: a refused record goes to the dead-letter topic with PostgreSQL's reason
+     * (durably, before the commit), every other row is written, and the offsets of the whole batch are
+     * stored with them, so nothing is lost or doubled. A failure that is not a refused row aborts it all.
+     */
+    private SinkWriter.Written writeIsolating(ConsumerRecords<byte[], byte[]> records, SinkBatch batch,
+                                              Set<YearMonth> monthsEnsured) {
+        List<ConsumerRecord<byte[], byte[]>> all = new ArrayList<>(records.count());
+        records.forEach(all::add);
+        List<DeadLetter> refused = new ArrayList<>();
+        SinkWriter.Written written = database.inTransaction(tx -> {
+            refused.clear();
+            monthsEnsured.clear();
+            SinkWriter.Written rows = writeSeparately(tx, all, refused, monthsEnsured);
+            sendDeadLetters(refused);
+            SinkWriter.storeOffsets(tx, config.name(), batch.nextOffsets(), clock.instant().atOffset(ZoneOffset.UTC));
+            return rows;
+        });
+        log.warn("usage sink {}: {} of {} records refused by PostgreSQL went to {}", config.name(), refused.size(),
+                all.size(), config.topics().deadLetter());
+        return written;
+    }
+
+    private SinkWriter.Written writeSeparately(DSLContext tx, List<ConsumerRecord<byte[], byte[]>> part,
+                                               List<DeadLetter> refused, Set<YearMonth> monthsEnsured) {
+        // Unreadable records of the part were already sent with the whole batch's dead letters.
+        SinkBatch rows = SinkBatch.of(part, config.topics(), clock.instant());
+        Set<YearMonth> ensured = new HashSet<>();
+        try {
+            SinkWriter.Written written = tx.transactionResult(savepoint ->
+                    SinkWriter.writeRows(savepoint.dsl(), rows, knownMonths, ensured, clock.instant()));
+            monthsEnsured.addAll(ensured);
+            return written;
+        } catch (RuntimeException e) {
+            if (!SqlFailures.isRefusedRow(e)) {
+                throw e;
+            }
+            if (part.size() == 1) {
+                ConsumerRecord<byte[], byte[]> record = part.get(0);
+                refused.add(DeadLetter.of(SinkBatch.STAGE, record.topic(), record.partition(), record.offset(),
+                        record.key(), record.value(), "PostgreSQL refused the row: " + SqlFailures.describe(e), e,
+                        clock.instant()));
+                return SinkWriter.Written.NONE;
+            }
+            int half = part.size() / 2;
+            return writeSeparately(tx, part.subList(0, half), refused, monthsEnsured)
+                    .plus(writeSeparately(tx, part.subList(half, part.size()), refused, monthsEnsured));
         }
     }
 

@@ -2,7 +2,6 @@ package io.usagemeter.aggregator.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.time.Instant;
 import java.time.YearMonth;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
@@ -14,14 +13,18 @@ import org.junit.jupiter.api.Test;
 class StateKeysTest {
 
     @Test
-    void instants_are_zero_padded_seconds_and_nanoseconds() {
+    void chunk_keys_sort_by_segment_then_sequence_and_read_back() {
         Random random = new Random(3);
         for (int i = 0; i < 1_000; i++) {
-            Instant at = Instant.ofEpochSecond(random.nextLong(0, 999_999_999_999L), random.nextInt(1_000_000_000));
-            assertThat(StateKeys.instant(at))
-                    .isEqualTo(String.format(Locale.ROOT, "%012d.%09d", at.getEpochSecond(), at.getNano()));
+            long segment = random.nextLong(0, Long.MAX_VALUE / 2);
+            int sequence = random.nextInt(Integer.MAX_VALUE - 1);
+            String key = StateKeys.chunk(segment, sequence);
+            assertThat(StateKeys.segmentOfChunk(key)).isEqualTo(segment);
+            assertThat(StateKeys.sequenceOfChunk(key)).isEqualTo(sequence);
+            assertThat(key).isBetween(StateKeys.chunksStart(), StateKeys.chunksEnd());
+            assertThat(StateKeys.chunk(segment, sequence + 1)).isGreaterThan(key);
+            assertThat(StateKeys.chunk(segment + 1, 0)).isGreaterThan(key);
         }
-        assertThat(StateKeys.instant(Instant.EPOCH)).isEqualTo("000000000000.000000000");
     }
 
     @Test

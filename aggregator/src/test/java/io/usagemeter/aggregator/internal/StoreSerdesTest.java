@@ -10,6 +10,9 @@ import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
@@ -20,12 +23,12 @@ import org.junit.jupiter.api.Test;
 class StoreSerdesTest {
 
     private static final UUID ALICE = UUID.fromString("6f1c0c5e-6a4e-4b8e-9a43-3f0d2a1c9b01");
-    private static final Serde<UsageEvent> EVENTS = StoreSerdes.countedEvents();
     private static final Serde<MonthlySummary> SUMMARIES = StoreSerdes.summaries();
 
     @Test
-    void a_counted_event_round_trips_with_every_field() {
+    void a_chunk_of_remembered_events_round_trips_with_every_field() {
         Random random = new Random(7);
+        List<RememberedEvent> chunk = new ArrayList<>();
         for (int i = 0; i < 1_000; i++) {
             UsageEvent e = new UsageEvent("évt-" + random.nextLong(), new UUID(random.nextLong(), random.nextLong()),
                     Instant.ofEpochSecond(random.nextInt(2_000_000_000), random.nextInt(1_000_000_000)),
@@ -33,8 +36,28 @@ class StoreSerdesTest {
                     100 + random.nextInt(500), random.nextLong(), random.nextLong(), random.nextLong(), random.nextLong(),
                     random.nextLong());
 
-            assertThat(EVENTS.deserializer().deserialize("s", EVENTS.serializer().serialize("s", e))).isEqualTo(e);
+            chunk.add(RememberedEvent.of(e, random.nextLong()));
         }
+        List<RememberedEvent> read = StoreSerdes.readChunk(StoreSerdes.writeChunk(chunk));
+        assertThat(read).extracting(RememberedEvent::event).containsExactlyElementsOf(
+                chunk.stream().map(r -> withoutEndpointAndMethod(r.event())).toList());
+        assertThat(read).extracting(RememberedEvent::rememberedAtMs)
+                .containsExactlyElementsOf(chunk.stream().map(RememberedEvent::rememberedAtMs).toList());
+        assertThat(StoreSerdes.readChunk(StoreSerdes.writeChunk(List.of()))).isEmpty();
+    }
+
+    private static UsageEvent withoutEndpointAndMethod(UsageEvent e) {
+        return new UsageEvent(e.eventId(), e.userId(), e.occurredAt(), e.provider(), "", "", e.statusCode(),
+                e.responseTimeMs(), e.requestBytes(), e.responseBytes(), e.tokens(), e.units());
+    }
+
+    @Test
+    void a_corrupt_chunk_is_a_serialization_error() {
+        byte[] chunk = StoreSerdes.writeChunk(List.of(RememberedEvent.of(new UsageEvent("evt-1", ALICE,
+                Instant.parse("2028-03-02T08:00:00Z"), Provider.GEMINI, "", "", 200, 1, 2, 3, 4, 5), 7L)));
+
+        assertThatThrownBy(() -> StoreSerdes.readChunk(Arrays.copyOf(chunk, chunk.length - 3)))
+                .isInstanceOf(SerializationException.class);
     }
 
     @Test
@@ -55,10 +78,8 @@ class StoreSerdesTest {
                 "POST", 200, 120, 300, 2_000, 50, 2);
         MonthlySummary s = MonthlySummary.empty(new MonthlySummaryKey(ALICE, YearMonth.of(2028, 3))).plus(e);
 
-        byte[] eventJson = Topics.USAGE_EVENTS.valueSerde().serializer().serialize("t", e);
         byte[] summaryJson = Topics.USAGE_SUMMARIES.valueSerde().serializer().serialize("t", s);
 
-        assertThat(EVENTS.deserializer().deserialize("s", eventJson)).isEqualTo(e);
         assertThat(SUMMARIES.deserializer().deserialize("s", summaryJson)).isEqualTo(s);
     }
 

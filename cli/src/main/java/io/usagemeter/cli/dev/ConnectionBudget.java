@@ -1,5 +1,6 @@
 package io.usagemeter.cli.dev;
 
+import io.usagemeter.kit.HttpLimits;
 import java.lang.management.ManagementFactory;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -12,7 +13,7 @@ import java.util.OptionalLong;
  * a file descriptor of this one process, and so do the broker's log segments and sockets, the JDBC
  * connections to PostgreSQL and RocksDB's files; when the broker cannot open a file it halts. So the
  * HTTP servers together get at most a quarter of the process's open-files limit, each at most
- * {@value #DEFAULT_PER_SERVICE}, and the rest stays for the stack.
+ * the HTTP kit's default ({@link HttpLimits#DEFAULT_MAX_CONNECTIONS}), and the rest stays for the stack.
  *
  * <p>{@code METER_HTTP_MAX_CONNECTIONS} set by the user is passed on as it is, with a warning when
  * the servers together could then take more than half of the limit.
@@ -25,7 +26,8 @@ import java.util.OptionalLong;
 record ConnectionBudget(OptionalLong openFilesLimit, int perService, boolean chosenByUser, int services) {
 
     static final String MAX_CONNECTIONS = "METER_HTTP_MAX_CONNECTIONS";
-    static final int DEFAULT_PER_SERVICE = 1024;
+    /** The services' own default: {@code meter dev} lowers the cap below it, never raises it above. */
+    static final int DEFAULT_PER_SERVICE = HttpLimits.DEFAULT_MAX_CONNECTIONS;
     static final int MIN_PER_SERVICE = 16;
     /** Below this the stack itself is short of descriptors, whatever the HTTP servers take. */
     static final long LOW_LIMIT = 4096;

@@ -304,6 +304,7 @@ public final class DemoTraffic {
     /** {@code GET /v1/limits/{user}}; empty while the enforcer cannot answer (e.g. rebalancing). */
     public java.util.Optional<UserLimit> limit(UUID user) throws IOException, InterruptedException {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(endpoints.enforcer().resolve("/v1/limits/" + user))
+                .header("Authorization", "Bearer " + endpoints.apiKey())
                 .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 200) {
             return java.util.Optional.empty();

@@ -1,16 +1,17 @@
 package io.usagemeter.cli.dev;
 
-import io.usagemeter.ingest.keys.ApiKey;
-import io.usagemeter.ingest.keys.ApiKeyScopes;
-import io.usagemeter.ingest.keys.ApiKeyStore;
+import io.usagemeter.kit.keys.ApiKey;
+import io.usagemeter.kit.keys.ApiKeyScopes;
+import io.usagemeter.kit.keys.ApiKeyStore;
 import java.time.Clock;
 import java.util.Map;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The local API key of the dev stack, issued through the same store as {@code meter admin
- * create-api-key}. Kept while it is still an active key of this database, so a restart does not
- * invalidate the {@code METER_API_KEY} a shell already loaded.
+ * create-api-key}, with every scope (write events and referrals, read limits). Kept while it is still
+ * an active key of this database with all of them, so a restart does not invalidate the
+ * {@code METER_API_KEY} a shell already loaded.
  */
 final class DevApiKey {
 
@@ -26,7 +27,8 @@ final class DevApiKey {
         dataSource.setPassword(env.get("METER_DB_PASSWORD"));
         ApiKeyStore store = new ApiKeyStore(dataSource, Clock.systemUTC());
         if (current != null && !current.isBlank()
-                && store.findBySecret(current).map(ApiKey::active).orElse(false)) {
+                && store.findBySecret(current).filter(ApiKey::active)
+                        .map(key -> key.scopes().containsAll(ApiKeyScopes.ALL)).orElse(false)) {
             return current;
         }
         return store.issue(NAME, ApiKeyScopes.ALL).secret();

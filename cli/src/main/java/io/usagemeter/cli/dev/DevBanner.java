@@ -59,7 +59,7 @@ final class DevBanner {
         }
         if (enforcer) {
             out.println("Read the user's limit:");
-            out.println("  curl -sS \"$METER_ENFORCER_URL/v1/limits/" + SAMPLE_USER + "\"");
+            out.println("  curl -sS \"$METER_ENFORCER_URL/v1/limits/" + SAMPLE_USER + "\" -H \"Authorization: Bearer $METER_API_KEY\"");
         }
         out.println("Check the schema of both databases:");
         out.println("  ./meter schema status");

@@ -27,8 +27,11 @@ import java.util.stream.Stream;
  */
 public final class DevDataDir implements AutoCloseable {
 
-    /** Bump when the layout or the meaning of the files changes incompatibly. */
-    public static final int LAYOUT_VERSION = 1;
+    /**
+     * Bump when the layout or the meaning of the files changes incompatibly. 2: the aggregator keeps its
+     * state per user and month plus one dedupe window (version 1 kept every event of three months).
+     */
+    public static final int LAYOUT_VERSION = 2;
     static final String LOCK_FILE = "meter.lock";
     static final String VERSION_FILE = "VERSION";
     static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
@@ -114,6 +117,12 @@ public final class DevDataDir implements AutoCloseable {
         try {
             if (Files.exists(stamp)) {
                 String text = Files.readString(stamp, StandardCharsets.UTF_8).strip();
+                if (text.equals("1")) {
+                    throw new DevStackException("data in " + root + " has the aggregator's per-event state (layout 1), this"
+                            + " meter keeps it per user and month (layout " + LAYOUT_VERSION + "): start with --fresh to"
+                            + " wipe it, or use another --data DIR (a deployment rebuilds it with meter admin"
+                            + " rewind-aggregator, see docs/architecture.md)");
+                }
                 if (!text.equals(Integer.toString(LAYOUT_VERSION))) {
                     throw new DevStackException("data in " + root + " has layout version " + text + ", this meter uses "
                             + LAYOUT_VERSION + ": start with --fresh to wipe it (everything in it is lost), or use"

@@ -82,7 +82,7 @@ public final class DevRunner {
             connectionBudget = ConnectionBudget.of(ConnectionBudget.processLimit(), inBuild.size(), processEnv);
             DevSecrets generated = DevSecrets.loadOrCreate(dataDir.secrets());
             secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
-                    .keepOrIssue(generated.adminToken(), AdminTokens.DEV_ADMIN_EMAIL));
+                    .issue(AdminTokens.DEV_ADMIN_EMAIL));
             secrets.save(dataDir.secrets());
             boolean withIngest = inBuild.contains(DevServices.INGEST);
             setVariables(ports, dataDir, withIngest);

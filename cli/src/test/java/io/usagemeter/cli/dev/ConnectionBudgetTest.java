@@ -7,17 +7,17 @@ import java.util.Map;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
-/** The HTTP services of the dev stack share at most a quarter of the open-files limit, each at most 1024. */
+/** The HTTP services of the dev stack share at most a quarter of the open-files limit, each at most the kit's default (512). */
 class ConnectionBudgetTest {
 
     @Test
-    void aQuarterOfTheLimitIsSharedByTheServicesEachAtMost1024() {
+    void aQuarterOfTheLimitIsSharedByTheServicesEachAtMostTheKitsDefault() {
         assertThat(ConnectionBudget.of(OptionalLong.of(1_024), 3, Map.of()).perService()).isEqualTo(85);
         assertThat(ConnectionBudget.of(OptionalLong.of(4_096), 3, Map.of()).perService()).isEqualTo(341);
-        assertThat(ConnectionBudget.of(OptionalLong.of(20_000), 3, Map.of()).perService()).isEqualTo(1_024);
-        assertThat(ConnectionBudget.of(OptionalLong.of(1L << 20), 3, Map.of()).perService()).isEqualTo(1_024);
+        assertThat(ConnectionBudget.of(OptionalLong.of(20_000), 3, Map.of()).perService()).isEqualTo(512);
+        assertThat(ConnectionBudget.of(OptionalLong.of(1L << 20), 3, Map.of()).perService()).isEqualTo(512);
         assertThat(ConnectionBudget.of(OptionalLong.of(100), 3, Map.of()).perService()).as("never below 16").isEqualTo(16);
-        assertThat(ConnectionBudget.of(OptionalLong.empty(), 3, Map.of()).perService()).isEqualTo(1_024);
+        assertThat(ConnectionBudget.of(OptionalLong.empty(), 3, Map.of()).perService()).isEqualTo(512);
     }
 
     @Test
@@ -25,8 +25,8 @@ class ConnectionBudgetTest {
         ConnectionBudget budget = ConnectionBudget.of(OptionalLong.of(20_000), 3, Map.of());
 
         assertThat(budget.applyTo(Map.of("METER_KAFKA_BOOTSTRAP", "localhost:7400")))
-                .containsEntry("METER_HTTP_MAX_CONNECTIONS", "1024").containsEntry("METER_KAFKA_BOOTSTRAP", "localhost:7400");
-        assertThat(budget.describe()).isEqualTo("open files limit 20,000; HTTP connections capped at 1,024 per service");
+                .containsEntry("METER_HTTP_MAX_CONNECTIONS", "512").containsEntry("METER_KAFKA_BOOTSTRAP", "localhost:7400");
+        assertThat(budget.describe()).isEqualTo("open files limit 20,000; HTTP connections capped at 512 per service");
         assertThat(budget.warning()).isEmpty();
     }
 

@@ -40,6 +40,18 @@ class DevDataDirTest {
     }
 
     @Test
+    void dataWithTheAggregatorsPerEventStateSaysSoInOneLine(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("VERSION"), "1\n");
+        Files.createDirectories(dir.resolve("streams"));
+        assertThatThrownBy(() -> DevDataDir.open(dir, false))
+                .isInstanceOf(DevStackException.class)
+                .hasMessageContaining("per-event state (layout 1)")
+                .hasMessageContaining("--fresh")
+                .hasMessageContaining("rewind-aggregator")
+                .message().doesNotContain("\n");
+    }
+
+    @Test
     void unstampedDataIsRefused(@TempDir Path dir) throws Exception {
         Files.createDirectories(dir.resolve("postgres"));
         assertThatThrownBy(() -> DevDataDir.open(dir, false))
@@ -61,12 +73,16 @@ class DevDataDirTest {
     }
 
     @Test
-    void adminTokenIsKeptWhileValidAndReissuedUnderAnotherSecret() {
-        AdminTokens tokens = new AdminTokens("a".repeat(64), Clock.systemUTC());
-        String token = tokens.issue(AdminTokens.DEV_ADMIN_EMAIL);
-        assertThat(tokens.keepOrIssue(token, AdminTokens.DEV_ADMIN_EMAIL)).isEqualTo(token);
-        AdminTokens rotated = new AdminTokens("b".repeat(64), Clock.systemUTC());
-        assertThat(rotated.keepOrIssue(token, AdminTokens.DEV_ADMIN_EMAIL)).isNotEqualTo(token);
+    void theDevAdminTokenLivesOneDayAndPassesTheEnforcersChecks() throws Exception {
+        java.time.Instant now = java.time.Instant.parse("2026-12-05T10:00:00Z");
+        String token = new AdminTokens("a".repeat(64), Clock.fixed(now, java.time.ZoneOffset.UTC))
+                .issue(AdminTokens.DEV_ADMIN_EMAIL);
+        var claims = com.nimbusds.jwt.SignedJWT.parse(token).getJWTClaimsSet();
+        assertThat(claims.getExpirationTime().toInstant()).isEqualTo(now.plus(java.time.Duration.ofHours(24)));
+        var enforcer = io.usagemeter.kit.auth.AdminAuthenticator.hs256("a".repeat(64).getBytes(
+                java.nio.charset.StandardCharsets.UTF_8), java.util.Set.of(AdminTokens.DEV_ADMIN_EMAIL),
+                Clock.fixed(now.plusSeconds(3600), java.time.ZoneOffset.UTC));
+        assertThat(enforcer.authenticate("Bearer " + token).email()).isEqualTo(AdminTokens.DEV_ADMIN_EMAIL);
     }
 
     @Test

@@ -3,10 +3,10 @@ package io.usagemeter.ingest.internal;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 
 /**
- * The service's own meters. Rejections are counted twice on purpose: per request (every reason)
+ * The service's own meters (request latency by route and status is the kit's {@code meter.ingest.request}).
+ * Rejections are counted twice on purpose: per request (every reason)
  * and per event (only where the request's events were counted, e.g. validation or Kafka
  * unavailable; a malformed body has no countable events).
  */
@@ -49,18 +49,5 @@ public final class IngestMetrics {
                     .register(registry)
                     .increment(rejection.events());
         }
-    }
-
-    public Timer.Sample startRequest() {
-        return Timer.start(registry);
-    }
-
-    public void finishRequest(Timer.Sample sample, String route, int status) {
-        sample.stop(Timer.builder("meter.ingest.request")
-                .description("Request latency, Kafka acknowledgement included")
-                .tag("route", route)
-                .tag("status", Integer.toString(status))
-                .publishPercentileHistogram()
-                .register(registry));
     }
 }

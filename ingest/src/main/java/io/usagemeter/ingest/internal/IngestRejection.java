@@ -1,23 +1,20 @@
 package io.usagemeter.ingest.internal;
 
+import io.usagemeter.kit.HttpProblem;
 import java.util.List;
 
 /**
  * Why a request is refused: the HTTP status, the error body, and a short reason for metrics.
- * Thrown from anywhere in request handling and turned into the answer in one place.
+ * Thrown from anywhere in request handling; the kit turns it into the answer.
  */
-public final class IngestRejection extends RuntimeException {
+public final class IngestRejection extends HttpProblem {
 
-    private final int status;
     private final String reason;
-    private final transient List<?> details;
     private final int events;
 
     public IngestRejection(int status, String reason, String message, List<?> details, int events) {
-        super(message, null, false, false);
-        this.status = status;
+        super(status, message, details);
         this.reason = reason;
-        this.details = details == null ? List.of() : List.copyOf(details);
         this.events = events;
     }
 
@@ -25,25 +22,13 @@ public final class IngestRejection extends RuntimeException {
         this(status, reason, message, List.of(), 0);
     }
 
-    public int status() {
-        return status;
-    }
-
-    /** Metric tag, e.g. {@code validation}, {@code unauthenticated}. */
+    /** Metric tag, e.g. {@code validation}, {@code unsupported_media_type}. */
     public String reason() {
         return reason;
-    }
-
-    public List<?> details() {
-        return details;
     }
 
     /** How many events the refused request carried, when known (0 otherwise). */
     public int events() {
         return events;
-    }
-
-    public ApiError body() {
-        return new ApiError(getMessage(), details);
     }
 }

@@ -1,5 +1,6 @@
 package io.usagemeter.ingest.internal;
 
+import io.usagemeter.kit.Health;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -21,6 +22,12 @@ public final class KafkaReadiness {
 
     public KafkaReadiness(Admin admin) {
         this.admin = admin;
+    }
+
+    /** Readiness's {@code kafka} check. */
+    public Health.Result check() {
+        return ready() ? Health.Result.up("cluster answered") : Health.Result.down("no broker answered within "
+                + PROBE_TIMEOUT.toSeconds() + " s");
     }
 
     public synchronized boolean ready() {

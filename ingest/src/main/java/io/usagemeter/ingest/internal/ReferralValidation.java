@@ -1,6 +1,7 @@
 package io.usagemeter.ingest.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.usagemeter.schema.events.Bounds;
 import io.usagemeter.schema.events.ReferralEvent;
 import io.usagemeter.schema.events.ReferralStatus;
 import io.usagemeter.schema.events.UsageEventValidation;
@@ -18,13 +19,12 @@ import java.util.regex.Pattern;
 /**
  * The referral wire contract at ingest ({@code POST /v1/referrals}): the same style of rules as
  * usage events (unknown fields rejected, ids bounded, time within the future skew and lateness
- * bound) plus the one rule that needs no state, no self-referral. "Referred once" needs the
+ * bound, no control characters) plus the one rule that needs no state, no self-referral. "Referred once" needs the
  * history and is decided by the enforcer.
  */
 public final class ReferralValidation {
 
     static final List<String> FIELDS = List.of("referral_id", "referrer_id", "referred_id", "status", "occurred_at");
-    static final int REFERRAL_ID_MAX_LENGTH = 128;
     private static final Pattern CANONICAL_UUID = Pattern.compile(
             "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
 
@@ -44,10 +44,7 @@ public final class ReferralValidation {
         }
         String referralId = text(node, "referral_id", violations);
         if (referralId != null) {
-            int length = referralId.codePointCount(0, referralId.length());
-            if (length < 1 || length > REFERRAL_ID_MAX_LENGTH) {
-                violations.add(new Violation("referral_id", "must be 1 to " + REFERRAL_ID_MAX_LENGTH + " characters, was " + length));
-            }
+            ReferralEvent.checkReferralId(referralId, violations);
         }
         UUID referrer = uuid(node, "referrer_id", violations);
         UUID referred = uuid(node, "referred_id", violations);

@@ -23,6 +23,10 @@ import java.util.UUID;
  * are cached for a short TTL; when no enforcer answers, a cached answer up to the staleness bound
  * still decides, and beyond it the fail policy does (open: allow, closed: refuse).
  *
+ * <p>The enforcer reads need an API key with the scope {@code limits:read} ({@link Builder#apiKey}); a
+ * refused key (401/403) counts as no answer, so the cache and then the fail policy decide, and the
+ * {@code meter.limit.client.request} timer shows the status.
+ *
  * <p>Needs only {@code java.net.http}, the schema module and Micrometer. Thread-safe.
  */
 public final class LimitClient {
@@ -30,6 +34,7 @@ public final class LimitClient {
     public enum FailPolicy { OPEN, CLOSED }
 
     private final URI baseUrl;
+    private final String authorization;
     private final Duration cacheTtl;
     private final Duration maxStaleness;
     private final FailPolicy failPolicy;
@@ -43,6 +48,7 @@ public final class LimitClient {
 
     private LimitClient(Builder b) {
         this.baseUrl = b.baseUrl;
+        this.authorization = b.apiKey == null ? null : "Bearer " + b.apiKey;
         this.cacheTtl = b.cacheTtl;
         this.maxStaleness = b.maxStaleness;
         this.failPolicy = b.failPolicy;
@@ -96,9 +102,12 @@ public final class LimitClient {
         Timer.Sample sample = Timer.start(registry);
         String outcome = "error";
         try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(baseUrl.resolve("/v1/limits/" + user))
-                    .timeout(timeout).header("Accept", "application/json").GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpRequest.Builder request = HttpRequest.newBuilder(baseUrl.resolve("/v1/limits/" + user))
+                    .timeout(timeout).header("Accept", "application/json");
+            if (authorization != null) {
+                request.header("Authorization", authorization);
+            }
+            HttpResponse<String> response = http.send(request.GET().build(), HttpResponse.BodyHandlers.ofString());
             outcome = Integer.toString(response.statusCode());
             if (response.statusCode() != 200) {
                 return null;
@@ -127,6 +136,7 @@ public final class LimitClient {
 
     public static final class Builder {
         private final URI baseUrl;
+        private String apiKey;
         private Duration cacheTtl = Duration.ofSeconds(1);
         private Duration maxStaleness = Duration.ofSeconds(30);
         private FailPolicy failPolicy = FailPolicy.OPEN;
@@ -137,6 +147,12 @@ public final class LimitClient {
 
         private Builder(URI baseUrl) {
             this.baseUrl = Objects.requireNonNull(baseUrl, "enforcer URL");
+        }
+
+        /** The API key sent with every check; it needs the scope {@code limits:read}. Never logged. */
+        public Builder apiKey(String key) {
+            this.apiKey = Objects.requireNonNull(key, "API key");
+            return this;
         }
 
         /** How long an answer is reused without asking (default 1 s). */

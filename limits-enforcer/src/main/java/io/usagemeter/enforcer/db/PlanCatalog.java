@@ -4,6 +4,7 @@ import static io.usagemeter.schema.jooq.Tables.SUBSCRIPTION_LIMITS;
 
 import io.usagemeter.enforcer.EnforcerTopics;
 import io.usagemeter.enforcer.Plan;
+import io.usagemeter.schema.events.Bounds;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -29,11 +30,19 @@ public final class PlanCatalog {
     private PlanCatalog() {
     }
 
+    /**
+     * Every plan. One above {@link Bounds#MAX_PLAN_UNITS} is published as it is (the limit rules saturate, so it
+     * cannot break a limit) but logged: the sums are sized for plans up to that bound.
+     */
     public static List<Plan> read(DSLContext dsl) {
-        return dsl.select(SUBSCRIPTION_LIMITS.PLAN, SUBSCRIPTION_LIMITS.MONTHLY_UNITS)
+        List<Plan> plans = dsl.select(SUBSCRIPTION_LIMITS.PLAN, SUBSCRIPTION_LIMITS.MONTHLY_UNITS)
                 .from(SUBSCRIPTION_LIMITS)
                 .orderBy(SUBSCRIPTION_LIMITS.PLAN)
                 .fetch(r -> new Plan(r.value1(), r.value2()));
+        plans.stream().filter(p -> p.monthlyUnits() > Bounds.MAX_PLAN_UNITS).forEach(p -> LOG.warn(
+                "plan '{}' has {} monthly units, above the bound of {}: its limits saturate at the largest long",
+                p.plan(), p.monthlyUnits(), Bounds.MAX_PLAN_UNITS));
+        return plans;
     }
 
     /** Sends every plan and waits until Kafka acknowledged them all; returns what was published. */

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.UUID;
 import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,7 +33,8 @@ public final class LimitLedger {
     private final BigDecimal grace;
     private final KeyValueStore<String, Plan> plans;
     private final KeyValueStore<String, Entitlement> entitlements;
-    private final KeyValueStore<MonthlySummaryKey, MonthlySummary> usage;
+    /** The summaries topic's table: written by Kafka Streams from the topic, only read here. */
+    private final KeyValueStore<MonthlySummaryKey, ValueAndTimestamp<MonthlySummary>> usage;
     private final KeyValueStore<String, LimitState> limits;
     private final KeyValueStore<String, Integer> emittedThresholds;
 
@@ -54,15 +56,13 @@ public final class LimitLedger {
         return plans.get(plan) != null;
     }
 
-    /** A summary from the aggregator (resets already applied there); older months are kept for queries only. */
+    /**
+     * A summary from the aggregator (resets already applied there), already in the usage table; only the
+     * current month's changes the limit, older months are there for queries.
+     */
     public List<LimitEvent> onSummary(MonthlySummary summary, Instant at) {
         LimitState current = limits.get(summary.userId().toString());
         YearMonth month = current == null || summary.month().isAfter(current.month()) ? summary.month() : current.month();
-        if (summary.month().isBefore(month.minusMonths(1))) {
-            LOG.debug("summary of {} for {} is older than the kept months; not stored", summary.userId(), summary.month());
-            return List.of();
-        }
-        usage.put(summary.key(), summary);
         if (!summary.month().equals(month)) {
             return List.of();
         }
@@ -84,8 +84,8 @@ public final class LimitLedger {
         if (previous != null && month.isAfter(previous.month())) {
             forgetMonthsBefore(user, previous.month(), month.minusMonths(1));
         }
-        MonthlySummary summary = usage.get(new MonthlySummaryKey(user, month));
-        long used = summary == null ? 0 : summary.units();
+        ValueAndTimestamp<MonthlySummary> summary = usage.get(new MonthlySummaryKey(user, month));
+        long used = summary == null ? 0 : summary.value().units();
         Instant asOf = previous != null && previous.month().equals(month) && previous.asOf().isAfter(at) ? previous.asOf() : at;
         LimitState state = LimitRules.explain(user, month, entitlement, planUnits(entitlement.plan()), used, grace, asOf);
         limits.put(key, state);
@@ -114,10 +114,9 @@ public final class LimitLedger {
         return events;
     }
 
-    /** Drops summaries and threshold marks of months {@code from} .. before {@code keepFrom}. */
+    /** Drops threshold marks of months {@code from} .. before {@code keepFrom} (summaries stay as the topic has them). */
     private void forgetMonthsBefore(UUID user, YearMonth from, YearMonth keepFrom) {
         for (YearMonth m = from.minusMonths(1); m.isBefore(keepFrom); m = m.plusMonths(1)) {
-            usage.delete(new MonthlySummaryKey(user, m));
             emittedThresholds.delete(user + "/" + m);
         }
     }

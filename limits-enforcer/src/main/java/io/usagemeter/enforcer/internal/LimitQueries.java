@@ -70,7 +70,15 @@ public final class LimitQueries {
     }
 
     public Outcome<LimitAnswer> limit(UUID user, boolean forwarded) {
-        return query(user, forwarded, "/v1/limits/" + user,
+        return limit(user, forwarded, null);
+    }
+
+    /**
+     * @param authorization the caller's {@code Authorization} header, sent along when the request is forwarded
+     *     (the owner checks it as this instance did)
+     */
+    public Outcome<LimitAnswer> limit(UUID user, boolean forwarded, String authorization) {
+        return query(user, forwarded, authorization, "/v1/limits/" + user,
                 (partition, allowStale) -> {
                     LimitState state = read(EnforcerTopology.LIMITS_STORE, user.toString(), partition, allowStale);
                     return explainNow(user, state, allowStale);
@@ -78,8 +86,12 @@ public final class LimitQueries {
     }
 
     public Outcome<MonthlySummary> usage(UUID user, YearMonth month, boolean forwarded) {
+        return usage(user, month, forwarded, null);
+    }
+
+    public Outcome<MonthlySummary> usage(UUID user, YearMonth month, boolean forwarded, String authorization) {
         MonthlySummaryKey key = new MonthlySummaryKey(user, month);
-        return query(user, forwarded, "/v1/usage/" + user + "?month=" + month,
+        return query(user, forwarded, authorization, "/v1/usage/" + user + "?month=" + month,
                 (partition, allowStale) -> {
                     MonthlySummary summary = read(EnforcerTopology.USAGE_STORE, key, partition, allowStale);
                     return summary == null ? MonthlySummary.empty(key) : summary;
@@ -98,7 +110,7 @@ public final class LimitQueries {
         T read(int partition, boolean allowStale);
     }
 
-    private <T> Outcome<T> query(UUID user, boolean forwarded, String path, LocalRead<T> local) {
+    private <T> Outcome<T> query(UUID user, boolean forwarded, String authorization, String path, LocalRead<T> local) {
         KeyQueryMetadata where;
         try {
             where = streams.queryMetadataForKey(EnforcerTopology.LIMITS_STORE, user.toString(), Serdes.String().serializer());
@@ -118,7 +130,7 @@ public final class LimitQueries {
                 failures.add("own active copy: " + e.getMessage());
             }
         } else if (!forwarded && isKnown(active)) {
-            Optional<Outcome<T>> answer = forward(active, path, failures);
+            Optional<Outcome<T>> answer = forward(active, path, authorization, failures);
             if (answer.isPresent()) {
                 return answer.get();
             }
@@ -134,7 +146,7 @@ public final class LimitQueries {
         if (!forwarded) {
             for (HostInfo standby : where.standbyHosts()) {
                 if (!standby.equals(self)) {
-                    Optional<Outcome<T>> answer = forward(standby, path, failures);
+                    Optional<Outcome<T>> answer = forward(standby, path, authorization, failures);
                     if (answer.isPresent()) {
                         return answer.get();
                     }
@@ -149,12 +161,15 @@ public final class LimitQueries {
         return host != null && host.port() > 0 && !host.equals(HostInfo.unavailable());
     }
 
-    private <T> Optional<Outcome<T>> forward(HostInfo host, String path, List<String> failures) {
+    private <T> Optional<Outcome<T>> forward(HostInfo host, String path, String authorization, List<String> failures) {
         URI uri = URI.create("http://" + host.host() + ":" + host.port() + path);
         try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri).timeout(FORWARD_TIMEOUT)
-                    .header(FORWARDED_HEADER, self.host() + ":" + self.port()).GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(FORWARD_TIMEOUT)
+                    .header(FORWARDED_HEADER, self.host() + ":" + self.port());
+            if (authorization != null) {
+                request.header("Authorization", authorization);
+            }
+            HttpResponse<String> response = http.send(request.GET().build(), HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() == 200) {
                 return Optional.of(new Outcome.Forwarded<>(200, response.body()));
             }

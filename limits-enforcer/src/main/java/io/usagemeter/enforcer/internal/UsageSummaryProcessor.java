@@ -11,7 +11,9 @@ import org.apache.kafka.streams.processor.api.Record;
 
 /**
  * Usage from the aggregator's monthly summaries. They are partitioned by {@code user_id} like every
- * other input here, so the user's stores are in this task without a repartition.
+ * other input here, so the user's stores are in this task without a repartition. A summary that
+ * cannot be a user's usage (a negative total, e.g. produced straight to the topic) is refused
+ * before it touches a store: the processing handler sends it to the dead-letter topic.
  */
 public final class UsageSummaryProcessor implements Processor<MonthlySummaryKey, MonthlySummary, String, LimitEvent> {
 
@@ -34,6 +36,10 @@ public final class UsageSummaryProcessor implements Processor<MonthlySummaryKey,
         MonthlySummary summary = record.value();
         if (summary == null) {
             return;
+        }
+        String inconsistency = summary.inconsistency();
+        if (inconsistency != null) {
+            throw new IllegalArgumentException(inconsistency);
         }
         LimitEventForwarding.forward(context, record, ledger.onSummary(summary, Instant.ofEpochMilli(record.timestamp())));
     }

@@ -4,13 +4,21 @@ import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.regex.Pattern;
 
 /**
  * An admin's instruction, carried through Kafka so that it holds after restarts and replays.
  * On the wire a {@code type} property names the command; the set of types is closed here, never
  * resolved from class names.
+ *
+ * <p>A command outside the {@link Bounds} cannot be built (nor read from Kafka): the admin routes
+ * and verbs refuse it with the same checks ({@link #checkCommandId}, {@link #checkAmount},
+ * {@link #checkPlan}), and a record produced straight to the topic is a dead letter for every
+ * reader alike, the enforcer's stream and its PostgreSQL writer included.
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({
@@ -19,6 +27,9 @@ import java.util.UUID;
         @JsonSubTypes.Type(value = AdminCommand.SetPlan.class, name = "set_plan")
 })
 public sealed interface AdminCommand {
+
+    /** {@code subscription_limits.plan}'s CHECK. */
+    Pattern PLAN_PATTERN = Pattern.compile("[a-z][a-z0-9_-]{0," + (Bounds.PLAN_MAX_LENGTH - 1) + "}");
 
     /** Unique per command: consumers apply a redelivered command once. */
     String commandId();
@@ -45,9 +56,9 @@ public sealed interface AdminCommand {
                            Instant issuedAt, String issuedBy) implements AdminCommand {
         public AddBonusCredits {
             requireCommon(commandId, userId, issuedAt, issuedBy);
-            if (amount <= 0) {
-                throw new IllegalArgumentException("amount must be positive, was " + amount);
-            }
+            List<Violation> violations = new ArrayList<>(0);
+            checkAmount(amount, violations);
+            requireNone(violations);
         }
     }
 
@@ -57,9 +68,30 @@ public sealed interface AdminCommand {
         public SetPlan {
             requireCommon(commandId, userId, issuedAt, issuedBy);
             Objects.requireNonNull(plan, "plan");
-            if (plan.isBlank()) {
-                throw new IllegalArgumentException("plan must not be blank");
-            }
+            List<Violation> violations = new ArrayList<>(0);
+            checkPlan(plan, violations);
+            requireNone(violations);
+        }
+    }
+
+    // Static methods of an interface are public: the admin routes and verbs check with these.
+
+    /** {@code command_id}: 1 to {@value Bounds#COMMAND_ID_MAX_LENGTH} characters ({@code applied_commands}), plain text. */
+    static void checkCommandId(String commandId, List<Violation> violations) {
+        Bounds.checkText("command_id", commandId, 1, Bounds.COMMAND_ID_MAX_LENGTH, violations);
+    }
+
+    /** {@code amount} of bonus credits: 1 to {@value Bounds#MAX_CREDITS_PER_COMMAND}. */
+    static void checkAmount(long amount, List<Violation> violations) {
+        Bounds.checkRange("amount", amount, 1, Bounds.MAX_CREDITS_PER_COMMAND, violations);
+    }
+
+    /** {@code plan}: a name {@code subscription_limits} can hold. */
+    static void checkPlan(String plan, List<Violation> violations) {
+        if (!PLAN_PATTERN.matcher(plan).matches()) {
+            violations.add(new Violation("plan", "must be 1 to " + Bounds.PLAN_MAX_LENGTH
+                    + " characters of a-z, 0-9, _ and -, starting with a letter, was '"
+                    + (plan.length() <= 64 ? plan : plan.substring(0, 64) + "...") + "'"));
         }
     }
 
@@ -68,5 +100,14 @@ public sealed interface AdminCommand {
         Objects.requireNonNull(userId, "user_id");
         Objects.requireNonNull(issuedAt, "issued_at");
         Objects.requireNonNull(issuedBy, "issued_by");
+        List<Violation> violations = new ArrayList<>(0);
+        checkCommandId(commandId, violations);
+        requireNone(violations);
+    }
+
+    private static void requireNone(List<Violation> violations) {
+        if (!violations.isEmpty()) {
+            throw new IllegalArgumentException(violations.size() == 1 ? violations.get(0).toString() : violations.toString());
+        }
     }
 }

@@ -23,6 +23,7 @@ public final class UsageEventValidation {
 
     public static final int EVENT_ID_MAX_LENGTH = 128;
     public static final int ENDPOINT_MAX_LENGTH = 512;
+    public static final int METHOD_MAX_LENGTH = Bounds.METHOD_MAX_LENGTH;
     public static final int STATUS_CODE_MIN = 100;
     public static final int STATUS_CODE_MAX = 599;
     /** How far in the future {@code occurred_at} may lie (clock skew between apps and ingest). */
@@ -39,6 +40,14 @@ public final class UsageEventValidation {
             "tokens", "units");
 
     private static final Set<String> KNOWN_FIELDS = Set.copyOf(FIELDS);
+    /** The range of each number, for the message about a number too large even for its Java type. */
+    private static final java.util.Map<String, String> NUMBER_RANGES = java.util.Map.of(
+            "status_code", STATUS_CODE_MIN + " and " + STATUS_CODE_MAX,
+            "response_time_ms", "0 and " + Bounds.MAX_RESPONSE_TIME_MS,
+            "request_bytes", "0 and " + Bounds.MAX_BYTES,
+            "response_bytes", "0 and " + Bounds.MAX_BYTES,
+            "tokens", "0 and " + Bounds.MAX_TOKENS,
+            "units", "1 and " + Bounds.MAX_UNITS);
     private static final String UNKNOWN_FIELD_HINT = "'; allowed fields are " + String.join(", ", FIELDS);
     // RFC 9110 token characters: a method is a token. A table, not a regex: this runs per event.
     private static final boolean[] TOKEN_CHARS = new boolean[128];
@@ -130,10 +139,18 @@ public final class UsageEventValidation {
         if (statusCode != null) {
             checkStatusCode(statusCode, violations);
         }
-        checkNotNegative("response_time_ms", responseTimeMs, violations);
-        checkNotNegative("request_bytes", requestBytes, violations);
-        checkNotNegative("response_bytes", responseBytes, violations);
-        checkNotNegative("tokens", tokens, violations);
+        if (responseTimeMs != null) {
+            checkResponseTime(responseTimeMs, violations);
+        }
+        if (requestBytes != null) {
+            checkBytes("request_bytes", requestBytes, violations);
+        }
+        if (responseBytes != null) {
+            checkBytes("response_bytes", responseBytes, violations);
+        }
+        if (tokens != null) {
+            checkTokens(tokens, violations);
+        }
         if (units != null) {
             checkUnits(units, violations);
         }
@@ -167,18 +184,41 @@ public final class UsageEventValidation {
     public static List<Violation> check(UsageEvent event, Instant now, Duration lateness) {
         Objects.requireNonNull(now, "now");
         Objects.requireNonNull(lateness, "lateness");
+        List<Violation> violations = checkRanges(event);
+        checkTime(event.occurredAt(), now, lateness, violations);
+        return violations;
+    }
+
+    /**
+     * The ranges and text rules of a typed event, without the time rules (which depend on when it
+     * is checked): what a stage behind ingest checks of an event it reads from Kafka.
+     *
+     * @return every violation, empty when the event is within bounds
+     */
+    public static List<Violation> checkRanges(UsageEvent event) {
         List<Violation> violations = new ArrayList<>();
         checkEventId(event.eventId(), violations);
         checkEndpoint(event.endpoint(), violations);
         checkMethod(event.method(), violations);
         checkStatusCode(event.statusCode(), violations);
-        checkNotNegative("response_time_ms", event.responseTimeMs(), violations);
-        checkNotNegative("request_bytes", event.requestBytes(), violations);
-        checkNotNegative("response_bytes", event.responseBytes(), violations);
-        checkNotNegative("tokens", event.tokens(), violations);
+        checkResponseTime(event.responseTimeMs(), violations);
+        checkBytes("request_bytes", event.requestBytes(), violations);
+        checkBytes("response_bytes", event.responseBytes(), violations);
+        checkTokens(event.tokens(), violations);
         checkUnits(event.units(), violations);
-        checkTime(event.occurredAt(), now, lateness, violations);
         return violations;
+    }
+
+    /**
+     * Throws unless {@code event} is within {@link #checkRanges}: for a stream processor, whose
+     * processing-exception handler sends the record to the dead-letter topic with this message.
+     */
+    public static void requireWithinBounds(UsageEvent event) {
+        List<Violation> violations = checkRanges(event);
+        if (!violations.isEmpty()) {
+            throw new IllegalArgumentException("usage event " + abbreviate(event.eventId()) + " of user "
+                    + event.userId() + " is out of bounds: " + violations);
+        }
     }
 
     private static void checkTime(Instant occurredAt, Instant now, Duration lateness, List<Violation> violations) {
@@ -193,22 +233,19 @@ public final class UsageEventValidation {
     }
 
     private static void checkEventId(String eventId, List<Violation> violations) {
-        int length = eventId.codePointCount(0, eventId.length());
-        if (length < 1 || length > EVENT_ID_MAX_LENGTH) {
-            violations.add(new Violation("event_id", "must be 1 to " + EVENT_ID_MAX_LENGTH + " characters, was " + length));
-        }
+        Bounds.checkText("event_id", eventId, 1, EVENT_ID_MAX_LENGTH, violations);
     }
 
     private static void checkEndpoint(String endpoint, List<Violation> violations) {
-        int length = endpoint.codePointCount(0, endpoint.length());
-        if (length < 1 || length > ENDPOINT_MAX_LENGTH) {
-            violations.add(new Violation("endpoint", "must be 1 to " + ENDPOINT_MAX_LENGTH + " characters, was " + length));
-        }
+        Bounds.checkText("endpoint", endpoint, 1, ENDPOINT_MAX_LENGTH, violations);
     }
 
     private static void checkMethod(String method, List<Violation> violations) {
         if (method.isEmpty()) {
             violations.add(new Violation("method", "must not be empty"));
+        } else if (method.length() > METHOD_MAX_LENGTH) {
+            violations.add(new Violation("method", "must be 1 to " + METHOD_MAX_LENGTH + " characters, was "
+                    + method.codePointCount(0, method.length())));
         } else if (!isToken(method)) {
             violations.add(new Violation("method", "must be an HTTP method token (e.g. GET, POST), was '" + abbreviate(method) + "'"));
         }
@@ -230,16 +267,20 @@ public final class UsageEventValidation {
         }
     }
 
-    private static void checkNotNegative(String field, Long value, List<Violation> violations) {
-        if (value != null && value < 0) {
-            violations.add(new Violation(field, "must be 0 or more, was " + value));
-        }
+    private static void checkResponseTime(long responseTimeMs, List<Violation> violations) {
+        Bounds.checkRange("response_time_ms", responseTimeMs, 0, Bounds.MAX_RESPONSE_TIME_MS, violations);
+    }
+
+    private static void checkBytes(String field, long bytes, List<Violation> violations) {
+        Bounds.checkRange(field, bytes, 0, Bounds.MAX_BYTES, violations);
+    }
+
+    private static void checkTokens(long tokens, List<Violation> violations) {
+        Bounds.checkRange("tokens", tokens, 0, Bounds.MAX_TOKENS, violations);
     }
 
     private static void checkUnits(long units, List<Violation> violations) {
-        if (units < 1) {
-            violations.add(new Violation("units", "must be 1 or more, was " + units));
-        }
+        Bounds.checkRange("units", units, 1, Bounds.MAX_UNITS, violations);
     }
 
     private static UUID parseUserId(String text, List<Violation> violations) {
@@ -325,7 +366,7 @@ public final class UsageEventValidation {
                 return null;
             }
             if (!value.isIntegralNumber() || !value.canConvertToInt()) {
-                violations.add(new Violation(name, "must be an integer, was " + type(value)));
+                violations.add(new Violation(name, mismatch(name, value)));
                 return null;
             }
             return value.intValue();
@@ -347,7 +388,7 @@ public final class UsageEventValidation {
 
         private Long asLong(String name, JsonNode value) {
             if (!value.isIntegralNumber() || !value.canConvertToLong()) {
-                violations.add(new Violation(name, "must be an integer, was " + type(value)));
+                violations.add(new Violation(name, mismatch(name, value)));
                 return null;
             }
             return value.longValue();
@@ -360,6 +401,13 @@ public final class UsageEventValidation {
                 return null;
             }
             return value;
+        }
+
+        private static String mismatch(String name, JsonNode value) {
+            if (value.isIntegralNumber()) {
+                return "must be within " + NUMBER_RANGES.get(name) + ", was " + abbreviate(value.asText());
+            }
+            return "must be an integer, was " + type(value);
         }
 
         private static String type(JsonNode value) {

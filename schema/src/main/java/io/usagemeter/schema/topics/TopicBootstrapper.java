@@ -38,21 +38,41 @@ public final class TopicBootstrapper {
     private final Admin admin;
     private final short replicationFactor;
 
+    /**
+     * @param replicationFactor of the topics it creates; {@link TopicSettings#AUTO} asks the cluster (3 from 3
+     *     brokers on, else the broker count)
+     */
     public TopicBootstrapper(Admin admin, short replicationFactor) {
         this.admin = Objects.requireNonNull(admin, "admin");
-        if (replicationFactor < 1) {
-            throw new IllegalArgumentException("replication factor must be 1 or more, was " + replicationFactor);
+        if (replicationFactor < 0) {
+            throw new IllegalArgumentException("replication factor must be 1 or more (or AUTO), was " + replicationFactor);
         }
         this.replicationFactor = replicationFactor;
     }
 
-    /** Bootstraps {@link Topics#all(TopicSettings)}. */
+    /** Bootstraps {@link Topics#all(TopicSettings)}, {@link #resolve resolved} against the cluster first if need be. */
     public static BootstrapReport bootstrap(Admin admin, TopicSettings settings) {
-        return new TopicBootstrapper(admin, settings.replicationFactor()).bootstrap(Topics.all(settings));
+        TopicSettings resolved = settings.resolved() ? settings : resolve(admin, settings);
+        return new TopicBootstrapper(admin, resolved.replicationFactor()).bootstrap(Topics.all(resolved));
+    }
+
+    /**
+     * {@code settings} with replication chosen for this cluster (see {@link TopicSettings#resolve}), logging a
+     * warning for anything below production's 3 replicas and 2 in sync. Settings already resolved are only
+     * checked against the cluster.
+     */
+    public static TopicSettings resolve(Admin admin, TopicSettings settings) {
+        int brokers = await(admin.describeCluster().nodes(), "describe the cluster").size();
+        TopicSettings resolved = settings.resolve(brokers);
+        resolved.warnings(brokers).forEach(warning -> log.warn("{}", warning));
+        return resolved;
     }
 
     /** Creates what is missing among {@code topics}, compares the rest, logs and returns the report. */
     public BootstrapReport bootstrap(Collection<? extends Topic<?, ?>> topics) {
+        short replicationFactor = this.replicationFactor != TopicSettings.AUTO ? this.replicationFactor
+                : resolve(admin, new TopicSettings(1, TopicSettings.AUTO, TopicSettings.AUTO,
+                        TopicSettings.DEFAULT_USAGE_EVENTS_RETENTION)).replicationFactor();
         Map<String, Topic<?, ?>> byName = new HashMap<>();
         topics.forEach(t -> byName.put(t.name(), t));
         Set<String> existing = await(admin.listTopics().names(), "list topics");
@@ -82,7 +102,7 @@ public final class TopicBootstrapper {
 
         awaitLeaders(created);
 
-        List<BootstrapReport.TopicDrift> drifts = compare(existingNames.stream().map(byName::get).toList());
+        List<BootstrapReport.TopicDrift> drifts = compare(existingNames.stream().map(byName::get).toList(), replicationFactor);
         Set<String> drifted = drifts.stream().map(BootstrapReport.TopicDrift::topic).collect(Collectors.toSet());
         List<String> unchanged = existingNames.stream().filter(name -> !drifted.contains(name)).sorted().toList();
         BootstrapReport report = new BootstrapReport(created.stream().sorted().toList(), unchanged, drifts);
@@ -90,7 +110,7 @@ public final class TopicBootstrapper {
         return report;
     }
 
-    private List<BootstrapReport.TopicDrift> compare(List<Topic<?, ?>> topics) {
+    private List<BootstrapReport.TopicDrift> compare(List<Topic<?, ?>> topics, short replicationFactor) {
         if (topics.isEmpty()) {
             return List.of();
         }

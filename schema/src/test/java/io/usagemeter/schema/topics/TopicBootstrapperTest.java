@@ -144,4 +144,19 @@ class TopicBootstrapperTest {
             assertThat(received.timestamp()).isEqualTo(event.occurredAt().toEpochMilli());
         }
     }
+
+    @Test
+    void replicationLeftUnsetFollowsTheClusterAsked() throws Exception {
+        try (Admin admin = admin()) {
+            TopicSettings resolved = TopicBootstrapper.resolve(admin, TopicSettings.fromEnv(Map.of()));
+            assertThat(resolved).isEqualTo(TopicSettings.singleBroker());
+            String name = "auto-replication-" + UUID.randomUUID();
+            Topic<String, String> topic = new Topic<>(name, org.apache.kafka.common.serialization.Serdes.String(),
+                    org.apache.kafka.common.serialization.Serdes.String(), 1, Topic.CleanupPolicy.DELETE, null, 1, Map.of());
+            BootstrapReport report = new TopicBootstrapper(admin, TopicSettings.AUTO).bootstrap(List.of(topic));
+            assertThat(report.created()).containsExactly(name);
+            assertThat(admin.describeTopics(List.of(name)).allTopicNames().get().get(name)
+                    .partitions().get(0).replicas()).hasSize(1);
+        }
+    }
 }

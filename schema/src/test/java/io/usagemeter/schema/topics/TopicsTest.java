@@ -42,18 +42,40 @@ class TopicsTest {
     }
 
     @Test
-    void settingsComeFromEnvironmentWithDefaults() {
-        assertThat(TopicSettings.fromEnv(Map.of())).isEqualTo(TopicSettings.singleBroker());
+    void settingsComeFromEnvironmentWithReplicationFromTheCluster() {
+        TopicSettings unset = TopicSettings.fromEnv(Map.of());
+        assertThat(unset).isEqualTo(new TopicSettings(6, TopicSettings.AUTO, TopicSettings.AUTO, Duration.ofDays(62)));
+        assertThat(unset.resolved()).isFalse();
+        // One broker (dev, tests): replication 1, with warnings. Three or more: 3 replicas, 2 in sync, none.
+        assertThat(unset.resolve(1)).isEqualTo(TopicSettings.singleBroker());
+        assertThat(unset.resolve(1).warnings(1)).singleElement().satisfies(w -> assertThat(w).contains("production needs"));
+        assertThat(unset.resolve(2)).isEqualTo(new TopicSettings(6, (short) 2, 1, Duration.ofDays(62)));
+        assertThat(unset.resolve(3)).isEqualTo(new TopicSettings(6, (short) 3, 2, Duration.ofDays(62)));
+        assertThat(unset.resolve(5)).isEqualTo(new TopicSettings(6, (short) 3, 2, Duration.ofDays(62)));
+        assertThat(unset.resolve(5).warnings(5)).isEmpty();
+        assertThat(unset.resolve(3).streamsProperties())
+                .containsEntry("replication.factor", 3).containsEntry("topic.min.insync.replicas", "2");
+
         TopicSettings prod = TopicSettings.fromEnv(Map.of("METER_KAFKA_REPLICATION_FACTOR", "3", "METER_KAFKA_PARTITIONS", "24"));
-        assertThat(prod).isEqualTo(new TopicSettings(24, (short) 3, 2, Duration.ofDays(62)));
+        assertThat(prod.resolve(3)).isEqualTo(new TopicSettings(24, (short) 3, 2, Duration.ofDays(62)));
+        // Less than production on a big cluster is allowed, with a warning.
+        TopicSettings thin = TopicSettings.fromEnv(Map.of("METER_KAFKA_REPLICATION_FACTOR", "1"));
+        assertThat(thin.resolve(3).replicationFactor()).isEqualTo((short) 1);
+        assertThat(thin.resolve(3).warnings(3)).anySatisfy(w -> assertThat(w).contains("replication factor 1")
+                .contains("METER_KAFKA_REPLICATION_FACTOR"));
     }
 
     @Test
     void badSettingsFailNamingTheVariable() {
         assertThatThrownBy(() -> TopicSettings.fromEnv(Map.of("METER_KAFKA_PARTITIONS", "many")))
                 .hasMessageContaining("METER_KAFKA_PARTITIONS");
-        assertThatThrownBy(() -> TopicSettings.fromEnv(Map.of("METER_KAFKA_MIN_INSYNC_REPLICAS", "2")))
+        assertThatThrownBy(() -> TopicSettings.fromEnv(Map.of("METER_KAFKA_REPLICATION_FACTOR", "1",
+                "METER_KAFKA_MIN_INSYNC_REPLICAS", "2")))
                 .hasMessageContaining("METER_KAFKA_MIN_INSYNC_REPLICAS")
                 .hasMessageContaining("replication factor 1");
+        assertThatThrownBy(() -> TopicSettings.fromEnv(Map.of("METER_KAFKA_MIN_INSYNC_REPLICAS", "2")).resolve(1))
+                .hasMessageContaining("METER_KAFKA_MIN_INSYNC_REPLICAS");
+        assertThatThrownBy(() -> TopicSettings.fromEnv(Map.of("METER_KAFKA_REPLICATION_FACTOR", "3")).resolve(1))
+                .hasMessageContaining("METER_KAFKA_REPLICATION_FACTOR").hasMessageContaining("only 1 broker");
     }
 }

@@ -1,5 +1,0 @@
-package io.usagemeter.enforcer.http;
-
-/** An admin proven by a valid token: the e-mail claim (listed in {@code METER_ADMIN_EMAILS}) and the subject. */
-public record AdminIdentity(String email, String subject) {
-}
