@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.streams.errors.TaskCorruptedException;
 import org.slf4j.LoggerFactory;
 import org.slf4j.Marker;
@@ -17,11 +18,19 @@ import org.slf4j.Marker;
  * {@code kill -9}: exactly-once then distrusts the local stores and rebuilds them from their
  * changelogs) is one INFO line per recovery, not a dozen warnings and errors with stack traces
  * that read like a failure. Only the task-corruption path is touched; every other warning passes.
+ *
+ * <p>Also left out: the broker's ERROR, with a stack trace, for each batch it refuses under
+ * transactions version 2 because an earlier batch of the same transaction is not in yet
+ * ({@code Expected sequence 0 for transactions v2 idempotent producer with no existing state}, KAFKA-18202).
+ * The producer sends the batch again; nothing is lost (docs/operations/kafka-transactions.md).
  */
 final class ExpectedRecoveries extends TurboFilter {
 
     private static final org.slf4j.Logger log = LoggerFactory.getLogger(ExpectedRecoveries.class);
     private static final String STREAMS = "org.apache.kafka.streams";
+    private static final String REPLICA_MANAGER = "kafka.server.ReplicaManager";
+    /** The words of the retriable refusal KAFKA-18202 added; any other sequence error still shows. */
+    private static final String RETRIED_TV2_REFUSAL = "transactions v2 idempotent producer with no existing state";
     /**
      * The message Kafka Streams logs once it rebuilds the corrupted tasks: the one line shown, reworded.
      * Its loggers hand logback the message already formatted and prefixed ("stream-thread [...] "), so
@@ -46,6 +55,11 @@ final class ExpectedRecoveries extends TurboFilter {
 
     @Override
     public FilterReply decide(Marker marker, Logger logger, Level level, String format, Object[] params, Throwable t) {
+        if (level != null && level.isGreaterOrEqual(Level.WARN) && logger.getName().equals(REPLICA_MANAGER)
+                && t instanceof OutOfOrderSequenceException && t.getMessage() != null
+                && t.getMessage().contains(RETRIED_TV2_REFUSAL)) {
+            return FilterReply.DENY;
+        }
         if (format == null || level == null || !level.isGreaterOrEqual(Level.WARN) || !logger.getName().startsWith(STREAMS)) {
             return FilterReply.NEUTRAL;
         }

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import java.util.Map;
 import java.util.Set;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.utils.internals.LogContext;
 import org.apache.kafka.streams.errors.TaskCorruptedException;
 import org.apache.kafka.streams.processor.TaskId;
@@ -66,6 +67,22 @@ class ExpectedRecoveriesTest {
             assertThat(event.getThrowableProxy()).isNull();
             assertThat(event.getFormattedMessage()).startsWith("usage-meter-aggregator: local state of tasks [0_1] not trusted");
         });
+    }
+
+    /** The broker refusing a batch that came before the first of its transaction (retried by the producer) is not shown; other sequence errors are. */
+    @Test
+    void theBrokersRetriedTransactionsV2RefusalIsLeftOutOtherSequenceErrorsShow() {
+        Logger replicaManager = LoggerFactory.getLogger("kafka.server.ReplicaManager");
+        replicaManager.error("Error processing append operation on partition usage-meter-aggregator-summaries-changelog-3",
+                new OutOfOrderSequenceException("Out of order sequence number for producer 7 at offset 120 in partition "
+                        + "usage-meter-aggregator-summaries-changelog-3: 4 (incoming seq. number), -1 (current end sequence "
+                        + "number). Expected sequence 0 for transactions v2 idempotent producer with no existing state"));
+        assertThat(seen.list).isEmpty();
+
+        replicaManager.error("Error processing append operation on partition meter.usage-events-0",
+                new OutOfOrderSequenceException("Out of order sequence number for producer 9 at offset 548171 in partition "
+                        + "meter.usage-events-0: 51 (incoming seq. number), 49 (current end sequence number)"));
+        assertThat(seen.list).singleElement().satisfies(event -> assertThat(event.getThrowableProxy()).isNotNull());
     }
 
     @Test
