@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashSet;
@@ -111,12 +112,14 @@ public final class LoadGenerator {
 
     /** One request across its attempts: the same bytes (the same event ids) every time. */
     private static final class Request {
+        final long number;
         final long firstDue;
         final byte[] bytes;
         int attempt;
         long due;
 
-        Request(long firstDue, byte[] bytes) {
+        Request(long number, long firstDue, byte[] bytes) {
+            this.number = number;
             this.firstDue = firstDue;
             this.due = firstDue;
             this.bytes = bytes;
@@ -171,6 +174,7 @@ public final class LoadGenerator {
         private long next;
         private long start;
         private long accepted;
+        private final BitSet acceptedNumbers = new BitSet();
         private long gaveUp;
         private long maxLag;
         private long lateSends;
@@ -215,7 +219,8 @@ public final class LoadGenerator {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             return new LoadReport(requests, plan.batch(), plan.connections(), seconds, plan.eventsPerSecond(),
-                    firstAttempts, retries, accepted, gaveUp, latency, acceptedLatency, maxLag, lateSends, opened);
+                    firstAttempts, retries, accepted, gaveUp, latency, acceptedLatency, maxLag, lateSends, opened,
+                    new LoadReport.AcceptedEvents(eventIdPrefix(), plan.batch(), acceptedNumbers));
         }
 
         private long due(long r) {
@@ -263,7 +268,7 @@ public final class LoadGenerator {
             System.arraycopy(head, 0, bytes, 0, head.length);
             System.arraycopy(length, 0, bytes, head.length, length.length);
             System.arraycopy(body, 0, bytes, head.length + length.length, body.length);
-            return new Request(due(r), bytes);
+            return new Request(r, due(r), bytes);
         }
 
         /** A new connection, connected or on its way (a refusal may come at once, or later as OP_CONNECT). */
@@ -461,6 +466,7 @@ public final class LoadGenerator {
             }
             if (outcome == Outcome.ACCEPTED) {
                 accepted++;
+                acceptedNumbers.set(Math.toIntExact(request.number));
                 acceptedLatency.recordValue(Math.min(now - request.firstDue, acceptedLatency.getHighestTrackableValue()));
                 return;
             }
@@ -493,10 +499,15 @@ public final class LoadGenerator {
 
         private UsageEvent event(long n) {
             int i = (int) (n % Integer.MAX_VALUE);
-            return new UsageEvent("load-" + run + "-" + n, users[(int) (n % users.length)], Instant.now(),
+            return new UsageEvent(eventIdPrefix() + n, users[(int) (n % users.length)], Instant.now(),
                     Provider.values()[i % 5], "/v1/chat/completions", "POST", i % 17 == 0 ? 429 : 200,
                     40 + i % 900, 700 + i % 3000, 1500 + i % 20_000, i % 4000, 1 + i % 3);
         }
+    }
+
+    /** Event ids of this generator are this prefix and the event's number, {@code batch} numbers per request. */
+    private String eventIdPrefix() {
+        return "load-" + run + "-";
     }
 
     private static void closeQuietly(SocketChannel channel) {

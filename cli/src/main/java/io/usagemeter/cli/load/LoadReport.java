@@ -1,11 +1,14 @@
 package io.usagemeter.cli.load;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.HdrHistogram.Histogram;
 
@@ -24,11 +27,29 @@ import org.HdrHistogram.Histogram;
  * @param maxLagNanos how far behind its schedule a request left at worst (no free connection, or a busy generator)
  * @param lateSends requests that left more than a millisecond behind schedule
  * @param connectionsOpened connections opened during the run (at most {@code connections} at once)
+ * @param acceptedEventIds which events were answered 202, for a reconciliation afterwards
  */
 public record LoadReport(long requests, int batch, int connections, double seconds, double offeredEventsPerSecond,
                          Tally firstAttempts, Tally retries, long acceptedRequests, long gaveUp,
                          Histogram latency, Histogram acceptedLatency, long maxLagNanos, long lateSends,
-                         long connectionsOpened) {
+                         long connectionsOpened, AcceptedEvents acceptedEventIds) {
+
+    /** The ids of the events of the requests answered 202: {@code prefix} and the event number. */
+    public record AcceptedEvents(String prefix, int batch, BitSet requests) {
+        public AcceptedEvents {
+            requests = (BitSet) requests.clone();
+        }
+
+        public Set<String> ids() {
+            Set<String> ids = new HashSet<>();
+            requests.stream().forEach(r -> {
+                for (int i = 0; i < batch; i++) {
+                    ids.add(prefix + ((long) r * batch + i));
+                }
+            });
+            return ids;
+        }
+    }
 
     /** Counts by {@link Outcome}, the exact statuses behind the kinds that group several, and the first I/O error. */
     public static final class Tally {
