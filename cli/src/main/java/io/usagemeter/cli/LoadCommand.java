@@ -1,6 +1,7 @@
 package io.usagemeter.cli;
 
 import io.usagemeter.cli.load.LoadGenerator;
+import io.usagemeter.cli.load.LoadReport;
 import io.usagemeter.schema.config.MeterEnvironment;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -16,8 +17,11 @@ import picocli.CommandLine.Option;
 /** {@code meter load}: open-loop load at a fixed rate against HTTP ingest, latency without coordinated omission. */
 @Command(name = "load", mixinStandardHelpOptions = true,
         description = {"Open-loop load at a fixed rate over HTTP ingest (POST $METER_INGEST_URL/v1/events with "
-                + "$METER_API_KEY, e.g. after `source .meter/dev.env`).",
-            "Latency is measured from each request's intended send time (coordinated omission corrected)."})
+                + "$METER_API_KEY, e.g. after `source .meter/dev.env`), over at most --connections keep-alive connections.",
+            "Latency is measured from each request's intended send time (coordinated omission corrected).",
+            "Answers are reported by kind: 202, other 2xx, 3xx, 4xx, 503 with Retry-After, other 5xx, connect refused,"
+                    + " timeout, connection closed. Exit 0 only when every request was accepted.",
+            "See docs/operations/load.md."})
 final class LoadCommand implements Callable<Integer> {
 
     private final Map<String, String> env;
@@ -39,6 +43,21 @@ final class LoadCommand implements Callable<Integer> {
             description = "events per request, 1 to 1000 (default ${DEFAULT-VALUE}: single-event requests)")
     int batch;
 
+    @Option(names = "--connections", defaultValue = "" + LoadGenerator.DEFAULT_CONNECTIONS, paramLabel = "N",
+            description = "connections open at most at once; a request due while all are busy waits for one, and that"
+                    + " wait counts in its latency (default ${DEFAULT-VALUE})")
+    int connections;
+
+    @Option(names = "--timeout", defaultValue = "10s", paramLabel = "D",
+            description = "from sending a request (or opening its connection) to its whole answer (default ${DEFAULT-VALUE})")
+    String timeout;
+
+    @Option(names = "--retry", arity = "0..1", paramLabel = "WITHIN", fallbackValue = "60s",
+            description = "send a request again after 503/429 (after its Retry-After), other 5xx or no answer, with"
+                    + " backoff, as UsageClient does, until WITHIN after it was first due (--retry alone: 60s);"
+                    + " retries are counted apart")
+    String retryWithin;
+
     LoadCommand(Map<String, String> env) {
         this.env = env;
     }
@@ -53,27 +72,30 @@ final class LoadCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("METER_INGEST_URL is not a URL: " + e.getMessage(), e);
         }
-        var plan = new LoadGenerator.Plan(events, apiKey, rate, users, parseDuration(duration), batch);
+        var plan = new LoadGenerator.Plan(events, apiKey, rate, users, parseDuration("--duration", duration), batch,
+                connections, parseDuration("--timeout", timeout),
+                retryWithin == null ? Duration.ZERO : parseDuration("--retry", retryWithin));
         PrintWriter err = spec.commandLine().getErr();
-        err.printf(Locale.ROOT, "offering %d events/s over %d users for %s to %s, %d per request%n",
-                rate, users, plan.duration(), events, batch);
+        err.printf(Locale.ROOT, "offering %d events/s over %d users for %s to %s, %d per request, at most %d connections%s%n",
+                rate, users, plan.duration(), events, batch, connections,
+                plan.retryWithin().isZero() ? "" : ", retrying within " + plan.retryWithin());
         err.flush();
-        LoadGenerator.Report report = new LoadGenerator().run(plan);
+        LoadReport report = new LoadGenerator().run(plan);
         PrintWriter out = spec.commandLine().getOut();
         out.println(report.summary());
         out.flush();
-        return report.acceptedEvents() == report.requests() * batch ? 0 : 1;
+        return report.allAccepted() ? 0 : 1;
     }
 
     private String required(String name) {
         return MeterEnvironment.of(env).required(name, "e.g. `source .meter/dev.env`");
     }
 
-    static Duration parseDuration(String text) {
+    static Duration parseDuration(String option, String text) {
         try {
             return MeterEnvironment.parseDuration(text.toLowerCase(Locale.ROOT));
         } catch (DateTimeParseException | ArithmeticException | NumberFormatException e) {
-            throw new IllegalArgumentException("--duration: not a duration: " + text + " (try 30s, 5m or PT2M)", e);
+            throw new IllegalArgumentException(option + ": not a duration: " + text + " (try 30s, 5m or PT2M)", e);
         }
     }
 }

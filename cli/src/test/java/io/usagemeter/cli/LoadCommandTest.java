@@ -13,8 +13,12 @@ import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,12 +28,19 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -42,12 +53,14 @@ class LoadCommandTest {
     private static EmbeddedPostgresServer postgres;
     private static IngestService ingest;
     private static Map<String, String> env;
+    private static String dbUrl;
 
     @BeforeAll
     static void start() throws Exception {
         kafka = EmbeddedKafkaBroker.start();
         postgres = EmbeddedPostgresServer.start();
         String url = postgres.createDatabase("meter");
+        dbUrl = url;
         Flyway.configure().dataSource(url, EmbeddedPostgresServer.SUPERUSER, "")
                 .locations("classpath:db/migration").load().migrate();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
@@ -87,34 +100,153 @@ class LoadCommandTest {
 
     @Test
     void sendsRateTimesDurationEventsOverTheGivenUsersAndReportsTheirLatency() {
-        Run load = run(env, "--rate", "100", "--users", "7", "--duration", "2s", "--batch", "5");
-
-        assertThat(load.exit()).as(load.err()).isZero();
-        assertThat(load.out()).contains("events accepted 200").contains("statuses {202=40}").contains("p99");
-
-        List<UsageEvent> events = new ArrayList<>();
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "load-test-" + UUID.randomUUID());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         try (var consumer = new KafkaConsumer<>(p, Topics.USAGE_EVENTS.keySerde().deserializer(),
                 Topics.USAGE_EVENTS.valueSerde().deserializer())) {
-            consumer.subscribe(List.of(Topics.USAGE_EVENTS.name()));
+            // Only this run's events: other tests load the same topic.
+            List<TopicPartition> partitions = consumer.partitionsFor(Topics.USAGE_EVENTS.name()).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.endOffsets(partitions).forEach(consumer::seek);
+
+            Run load = run(env, "--rate", "100", "--users", "7", "--duration", "2s", "--batch", "5");
+
+            assertThat(load.exit()).as(load.err()).isZero();
+            assertThat(load.out()).contains("events accepted 200").contains("answers: 202 40\n").contains("p99")
+                    .doesNotContain("retries:");
+
+            List<UsageEvent> events = new ArrayList<>();
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (events.size() < 200 && System.nanoTime() < deadline) {
                 consumer.poll(Duration.ofMillis(200)).forEach(r -> events.add(r.value()));
             }
+            assertThat(events).hasSize(200);
+            Set<UUID> users = new HashSet<>();
+            Set<String> ids = new HashSet<>();
+            events.forEach(e -> {
+                users.add(e.userId());
+                ids.add(e.eventId());
+            });
+            assertThat(users).hasSize(7);
+            assertThat(ids).hasSize(200);
         }
-        assertThat(events).hasSize(200);
-        Set<UUID> users = new HashSet<>();
-        Set<String> ids = new HashSet<>();
-        events.forEach(e -> {
-            users.add(e.userId());
-            ids.add(e.eventId());
+    }
+
+    @Test
+    void aStoppedServerIsReportedAsConnectRefusedByNameAndFailsTheRun() throws Exception {
+        int closedPort;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        Run load = run(Map.of("METER_INGEST_URL", "http://localhost:" + closedPort, "METER_API_KEY", "x"),
+                "--rate", "50", "--duration", "1s");
+
+        assertThat(load.exit()).isEqualTo(1);
+        assertThat(load.out()).contains("answers: connect refused 50\n").contains("events accepted 0")
+                .doesNotContain("-1");
+    }
+
+    @Test
+    void aServerThatDiesMidRunEndsEveryRequestWithAKindAndTheRunStillEnds() throws Exception {
+        IngestService dying = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), dbUrl,
+                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+        Map<String, String> dyingEnv = Map.of("METER_INGEST_URL", "http://localhost:" + dying.port(),
+                "METER_API_KEY", env.get("METER_API_KEY"));
+        Thread stop = new Thread(() -> {
+            LockSupport.parkNanos(Duration.ofMillis(1500).toNanos());
+            dying.close();
         });
-        assertThat(users).hasSize(7);
-        assertThat(ids).hasSize(200);
+        stop.start();
+        Run load = run(dyingEnv, "--rate", "100", "--duration", "3s", "--timeout", "2s");
+        stop.join();
+
+        assertThat(load.exit()).isEqualTo(1);
+        Matcher answers = Pattern.compile("answers: (.*)\\n").matcher(load.out());
+        assertThat(answers.find()).as(load.out()).isTrue();
+        assertThat(answers.group(1)).startsWith("202 ").contains("connect refused ");
+        long total = 0;
+        for (Matcher n = Pattern.compile("(?:^|· )[^·(]*? ([\\d,]+)(?: \\([^)]*\\))?(?= ·|$)").matcher(answers.group(1)); n.find(); ) {
+            total += Long.parseLong(n.group(1).replace(",", ""));
+        }
+        assertThat(total).as("every one of the 300 requests ended with a kind: " + answers.group(1)).isEqualTo(300);
+    }
+
+    @Test
+    void neverHoldsMoreConnectionsThanAskedAndReusesThem() throws Exception {
+        Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "counts sockets in /proc/net");
+        int port = ingest.port();
+        AtomicInteger most = new AtomicInteger();
+        AtomicBoolean sampling = new AtomicBoolean(true);
+        Thread sampler = new Thread(() -> {
+            while (sampling.get()) {
+                most.accumulateAndGet(establishedTo(port), Math::max);
+                LockSupport.parkNanos(2_000_000);
+            }
+        });
+        sampler.start();
+        Run load;
+        try {
+            load = run(env, "--rate", "400", "--users", "3", "--duration", "2s", "--connections", "3");
+        } finally {
+            sampling.set(false);
+            sampler.join();
+        }
+
+        assertThat(load.exit()).as(load.err()).isZero();
+        assertThat(load.out()).contains("answers: 202 800\n").contains("at most 3 connections");
+        assertThat(most.get()).as("server-side connections seen at once").isBetween(1, 3);
+        Matcher opened = Pattern.compile("\\((\\d+) opened\\)").matcher(load.out());
+        assertThat(opened.find()).isTrue();
+        assertThat(Integer.parseInt(opened.group(1))).as("kept alive, not one per request").isLessThanOrEqualTo(6);
+    }
+
+    /** Accepted connections to {@code port} in this JVM's network namespace, from /proc/net/tcp and tcp6. */
+    private static int establishedTo(int port) {
+        String local = String.format(":%04X ", port);
+        int n = 0;
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            try {
+                for (String line : Files.readAllLines(Path.of(table))) {
+                    String[] f = line.trim().split("\\s+");
+                    // local_address is field 1, state field 3; 01 = ESTABLISHED.
+                    if (f.length > 3 && (f[1] + " ").endsWith(local) && f[3].equals("01")) {
+                        n++;
+                    }
+                }
+            } catch (IOException e) {
+                // tcp6 may be absent
+            }
+        }
+        return n;
+    }
+
+    @Test
+    void withRetryRequestsRefusedDuringABrokerOutageAreSentAgainUntilAcceptedAndCountedApart() throws Exception {
+        try (EmbeddedKafkaBroker outage = EmbeddedKafkaBroker.start()) {
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, outage.bootstrapServers()))) {
+                TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
+            }
+            try (IngestService flaky = IngestService.create(IngestConfig.defaults(outage.bootstrapServers(), dbUrl,
+                            EmbeddedPostgresServer.SUPERUSER, "").withPort(0)
+                    .withTimeouts(Duration.ofMillis(800), IngestConfig.DEFAULT_API_KEY_CACHE_TTL)).start()) {
+                Map<String, String> flakyEnv = Map.of("METER_INGEST_URL", "http://localhost:" + flaky.port(),
+                        "METER_API_KEY", env.get("METER_API_KEY"));
+                outage.stop();
+                Thread restart = new Thread(() -> {
+                    LockSupport.parkNanos(Duration.ofSeconds(4).toNanos());
+                    outage.restart();
+                });
+                restart.start();
+                Run load = run(flakyEnv, "--rate", "10", "--duration", "2s", "--retry", "90s");
+                restart.join();
+
+                assertThat(load.exit()).as(load.out() + load.err()).isZero();
+                assertThat(load.out()).contains("events accepted 20 ").containsPattern("answers: .*503 with Retry-After")
+                        .containsPattern("retries: [\\d,]+ sent, answered .*202").contains("gave up on 0 requests");
+            }
+        }
     }
 
     @Test
@@ -131,8 +263,8 @@ class LoadCommandTest {
     @Test
     void durationsReadShortFormsInAnyCaseAndIso8601() {
         // Every unit is covered by MeterEnvironmentTest; here what --duration adds: any case, its own message.
-        assertThat(LoadCommand.parseDuration("30S")).isEqualTo(Duration.ofSeconds(30));
-        assertThat(LoadCommand.parseDuration("PT2M")).isEqualTo(Duration.ofMinutes(2));
-        assertThatThrownBy(() -> LoadCommand.parseDuration("soon")).hasMessageContaining("--duration");
+        assertThat(LoadCommand.parseDuration("--duration", "30S")).isEqualTo(Duration.ofSeconds(30));
+        assertThat(LoadCommand.parseDuration("--duration", "PT2M")).isEqualTo(Duration.ofMinutes(2));
+        assertThatThrownBy(() -> LoadCommand.parseDuration("--timeout", "soon")).hasMessageContaining("--timeout");
     }
 }

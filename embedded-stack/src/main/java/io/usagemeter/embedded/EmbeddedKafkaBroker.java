@@ -1,5 +1,6 @@
 package io.usagemeter.embedded;
 
+import io.usagemeter.embedded.internal.BrokerFaults;
 import io.usagemeter.embedded.internal.BrokerLogging;
 import io.usagemeter.embedded.internal.Directories;
 import java.io.ByteArrayOutputStream;
@@ -13,11 +14,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
@@ -51,14 +55,17 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final int port;
     private final int controllerPort;
     private final Map<String, String> overrides;
+    private final Map<String, Short> featureLevels;
     private KafkaRaftServer server;
 
-    private EmbeddedKafkaBroker(Path dataDir, boolean temporary, int port, int controllerPort, Map<String, String> overrides) {
+    private EmbeddedKafkaBroker(Path dataDir, boolean temporary, int port, int controllerPort, Map<String, String> overrides,
+                                Map<String, Short> featureLevels) {
         this.dataDir = dataDir;
         this.temporary = temporary;
         this.port = port;
         this.controllerPort = controllerPort;
         this.overrides = Map.copyOf(overrides);
+        this.featureLevels = Map.copyOf(featureLevels);
     }
 
     /** A throw-away broker in a temporary directory, on a free port. */
@@ -79,6 +86,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     /** As {@link #start(Path, int)}, with broker configs that replace or add to the defaults. */
     public static EmbeddedKafkaBroker start(Path dataDir, int port, Map<String, String> brokerConfigOverrides) {
+        return start(dataDir, port, brokerConfigOverrides, Map.of());
+    }
+
+    /**
+     * As {@link #start(Path, int, Map)}; a new data directory is formatted with these feature levels
+     * instead of the release's defaults, e.g. {@code transaction.version=1} to compare the
+     * transaction protocols (an already formatted directory keeps its own).
+     */
+    public static EmbeddedKafkaBroker start(Path dataDir, int port, Map<String, String> brokerConfigOverrides,
+                                            Map<String, Short> featureLevels) {
         BrokerLogging.quietByDefault();
         boolean temporary = dataDir == null;
         Path dir;
@@ -94,7 +111,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             controllerPort = freePort();
         }
         EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(dir, temporary, clientPort, controllerPort,
-                brokerConfigOverrides);
+                brokerConfigOverrides, featureLevels);
         try {
             broker.startServer();
         } catch (RuntimeException e) {
@@ -102,6 +119,22 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw e;
         }
         return broker;
+    }
+
+    /**
+     * Kafka halts the whole JVM when a broker or controller hits a fatal fault (for instance when
+     * its metadata log cannot be flushed), without running shutdown hooks. From this call on, every
+     * embedded broker in this JVM hands such a fault to {@code handler} instead, once, on a thread
+     * of its own, with the fault Kafka logged and its root cause; the JVM keeps running so that the
+     * caller can stop the rest in order and then exit. The broker that failed is unusable: stop it.
+     */
+    public static void onFatalFault(Consumer<String> handler) {
+        BrokerFaults.handleWith(handler);
+    }
+
+    /** A fatal fault halts the JVM again, as Kafka does by default. */
+    public static void haltOnFatalFault() {
+        BrokerFaults.reset();
     }
 
     /** {@code host:port} for the clients' {@code bootstrap.servers}. */
@@ -215,10 +248,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new UncheckedIOException("could not write " + config + ": " + e.getMessage(), e);
         }
         ByteArrayOutputStream output = new ByteArrayOutputStream();
+        List<String> args = new ArrayList<>(List.of("format", "-t", Uuid.randomUuid().toString(), "-c", config.toString()));
+        featureLevels.forEach((feature, level) -> args.addAll(List.of("--feature", feature + "=" + level)));
         int exitCode;
         try (PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8)) {
-            exitCode = StorageTool.execute(new String[]{"format", "-t", Uuid.randomUuid().toString(),
-                    "-c", config.toString()}, out);
+            exitCode = StorageTool.execute(args.toArray(String[]::new), out);
         } catch (Exception e) {
             throw new IllegalStateException("could not format Kafka storage in " + dataDir + ": " + e.getMessage()
                     + " " + output.toString(StandardCharsets.UTF_8).trim(), e);

@@ -8,7 +8,14 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -88,6 +95,74 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             return server;
         } catch (IOException e) {
             throw new UncheckedIOException("embedded PostgreSQL did not start: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Stops a server still running from {@code dataDir}, as after a {@code kill -9} of the JVM that
+     * started it (PostgreSQL runs in processes of its own and outlives it): its {@code postmaster.pid}
+     * names a live {@code postgres} process serving this very directory. It gets PostgreSQL's fast
+     * shutdown (open sessions are ended, the data is kept). Call it only while holding the data
+     * directory for yourself.
+     *
+     * @return the stopped server's process id; empty when no server ran from {@code dataDir}
+     * @throws IllegalStateException when it did not stop within {@code timeout}
+     */
+    public static OptionalLong stopLeftover(Path dataDir, Duration timeout) {
+        Path pidFile = dataDir.resolve("postmaster.pid");
+        List<String> lines;
+        try {
+            lines = Files.exists(pidFile) ? Files.readAllLines(pidFile) : List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + pidFile + ": " + e.getMessage(), e);
+        }
+        if (lines.size() < 2 || !lines.get(0).strip().matches("\\d{1,10}")) {
+            return OptionalLong.empty();
+        }
+        long pid = Long.parseLong(lines.get(0).strip());
+        Optional<ProcessHandle> process = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+        Optional<Path> binary = process.flatMap(p -> p.info().command()).map(Path::of)
+                .filter(command -> command.getFileName().toString().equals("postgres"));
+        if (binary.isEmpty() || !sameDirectory(Path.of(lines.get(1).strip()), dataDir)) {
+            // A stale file (PostgreSQL itself copes with it on start) or someone else's process.
+            return OptionalLong.empty();
+        }
+        try {
+            requestFastShutdown(process.get());
+            process.get().onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("PostgreSQL (pid " + pid + ") left running from " + dataDir
+                    + " did not stop within " + timeout.toSeconds() + " s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while stopping PostgreSQL (pid " + pid + ")", e);
+        }
+        return OptionalLong.of(pid);
+    }
+
+    /**
+     * SIGINT, PostgreSQL's fast shutdown (what {@code pg_ctl stop -m fast} sends; {@code pg_ctl} itself
+     * refuses to run as root): sessions are ended, the data is checkpointed. Where {@code kill} cannot
+     * be run, SIGTERM, the smart shutdown, which waits for sessions to end (their client died with it).
+     */
+    private static void requestFastShutdown(ProcessHandle postmaster) throws InterruptedException {
+        try {
+            Process kill = new ProcessBuilder("kill", "-INT", Long.toString(postmaster.pid()))
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0) {
+                return;
+            }
+        } catch (IOException noKillCommand) {
+            // below
+        }
+        postmaster.destroy();
+    }
+
+    private static boolean sameDirectory(Path a, Path b) {
+        try {
+            return Files.isSameFile(a, b);
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -3,6 +3,7 @@ package io.usagemeter.embedded;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,7 +13,9 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -23,9 +26,11 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.KafkaStorageException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.server.fault.ProcessTerminatingFaultHandler;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,6 +119,23 @@ class EmbeddedKafkaBrokerTest {
             assertThat(dataDir.resolve("logs")).isDirectory();
         }
         assertThat(Files.exists(dataDir)).isFalse();
+    }
+
+    @Test
+    void aFatalFaultIsHandedToTheHandlerWithItsRootCauseInsteadOfHaltingTheJvm() throws Exception {
+        CompletableFuture<String> reported = new CompletableFuture<>();
+        EmbeddedKafkaBroker.onFatalFault(reported::complete);
+        try {
+            // Kafka's own handler, as the raft IO thread calls it when the metadata log cannot be flushed.
+            new ProcessTerminatingFaultHandler.Builder().setShouldHalt(true).build().handleFault(
+                    "Unexpected error in raft IO thread", new KafkaStorageException("Error while flushing log",
+                            new FileSystemException("/data/__cluster_metadata-0/0.index", null, "Too many open files")));
+
+            assertThat(reported.get(10, TimeUnit.SECONDS)).isEqualTo("Unexpected error in raft IO thread: "
+                    + "FileSystemException: /data/__cluster_metadata-0/0.index: Too many open files");
+        } finally {
+            EmbeddedKafkaBroker.haltOnFatalFault();
+        }
     }
 
     @Test

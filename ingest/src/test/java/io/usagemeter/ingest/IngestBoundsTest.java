@@ -4,6 +4,8 @@ import static io.usagemeter.ingest.TestStack.event;
 import static io.usagemeter.ingest.TestStack.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.kit.keys.ApiKeySecrets;
@@ -13,10 +15,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -25,11 +29,17 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Ingest under abuse: floods of bad keys and of connections, and more requests than it takes at once. */
+/** Ingest under abuse: floods of bad keys and of connections, more requests than it takes at once, a full producer buffer. */
 class IngestBoundsTest {
 
     private static final String JSON = "application/json";
@@ -162,6 +172,57 @@ class IngestBoundsTest {
         assertThat(stack.get(service, "/health/ready").statusCode()).isEqualTo(200);
         assertThat(stack.post(service, "/v1/events", JSON, json(event("after-" + UUID.randomUUID(), UUID.randomUUID(),
                 Instant.now())), apiKey).statusCode()).isEqualTo(202);
+    }
+
+    /**
+     * Kafka taking records more slowly than they come: once the producer's buffer is nearly full, a
+     * request is answered 503 with {@code Retry-After} at once, counted as {@code producer_buffer_full},
+     * instead of blocking in {@code send()} for {@code max.block.ms}; the service stays alive.
+     */
+    @Test
+    void aFullProducerBufferIsAnswered503AtOnce() throws Exception {
+        IngestConfig config = stack.config();
+        Properties props = config.producerProperties();
+        // Records wait a minute for their batch to fill, so nothing drains the small buffer during the test;
+        // a send() that waited for room would block for the whole max.block.ms.
+        props.put(ProducerConfig.LINGER_MS_CONFIG, 60_000);
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000);
+        props.put(ProducerConfig.BATCH_SIZE_CONFIG, 16 * 1024);
+        props.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 64 * 1024);
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 30_000);
+        String filler = "bounds.buffer-filler";
+        try (Admin admin = Admin.create(config.adminProperties());
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props, new ByteArraySerializer(),
+                     new ByteArraySerializer())) {
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            admin.createTopics(List.of(new NewTopic(filler, 8, (short) 1))).all().get();
+            // Each partition's first record takes a 16 KiB batch from the 64 KiB buffer.
+            for (int partition = 0; bufferAvailable(producer) >= 8 * 1024; partition++) {
+                producer.send(new ProducerRecord<>(filler, partition, null, new byte[100]));
+            }
+            try (IngestService slow = new IngestService(config, producer, admin, stack.keys, registry, Clock.systemUTC())
+                    .start()) {
+                long started = System.nanoTime();
+                HttpResponse<String> response = stack.post(slow, "/v1/events", JSON, json(event("full-" + UUID.randomUUID(),
+                        UUID.randomUUID(), Instant.now())), apiKey);
+                long millis = Duration.ofNanos(System.nanoTime() - started).toMillis();
+
+                assertThat(response.statusCode()).as(response.body()).isEqualTo(503);
+                assertThat(response.headers().firstValue("Retry-After")).isPresent();
+                assertThat(Json.tree(response.body()).get("error").asText()).contains("faster than Kafka acknowledges");
+                assertThat(millis).as("answered without waiting for room in the buffer (max.block.ms 30 s)")
+                        .isLessThan(10_000);
+                assertThat(registry.get("meter.ingest.requests.rejected").tag("reason", "producer_buffer_full")
+                        .counter().count()).isEqualTo(1.0);
+                assertThat(stack.get(slow, "/health/live").statusCode()).isEqualTo(200);
+            }
+        }
+    }
+
+    private static double bufferAvailable(KafkaProducer<?, ?> producer) {
+        return producer.metrics().entrySet().stream()
+                .filter(e -> e.getKey().group().equals("producer-metrics") && e.getKey().name().equals("buffer-available-bytes"))
+                .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue()).findFirst().orElseThrow();
     }
 
     private static URI uri(String path) {

@@ -1,5 +1,7 @@
 package io.usagemeter.cli.dev;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.schema.sync.DatabaseEnvironment;
@@ -20,6 +22,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.slf4j.Logger;
@@ -35,6 +38,10 @@ public final class DevRunner {
 
     private static final Logger log = LoggerFactory.getLogger(DevRunner.class);
     static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+    /** A PostgreSQL left running by a killed meter dev gets this long to stop on the next start. */
+    static final Duration LEFTOVER_STOP_TIMEOUT = Duration.ofSeconds(30);
+    /** After the broker's fatal fault, the stack gets this long to stop in order before PostgreSQL is stopped alone. */
+    static final Duration FAULT_STOP_TIMEOUT = Duration.ofSeconds(60);
 
     /** What the command line asked for. */
     public record Options(Path dataDir, boolean fresh, boolean demo, int portBase) {}
@@ -44,6 +51,8 @@ public final class DevRunner {
     private final PrintWriter out;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final AtomicBoolean stopped = new AtomicBoolean();
+    private final AtomicReference<String> brokerFault = new AtomicReference<>();
+    private volatile boolean stackClosed;
 
     private DevSecrets secrets;
     private Map<String, String> shellVars;
@@ -51,6 +60,7 @@ public final class DevRunner {
     private EmbeddedKafkaBroker kafka;
     private EmbeddedPostgresServer postgres;
     private String schemaVersion = "?";
+    private ConnectionBudget connectionBudget;
 
     public DevRunner(Options options, Map<String, String> processEnv, PrintWriter out) {
         this.options = options;
@@ -67,7 +77,9 @@ public final class DevRunner {
         List<String> inBuild = DevServices.namesInBuild();
 
         try (DevDataDir dataDir = DevDataDir.open(options.dataDir(), options.fresh())) {
+            stopLeftoverPostgres(dataDir);
             DevPorts.requireFree(ports.uses(inBuild));
+            connectionBudget = ConnectionBudget.of(ConnectionBudget.processLimit(), inBuild.size(), processEnv);
             DevSecrets generated = DevSecrets.loadOrCreate(dataDir.secrets());
             secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
                     .issue(AdminTokens.DEV_ADMIN_EMAIL));
@@ -75,7 +87,9 @@ public final class DevRunner {
             boolean withIngest = inBuild.contains(DevServices.INGEST);
             setVariables(ports, dataDir, withIngest);
 
-            out.println("meter dev: starting in " + dataDir.root() + (options.fresh() ? " (fresh)" : ""));
+            out.println("meter dev: starting in " + dataDir.root() + (options.fresh() ? " (fresh)" : "")
+                    + " (" + connectionBudget.describe() + ")");
+            connectionBudget.warning().ifPresent(warning -> out.println("meter dev: " + warning));
             out.flush();
             List<DevStack.Component> components = new ArrayList<>(List.of(
                     DevStack.Component.of("kafka", () -> {
@@ -116,6 +130,7 @@ public final class DevRunner {
             Thread hook = new Thread(() -> stop(stack), "meter-dev-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             StopSignals.install(this::requestStop);
+            EmbeddedKafkaBroker.onFatalFault(this::brokerFailed);
             try {
                 stack.start(line -> {
                     out.println(line);
@@ -135,12 +150,19 @@ public final class DevRunner {
             } finally {
                 long stopping = System.nanoTime();
                 stop(stack);
+                EmbeddedKafkaBroker.haltOnFatalFault();
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 } catch (IllegalStateException alreadyShuttingDown) {
                     // The hook is running or ran: it found the stack stopped.
                 }
                 log.info("dev stack stopped in {} ms", Duration.ofNanos(System.nanoTime() - stopping).toMillis());
+            }
+            if (brokerFault.get() != null) {
+                out.println("meter dev: stopped after the broker's fatal fault; data kept in " + dataDir.root()
+                        + " (a restart recovers from it)");
+                out.flush();
+                return 1;
             }
             out.println("meter dev: stopped; data kept in " + dataDir.root() + " (a restart continues from it, --fresh wipes it)");
             out.flush();
@@ -150,14 +172,26 @@ public final class DevRunner {
 
     /**
      * The banner is what a newcomer should read; service logs at INFO would bury it. Warnings and
-     * errors still show; {@code METER_LOG_LEVEL=INFO} brings the rest back.
+     * errors still show; {@code METER_LOG_LEVEL=INFO} brings the rest back. Kafka Streams' recovery
+     * after an unclean stop is one INFO line ({@link ExpectedRecoveries}) unless DEBUG or TRACE is asked for.
      */
     private void quietLogsUnlessAsked() {
-        if (processEnv.containsKey("METER_LOG_LEVEL")) {
+        if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
             return;
         }
-        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
-            context.getLogger("io.usagemeter").setLevel(ch.qos.logback.classic.Level.WARN);
+        String asked = processEnv.get("METER_LOG_LEVEL");
+        if (asked == null) {
+            context.getLogger("io.usagemeter").setLevel(Level.WARN);
+        }
+        boolean detailAsked = asked != null && !Level.toLevel(asked, Level.INFO)
+                .isGreaterOrEqual(Level.INFO);
+        boolean installed = context.getTurboFilterList().stream().anyMatch(f -> f instanceof ExpectedRecoveries);
+        if (!detailAsked && !installed) {
+            context.getLogger(ExpectedRecoveries.loggerName()).setLevel(Level.INFO);
+            ExpectedRecoveries recoveries = new ExpectedRecoveries();
+            recoveries.setContext(context);
+            recoveries.start();
+            context.addTurboFilter(recoveries);
         }
     }
 
@@ -188,7 +222,57 @@ public final class DevRunner {
 
     private void setVariables(DevPorts ports, DevDataDir dataDir, boolean withIngest) {
         shellVars = DevEnvironment.shellVariables(ports, secrets, withIngest);
-        serviceVars = DevEnvironment.serviceVariables(processEnv, shellVars, ports, dataDir);
+        serviceVars = connectionBudget.applyTo(DevEnvironment.serviceVariables(processEnv, shellVars, ports, dataDir));
+    }
+
+    /** A PostgreSQL that an earlier meter dev left running from this data directory (it was killed) is stopped. */
+    private void stopLeftoverPostgres(DevDataDir dataDir) {
+        try {
+            EmbeddedPostgresServer.stopLeftover(dataDir.postgres(), LEFTOVER_STOP_TIMEOUT).ifPresent(pid -> {
+                out.println("meter dev: stopped PostgreSQL (pid " + pid + ") left running from " + dataDir.postgres()
+                        + " by an earlier meter dev that did not stop cleanly");
+                out.flush();
+            });
+        } catch (IllegalStateException | java.io.UncheckedIOException e) {
+            throw new DevStackException(e.getMessage() + ": stop it by hand, then start again", e);
+        }
+    }
+
+    /**
+     * Kafka would halt the JVM here and leave PostgreSQL running; instead the stack stops in order.
+     * Should that hang on the failed broker, PostgreSQL is stopped alone and the JVM halts.
+     */
+    private void brokerFailed(String fault) {
+        if (!brokerFault.compareAndSet(null, fault)) {
+            return;
+        }
+        out.println("meter dev: the embedded Kafka broker stopped on a fatal fault (" + fault
+                + "); stopping everything, PostgreSQL included");
+        out.flush();
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(FAULT_STOP_TIMEOUT.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (!stackClosed) {
+                EmbeddedPostgresServer running = postgres;
+                if (running != null) {
+                    try {
+                        running.close();
+                    } catch (RuntimeException e) {
+                        log.warn("PostgreSQL did not stop cleanly: {}", DevStack.oneLine(e));
+                    }
+                }
+                out.println("meter dev: the stack did not stop within " + FAULT_STOP_TIMEOUT.toSeconds()
+                        + " s after the broker's fault; PostgreSQL stopped, exiting");
+                out.flush();
+                Runtime.getRuntime().halt(1);
+            }
+        }, "meter-dev-stop-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        requestStop();
     }
 
     /** Asks the running stack to stop; {@link #run()} then returns 0. */
@@ -199,6 +283,7 @@ public final class DevRunner {
     private void stop(DevStack stack) {
         if (stopped.compareAndSet(false, true)) {
             stack.close();
+            stackClosed = true;
         }
     }
 

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +15,7 @@ import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.Metric;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,17 +26,30 @@ import org.slf4j.LoggerFactory;
  * <p>A 503 can follow a partial write (some records taken, some not). That is safe because the
  * caller retries the whole request and the pipeline dedupes by event id; what must never happen
  * is the opposite, a 202 for a record Kafka did not take.
+ *
+ * <p>When the producer's buffer is nearly full (Kafka takes records more slowly than they come), a
+ * request is refused with 503 at once, before anything is sent, instead of blocking in {@code send()}
+ * for up to {@code max.block.ms} while holding one of the server's in-flight slots.
  */
 public final class RecordPublisher {
 
     private static final Logger LOG = LoggerFactory.getLogger(RecordPublisher.class);
 
+    /** Below this share of the producer's buffer left free, requests are refused at once. */
+    static final double BUFFER_RESERVE = 1.0 / 8;
+
     private final Producer<byte[], byte[]> producer;
     private final Duration ackTimeout;
+    private final Metric bufferAvailable;
+    /** Free bytes below which a request is refused; the buffer's size does not change. */
+    private final double bufferReserveBytes;
 
     public RecordPublisher(Producer<byte[], byte[]> producer, Duration ackTimeout) {
         this.producer = producer;
         this.ackTimeout = ackTimeout;
+        this.bufferAvailable = producerMetric(producer, "buffer-available-bytes");
+        Metric bufferTotal = producerMetric(producer, "buffer-total-bytes");
+        this.bufferReserveBytes = bufferTotal == null ? 0 : ((Number) bufferTotal.metricValue()).doubleValue() * BUFFER_RESERVE;
     }
 
     /**
@@ -43,6 +58,7 @@ public final class RecordPublisher {
      * @throws IngestRejection 503 when Kafka did not acknowledge all records within the timeout
      */
     public <K, V> void publishAll(Topic<K, V> topic, List<V> values, Function<V, K> key, Function<V, Instant> time) {
+        refuseWhenBufferFull(topic, values.size());
         long deadline = System.nanoTime() + ackTimeout.toNanos();
         List<Future<RecordMetadata>> acks = new ArrayList<>(values.size());
         try {
@@ -79,6 +95,30 @@ public final class RecordPublisher {
             Thread.currentThread().interrupt();
             throw unavailable(topic, values.size(), "interrupted");
         }
+    }
+
+    /**
+     * @throws IngestRejection 503 {@code producer_buffer_full} when less than {@link #BUFFER_RESERVE} of
+     *     the buffer is free (a producer without these metrics is never refused here)
+     */
+    private void refuseWhenBufferFull(Topic<?, ?> topic, int events) {
+        if (bufferAvailable == null) {
+            return;
+        }
+        double available = ((Number) bufferAvailable.metricValue()).doubleValue();
+        if (available < bufferReserveBytes) {
+            LOG.debug("refused {} record(s) for {}: {} bytes free in the producer buffer", events, topic.name(),
+                    (long) available);
+            throw new IngestRejection(503, "producer_buffer_full",
+                    "ingest is taking events faster than Kafka acknowledges them; nothing was stored, retry the request",
+                    List.of(), events);
+        }
+    }
+
+    private static Metric producerMetric(Producer<?, ?> producer, String name) {
+        return producer.metrics().entrySet().stream()
+                .filter(e -> e.getKey().group().equals("producer-metrics") && e.getKey().name().equals(name))
+                .map(Map.Entry::getValue).findFirst().orElse(null);
     }
 
     private static IngestRejection unavailable(Topic<?, ?> topic, int events, String why) {
