@@ -304,6 +304,12 @@ public final class ServiceServer implements AutoCloseable {
             return this;
         }
 
+        /** Serves each set in order; where sets overlap, the first that holds a file answers. */
+        public Builder staticFiles(List<StaticFiles> files) {
+            files.forEach(this::staticFiles);
+            return this;
+        }
+
         public Builder apiKeys(ApiKeyAuthenticator authenticator) {
             this.apiKeys = authenticator;
             return this;
