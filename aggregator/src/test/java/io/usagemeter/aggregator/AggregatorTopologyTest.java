@@ -296,18 +296,23 @@ class AggregatorTopologyTest {
         }
 
         @Test
-        void a_reset_before_the_window_applies_when_it_empties_the_month_or_changes_nothing() {
+        void a_reset_before_the_window_applies_when_it_empties_the_month_and_one_before_its_month_is_refused() {
             driver.send(event("feb", ALICE, "2028-02-10T10:00:00Z"), event("mar", ALICE, "2028-03-20T10:00:00Z"));
             driver.emitted();
 
+            // Before its month started: it would change nothing, and ResetHorizon refuses it as the admin route does.
             driver.reset(ALICE, MAR_2028, "2028-02-15T00:00:00Z");
+            List<TestRecord<byte[], DeadLetter>> letters = driver.deadLetters();
+            assertThat(letters).hasSize(1);
+            assertThat(letters.get(0).value().reason()).contains("2028-03 has not started");
+
             driver.reset(ALICE, FEB_2028, "2028-03-01T00:00:00Z");
             driver.send(event("feb-late", ALICE, "2028-02-29T10:00:00Z"), event("mar-late", ALICE, "2028-03-01T10:00:00Z"));
 
             assertThat(driver.deadLetters()).isEmpty();
             assertThat(driver.stored(ALICE, FEB_2028).calls()).as("every February event is at or before the reset")
                     .isZero();
-            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("every March event is after the reset").isEqualTo(2);
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("the refused reset changed nothing").isEqualTo(2);
             assertThat(driver.latest()).containsOnlyKeys(new MonthlySummaryKey(ALICE, FEB_2028),
                     new MonthlySummaryKey(ALICE, MAR_2028));
         }

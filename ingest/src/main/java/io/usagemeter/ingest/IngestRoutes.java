@@ -56,7 +56,7 @@ final class IngestRoutes {
 
     private void postEvents(Context ctx) throws Exception {
         handle(ctx, EVENTS, EnumSet.allOf(RequestFormat.class), (format, body) -> {
-            List<UsageEvent> events = UsageEventRequests.validate(body, format, config.maxBatchEvents(),
+            List<UsageEvent> events = UsageEventRequests.validate(body, format, ctx.headerMap(), config.maxBatchEvents(),
                     clock.instant(), config.maxLateness());
             publisher.publishAll(Topics.USAGE_EVENTS, events, e -> e.userId().toString(), UsageEvent::occurredAt);
             return events.size();

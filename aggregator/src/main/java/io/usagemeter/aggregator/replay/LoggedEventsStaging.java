@@ -82,7 +82,7 @@ final class LoggedEventsStaging implements AutoCloseable {
                         continue;
                     }
                     count++;
-                    StorableEvent event = StorableEvent.decode(r.topic(), r.value());
+                    StorableEvent event = StorableEvent.decode(r.topic(), r.headers(), r.value());
                     if (event.storable()) {
                         staging.add(r.partition(), r.offset(), event.event());
                     }

@@ -54,7 +54,7 @@ record SinkBatch(
             nextOffsets.merge(new TopicPartition(record.topic(), record.partition()), record.offset() + 1, Math::max);
             try {
                 if (record.topic().equals(topics.usageEvents())) {
-                    StorableEvent read = StorableEvent.decode(record.topic(), record.value());
+                    StorableEvent read = StorableEvent.decode(record.topic(), record.headers(), record.value());
                     if (read.storable()) {
                         events.add(read.event());
                     } else {

@@ -5,6 +5,7 @@ import io.usagemeter.schema.events.UsageEventValidation;
 import io.usagemeter.schema.events.Violation;
 import io.usagemeter.schema.serde.EventSerdes;
 import java.util.List;
+import org.apache.kafka.common.header.Headers;
 
 /**
  * How the sink reads one record of {@code meter.usage-events}: the event it stores in {@code api_usage},
@@ -21,11 +22,16 @@ public record StorableEvent(UsageEvent event, String rejection, RuntimeException
         return event != null;
     }
 
-    /** Decodes and validates the value of a record of {@code topic}. */
+    /** Decodes and validates the value of a record of {@code topic} that has no headers. */
     public static StorableEvent decode(String topic, byte[] value) {
+        return decode(topic, null, value);
+    }
+
+    /** Decodes and validates a record of {@code topic}; its headers tell a CloudEvent in binary mode. */
+    public static StorableEvent decode(String topic, Headers headers, byte[] value) {
         UsageEvent event;
         try {
-            event = EventSerdes.usageEvent().deserializer().deserialize(topic, value);
+            event = EventSerdes.usageEvent().deserializer().deserialize(topic, headers, value);
         } catch (RuntimeException e) {
             return new StorableEvent(null, "unreadable record: " + e.getMessage(), e);
         }

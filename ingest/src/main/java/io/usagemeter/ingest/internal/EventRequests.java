@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * Turns a request body into validated payloads, all-or-nothing: either every element is valid,
@@ -98,13 +99,21 @@ public final class EventRequests {
 
     /** Every element validated; a single bad one rejects the whole request with every violation listed. */
     public static <T> List<T> validateAll(List<JsonNode> elements, ElementValidator<T> validator) {
+        return validateEach(elements, validator::validate);
+    }
+
+    /**
+     * As {@link #validateAll}, for elements that are not JSON trees (e.g. a CloudEvent read from headers):
+     * {@code validator} returns the payload, or {@code null} after adding to the violations.
+     */
+    public static <E, T> List<T> validateEach(List<E> elements, BiFunction<E, List<Violation>, T> validator) {
         List<T> valid = new ArrayList<>(elements.size());
         List<ApiError.EventViolation> details = new ArrayList<>();
         List<Violation> violations = new ArrayList<>();
         int badEvents = 0;
         for (int i = 0; i < elements.size(); i++) {
             violations.clear();
-            T payload = validator.validate(elements.get(i), violations);
+            T payload = validator.apply(elements.get(i), violations);
             if (payload != null && violations.isEmpty()) {
                 valid.add(payload);
             } else {

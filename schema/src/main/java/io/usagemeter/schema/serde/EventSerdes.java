@@ -14,7 +14,7 @@ import org.apache.kafka.common.serialization.Serde;
 /** The serde of every payload record; instances are stateless and shared. */
 public final class EventSerdes {
 
-    private static final JsonSerde<UsageEvent> USAGE_EVENT = new JsonSerde<>(UsageEvent.class);
+    private static final UsageEventSerde USAGE_EVENT = new UsageEventSerde();
     private static final JsonSerde<ReferralEvent> REFERRAL_EVENT = new JsonSerde<>(ReferralEvent.class);
     private static final JsonSerde<AdminCommand> ADMIN_COMMAND = new JsonSerde<>(AdminCommand.class);
     private static final JsonSerde<MonthlySummaryKey> MONTHLY_SUMMARY_KEY = new JsonSerde<>(MonthlySummaryKey.class);
@@ -28,6 +28,7 @@ public final class EventSerdes {
     private EventSerdes() {
     }
 
+    /** Plain JSON, and on reading also the CloudEvents Kafka binding: see {@link UsageEventSerde}. */
     public static Serde<UsageEvent> usageEvent() {
         return USAGE_EVENT;
     }
