@@ -1,7 +1,7 @@
 // Charts drawn with uPlot (from its WebJar, served by the enforcer; the version comes from the parent pom).
 // Each shows its numbers on hover in its legend; the views put the same numbers in a table under it.
 
-import uPlot from '/admin/vendor/uplot/@uplot.version@/uPlot.esm.js';
+import uPlot from '/admin/vendor/uplot/@uplot.version@/dist/uPlot.esm.js';
 import { fmt } from './dom.js';
 
 export const COLORS = {

@@ -34,7 +34,9 @@ final class AdminPanel {
     static List<StaticFiles> files() {
         String uplot = webJarVersion(UPLOT);
         return List.of(
-                StaticFiles.of(PATH + "/vendor/uplot/" + uplot, "/META-INF/resources/webjars/uplot/" + uplot + "/dist",
+                // The WebJar's version directory, not its dist/: the jar has no entry for dist/ itself, which a classpath
+                // directory needs to be served.
+                StaticFiles.of(PATH + "/vendor/uplot/" + uplot, "/META-INF/resources/webjars/uplot/" + uplot,
                         StaticFiles.CACHE_IMMUTABLE, Map.of()),
                 StaticFiles.of(PATH + "/assets", "/admin/assets", StaticFiles.CACHE_REVALIDATE, Map.of()),
                 StaticFiles.of(PATH, "/admin", StaticFiles.CACHE_NEVER, Map.of(
