@@ -123,6 +123,8 @@ document.getElementById('skip-link').addEventListener('click', (event) => {
 });
 
 window.addEventListener('hashchange', () => {
+  // A sign-in link opened in a tab that already shows the panel: its token replaces the one in use.
+  if (takeTokenFromFragment()) signedInAs = null;
   if (location.hash.startsWith('#/')) route();
 });
 

@@ -1,7 +1,5 @@
 package io.usagemeter.enforcer;
 
-import io.usagemeter.kit.Access;
-import io.usagemeter.kit.Route;
 import io.usagemeter.kit.StaticFiles;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,7 +15,9 @@ import java.util.Properties;
  *
  * <p>What a browser may keep: the chart library's URL carries its version, so it is kept a year; the panel's
  * own files are revalidated on each load; the page itself is never kept, so a new release shows at once. The
- * page may load scripts, styles and data only from this server (no inline script, no other origin).
+ * page may load scripts, styles and data only from this server (no inline script, no other origin). The page
+ * names its files by absolute paths, so {@code /admin} and {@code /admin/} both serve it as it is (a redirect from
+ * one to the other would loop: the router does not tell them apart).
  */
 final class AdminPanel {
 
@@ -43,11 +43,6 @@ final class AdminPanel {
                         "Content-Security-Policy", CONTENT_SECURITY_POLICY,
                         // The sign-in link's token is in the fragment, never sent; no page URL leaks to another site either.
                         "Referrer-Policy", "no-referrer")));
-    }
-
-    /** {@code /admin} without its slash: the page's relative links need the directory form. */
-    static List<Route> routes() {
-        return List.of(Route.get(PATH, "admin_panel", Access.open(), (ctx, caller) -> ctx.redirect(PATH + "/")));
     }
 
     /** The version of an {@code org.webjars.npm} WebJar on the classpath (its Maven properties). */

@@ -105,7 +105,6 @@ public final class EnforcerService implements AutoCloseable {
                 .admins(AdminAuthenticator.create(config.adminJwt(), clock))
                 .routes(limits.routes())
                 .routes(admin.routes())
-                .routes(AdminPanel.routes())
                 .staticFiles(AdminPanel.files())
                 .ready(Health.Check.of("streams", () -> EnforcerReadiness.streams(streams, self)).cachedFor(PROBE_INTERVAL))
                 .ready(Health.Check.of("db_writer", () -> {

@@ -130,7 +130,8 @@ function referralsCard(profile) {
  */
 function actionDialog({ id, title, fields, request, effect, before, onDone, autoPreview = false }) {
   const result = h('div', { class: 'effect-area', 'aria-live': 'polite' });
-  const previewButton = h('button', { type: 'button', id: `${id}-preview` }, 'Show the effect');
+  // The form's submit button: a click or Enter in a field asks for the effect.
+  const previewButton = h('button', { type: 'submit', id: `${id}-preview` }, 'Show the effect');
   const applyButton = h('button', { type: 'button', class: 'primary', id: `${id}-apply`, disabled: true }, 'Apply');
   const closeButton = h('button', { type: 'button', id: `${id}-close` }, 'Cancel');
   const form = h('form', { method: 'dialog', onsubmit: (e) => { e.preventDefault(); preview(); } },
