@@ -5,6 +5,10 @@ import io.javalin.http.Context;
 import io.usagemeter.enforcer.admin.ReplayRunner;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.enforcer.db.AdminReports;
+import io.usagemeter.enforcer.db.DailyAnalytics;
+import io.usagemeter.enforcer.db.PlanCatalog;
+import io.usagemeter.enforcer.db.UserDetails;
+import io.usagemeter.enforcer.db.UserQuery;
 import io.usagemeter.enforcer.http.AdminRequests;
 import io.usagemeter.enforcer.http.RequestParams;
 import io.usagemeter.enforcer.internal.LimitQueries;
@@ -20,6 +24,7 @@ import io.usagemeter.kit.auth.AdminIdentity;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.ResetHorizon;
+import io.usagemeter.schema.events.Saturating;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.reconcile.Reconciler;
 import io.usagemeter.schema.reconcile.ReconcileSources;
@@ -27,7 +32,10 @@ import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -37,9 +45,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+<<<<<<< HEAD
 import org.apache.kafka.common.KafkaException;
 import org.jooq.DSLContext;
 import org.jooq.exception.DataAccessException;
+=======
+import org.jooq.DSLContext;
+>>>>>>> adminpanel
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +67,9 @@ final class AdminRoutes {
 
     private final Supplier<LimitQueries> queries;
     private final AdminReports reports;
+    private final UserDetails userDetails;
+    private final DailyAnalytics daily;
+    private final DSLContext dsl;
     private final Producer<String, AdminCommand> commands;
     private final ReplayRunner replays;
     private final Clock clock;
@@ -66,11 +81,19 @@ final class AdminRoutes {
     /**
      * @param replays runs {@code POST /v1/admin/replay}; null answers the replay routes 503 (this process cannot replay)
      */
+<<<<<<< HEAD
     AdminRoutes(Supplier<LimitQueries> queries, AdminReports reports, Producer<String, AdminCommand> commands,
                 ReplayRunner replays, Clock clock, ResetHorizon resetHorizon, ReconcileSources reconcileSources,
                 Properties kafka, DSLContext dsl) {
+=======
+    AdminRoutes(Supplier<LimitQueries> queries, DSLContext dsl, Producer<String, AdminCommand> commands,
+                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon) {
+>>>>>>> adminpanel
         this.queries = queries;
-        this.reports = reports;
+        this.dsl = dsl;
+        this.reports = new AdminReports(dsl);
+        this.userDetails = new UserDetails(dsl);
+        this.daily = new DailyAnalytics(dsl);
         this.commands = commands;
         this.replays = replays;
         this.clock = clock;
@@ -94,6 +117,13 @@ final class AdminRoutes {
         return List.of(
                 Route.get("/v1/admin/users", "admin_users", admin, asAdmin(this::getUsers)),
                 Route.get("/v1/admin/analytics", "admin_analytics", admin, asAdmin(this::getAnalytics)),
+                // What the admin panel reads besides the routes above.
+                Route.get("/v1/admin/session", "admin_session", admin, asAdmin(this::getSession)),
+                Route.get("/v1/admin/plans", "admin_plans", admin, asAdmin(this::getPlans)),
+                Route.get("/v1/admin/users/{user_id}", "admin_user", admin, asAdmin(this::getUser)),
+                Route.get("/v1/admin/users/{user_id}/usage-by-day", "admin_user_usage_by_day", admin,
+                        asAdmin(this::getUsageByDay)),
+                Route.get("/v1/admin/analytics/daily", "admin_analytics_daily", admin, asAdmin(this::getDailyAnalytics)),
                 Route.post("/v1/admin/users/{user_id}/reset-usage", "admin_reset_usage", admin, asAdmin(this::resetUsage)),
                 Route.post("/v1/admin/users/{user_id}/credits", "admin_credits", admin, asAdmin(this::addCredits)),
                 Route.put("/v1/admin/users/{user_id}/plan", "admin_plan", admin, asAdmin(this::setPlan)),
@@ -102,9 +132,82 @@ final class AdminRoutes {
                 Route.get("/v1/admin/reconcile", "admin_reconcile", admin, asAdmin(this::reconcile)));
     }
 
+    /**
+     * {@code ?q=&state=&sort=&page=&page_size=}; {@code ?limit=N} (the first N users, most used first) is what
+     * {@code page_size=N} is, kept for the callers that send it.
+     */
     private void getUsers(Context ctx, AdminIdentity admin) {
-        int limit = RequestParams.intParam(ctx, "limit", 100, 1, 10_000);
-        ServiceServer.json(ctx, 200, Map.of("users", reports.users(limit)));
+        String state = ctx.queryParam("state");
+        if (state != null && !state.isBlank() && !List.of(UserQuery.STATES).contains(state)) {
+            throw HttpProblem.badField("unknown state", "state", "must be one of ok, warning, exceeded, was '"
+                    + abbreviate(state) + "'");
+        }
+        String sortName = ctx.queryParam("sort");
+        UserQuery.Sort sort = sortName == null || sortName.isBlank() ? UserQuery.Sort.USED_DESC
+                : UserQuery.Sort.fromWire(sortName).orElseThrow(() -> HttpProblem.badField("unknown sort", "sort",
+                        "must be one of used_desc, used_asc, percent_desc, percent_asc, was '" + abbreviate(sortName) + "'"));
+        String search = ctx.queryParam("q");
+        if (search != null && search.strip().length() > UserQuery.MAX_SEARCH_LENGTH) {
+            throw HttpProblem.badField("search too long", "q", "at most " + UserQuery.MAX_SEARCH_LENGTH + " characters");
+        }
+        int legacyLimit = RequestParams.intParam(ctx, "limit", 100, 1, UserQuery.MAX_PAGE_SIZE);
+        int pageSize = RequestParams.intParam(ctx, "page_size", legacyLimit, 1, UserQuery.MAX_PAGE_SIZE);
+        int page = RequestParams.intParam(ctx, "page", 1, 1, Integer.MAX_VALUE / UserQuery.MAX_PAGE_SIZE);
+        YearMonth month = RequestParams.month(ctx.queryParam("month"), clock);
+        AdminReports.UserPage result = reports.users(new UserQuery(month, search,
+                state == null || state.isBlank() ? null : state, sort, page, pageSize));
+        ServiceServer.json(ctx, 200, result);
+    }
+
+    private void getSession(Context ctx, AdminIdentity admin) {
+        ServiceServer.json(ctx, 200, Map.of("email", admin.email()));
+    }
+
+    private void getPlans(Context ctx, AdminIdentity admin) {
+        ServiceServer.json(ctx, 200, Map.of("plans", PlanCatalog.read(dsl).stream()
+                .map(p -> Map.of("plan", p.plan(), "monthly_units", p.monthlyUnits())).toList()));
+    }
+
+    private void getUser(Context ctx, AdminIdentity admin) {
+        UUID user = RequestParams.userId(ctx);
+        ServiceServer.json(ctx, 200, userDetails.profile(user).orElseThrow(() -> new HttpProblem(404,
+                "no user " + user + " in PostgreSQL", List.of("a user gets a row with their first event, referral or admin command"))));
+    }
+
+    private void getUsageByDay(Context ctx, AdminIdentity admin) {
+        UUID user = RequestParams.userId(ctx);
+        YearMonth month = RequestParams.month(ctx.queryParam("month"), clock);
+        ServiceServer.json(ctx, 200, userDetails.monthByDay(user, month, LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC)));
+    }
+
+    /** {@code ?from=YYYY-MM-DD&to=YYYY-MM-DD}, both included; by default the 30 days up to today (UTC). */
+    private void getDailyAnalytics(Context ctx, AdminIdentity admin) {
+        LocalDate today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC);
+        LocalDate last = day(ctx, "to", today);
+        LocalDate first = day(ctx, "from", last.minusDays(29));
+        if (first.isAfter(last)) {
+            throw HttpProblem.badField("empty window", "from", "must not be after to (" + last + ")");
+        }
+        if (first.plusDays(DailyAnalytics.MAX_DAYS).isBefore(last.plusDays(1))) {
+            throw HttpProblem.badField("window too long", "from", "at most " + DailyAnalytics.MAX_DAYS + " days before to");
+        }
+        ServiceServer.json(ctx, 200, daily.days(first, last));
+    }
+
+    private static LocalDate day(Context ctx, String name, LocalDate fallback) {
+        String raw = ctx.queryParam(name);
+        if (raw == null || raw.isBlank()) {
+            return fallback;
+        }
+        try {
+            return LocalDate.parse(raw);
+        } catch (DateTimeParseException e) {
+            throw HttpProblem.badField("malformed " + name, name, "must be a day YYYY-MM-DD, was '" + abbreviate(raw) + "'");
+        }
+    }
+
+    private static String abbreviate(String value) {
+        return value.length() <= 64 ? value : value.substring(0, 64) + "...";
     }
 
     private void getAnalytics(Context ctx, AdminIdentity admin) {
@@ -139,6 +242,15 @@ final class AdminRoutes {
     private void addCredits(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = RequestParams.userId(ctx);
         AdminRequests.AddCredits body = AdminRequests.AddCredits.parse(ctx.body());
+        if (Boolean.TRUE.equals(body.dryRun())) {
+            LimitAnswer limit = currentLimit(ctx, user);
+            long credits = Saturating.add(limit.bonusCredits(), body.amount());
+            long after = LimitRules.effectiveLimit(limit.planUnits(), limit.referralCount(), credits);
+            ServiceServer.json(ctx, 200, new AdminRequests.AddCreditsPreview(true, false, user, body.amount(),
+                    limit.bonusCredits(), credits, AdminRequests.UsageSnapshot.of(limit.used(), limit.effectiveLimit()),
+                    AdminRequests.UsageSnapshot.of(limit.used(), after)));
+            return;
+        }
         String commandId = commandId(body.commandId());
         publish(new AdminCommand.AddBonusCredits(commandId, user, body.amount(), clock.instant(), admin.email()));
         LOG.info("admin {} added {} bonus credits to {} (command {})", admin.email(), body.amount(), user, commandId);
@@ -148,14 +260,25 @@ final class AdminRoutes {
     private void setPlan(Context ctx, AdminIdentity admin) throws Exception {
         UUID user = RequestParams.userId(ctx);
         AdminRequests.SetPlan body = AdminRequests.SetPlan.parse(ctx.body());
-        if (LimitRoutes.requireQueries(queries).plan(body.plan()).isEmpty()) {
-            throw new HttpProblem(400, "unknown plan",
-                    List.of(new ApiError.FieldViolation("plan", "not in subscription_limits: " + body.plan())));
+        Plan plan = LimitRoutes.requireQueries(queries).plan(body.plan()).orElseThrow(() -> new HttpProblem(400,
+                "unknown plan", List.of(new ApiError.FieldViolation("plan", "not in subscription_limits: " + body.plan()))));
+        if (Boolean.TRUE.equals(body.dryRun())) {
+            LimitAnswer limit = currentLimit(ctx, user);
+            long after = LimitRules.effectiveLimit(plan.monthlyUnits(), limit.referralCount(), limit.bonusCredits());
+            ServiceServer.json(ctx, 200, new AdminRequests.SetPlanPreview(true, false, user, limit.plan(), plan.plan(),
+                    limit.planUnits(), plan.monthlyUnits(), AdminRequests.UsageSnapshot.of(limit.used(), limit.effectiveLimit()),
+                    AdminRequests.UsageSnapshot.of(limit.used(), after)));
+            return;
         }
         String commandId = commandId(body.commandId());
         publish(new AdminCommand.SetPlan(commandId, user, body.plan(), clock.instant(), admin.email()));
         LOG.info("admin {} moved {} to plan {} (command {})", admin.email(), user, body.plan(), commandId);
         ServiceServer.json(ctx, 202, new AdminRequests.CommandAccepted(commandId, "set_plan", user, true));
+    }
+
+    /** The user's limit now, from the owner of their state (as {@code GET /v1/limits} answers it). */
+    private LimitAnswer currentLimit(Context ctx, UUID user) throws JsonProcessingException {
+        return resolve(LimitRoutes.requireQueries(queries).limit(user, false, ctx.header("Authorization")), LimitAnswer.class);
     }
 
     /** Body of {@code POST /v1/admin/replay}: {@code month} or {@code from}, and {@code dry_run}. */

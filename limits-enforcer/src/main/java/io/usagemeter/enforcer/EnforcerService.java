@@ -5,8 +5,11 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.enforcer.admin.ReplayRunner;
+<<<<<<< HEAD
 import io.usagemeter.enforcer.db.AdminReports;
 import io.usagemeter.schema.reconcile.ReconcileSources;
+=======
+>>>>>>> adminpanel
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
@@ -108,9 +111,14 @@ public final class EnforcerService implements AutoCloseable {
         this.commands = new KafkaProducer<>(config.producerProperties("enforcer-admin-commands"),
                 new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer());
         LimitRoutes limits = new LimitRoutes(() -> queries, () -> replayWatch, registry, clock);
+<<<<<<< HEAD
         AdminRoutes admin = new AdminRoutes(() -> queries, new AdminReports(dsl), commands, replays, clock,
                 config.resetHorizon(), reconcileSources.withEnforcerGroup(config.applicationId()),
                 config.adminProperties(), dsl);
+=======
+        AdminRoutes admin = new AdminRoutes(() -> queries, dsl, commands, replays, clock,
+                config.resetHorizon());
+>>>>>>> adminpanel
         this.server = ServiceServer.builder("enforcer", registry)
                 .limits(config.httpLimits())
                 .responseBufferSize(RESPONSE_BUFFER_BYTES)
@@ -118,6 +126,7 @@ public final class EnforcerService implements AutoCloseable {
                 .admins(AdminAuthenticator.create(config.adminJwt(), clock))
                 .routes(limits.routes())
                 .routes(admin.routes())
+                .staticFiles(AdminPanel.files())
                 .ready(Health.Check.of("streams", () -> EnforcerReadiness.streams(streams, self)).cachedFor(PROBE_INTERVAL))
                 .ready(Health.Check.of("db_writer", () -> {
                     EntitlementEffectsWriter w = writer;

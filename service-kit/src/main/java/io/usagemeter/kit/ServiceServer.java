@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
+import io.javalin.http.staticfiles.Location;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -17,7 +18,9 @@ import io.usagemeter.schema.json.Json;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,7 +40,10 @@ import org.slf4j.LoggerFactory;
  *   <li>a request timer per route and status, registered once; gauges of open connections and
  *       requests in flight, counters of shed requests and refused connections;</li>
  *   <li>graceful shutdown: new requests are shed, those in flight get up to
- *       {@link #SHUTDOWN_GRACE} to finish.</li>
+ *       {@link #SHUTDOWN_GRACE} to finish;</li>
+ *   <li>optionally, {@link StaticFiles} from the classpath (a page and its assets), each set with its own
+ *       headers and {@code X-Content-Type-Options: nosniff}; like the operational routes they are not
+ *       counted against the in-flight bound and need no credential.</li>
  * </ul>
  * A route's handler runs on Jetty's thread with nothing between it and the socket but the
  * in-flight counter, the credential check and one timer lookup.
@@ -87,6 +93,7 @@ public final class ServiceServer implements AutoCloseable {
         List<Route> routes = List.copyOf(b.routes);
         List<Health.Check> live = List.copyOf(b.live);
         List<Health.Check> ready = List.copyOf(b.ready);
+        List<StaticFiles> staticFiles = List.copyOf(b.staticFiles);
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
@@ -105,6 +112,16 @@ public final class ServiceServer implements AutoCloseable {
             for (Route route : routes) {
                 RouteMetrics metrics = new RouteMetrics(registry, timerName, route.name());
                 config.routes.addHttpHandler(route.method(), route.path(), ctx -> serve(route, metrics, ctx));
+            }
+            for (StaticFiles files : staticFiles) {
+                Map<String, String> headers = new LinkedHashMap<>(files.headers());
+                headers.put("X-Content-Type-Options", "nosniff");
+                config.staticFiles.add(sf -> {
+                    sf.hostedPath = files.hostedPath();
+                    sf.directory = files.classpathDirectory();
+                    sf.location = Location.CLASSPATH;
+                    sf.headers = headers;
+                });
             }
             config.routes.get("/metrics", ctx -> ctx.contentType(PROMETHEUS_TEXT).result(registry.scrape()));
             config.routes.get("/health/live", ctx -> health(ctx, live, "not live"));
@@ -243,6 +260,7 @@ public final class ServiceServer implements AutoCloseable {
         private final List<Route> routes = new ArrayList<>();
         private final List<Health.Check> live = new ArrayList<>();
         private final List<Health.Check> ready = new ArrayList<>();
+        private final List<StaticFiles> staticFiles = new ArrayList<>();
         private HttpLimits limits = HttpLimits.defaults();
         private ApiKeyAuthenticator apiKeys;
         private AdminAuthenticator admins;
@@ -277,6 +295,18 @@ public final class ServiceServer implements AutoCloseable {
         /** A check of {@code /health/ready}: fails while the service cannot do its job. */
         public Builder ready(Health.Check check) {
             ready.add(check);
+            return this;
+        }
+
+        /** Serves {@code files}; where sets overlap, the first added that holds a file answers. */
+        public Builder staticFiles(StaticFiles files) {
+            staticFiles.add(Objects.requireNonNull(files, "files"));
+            return this;
+        }
+
+        /** Serves each set in order; where sets overlap, the first that holds a file answers. */
+        public Builder staticFiles(List<StaticFiles> files) {
+            files.forEach(this::staticFiles);
             return this;
         }
 

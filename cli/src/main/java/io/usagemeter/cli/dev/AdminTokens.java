@@ -15,6 +15,8 @@ public final class AdminTokens {
 
     public static final String DEV_ADMIN_EMAIL = "admin@meter.dev";
     static final Duration LIFETIME = AdminJwtSettings.DEFAULT_TOKEN_TTL;
+    /** The admin panel's sign-in link, printed in the banner, holds a token this short-lived. */
+    static final Duration SIGN_IN_LIFETIME = Duration.ofHours(1);
 
     private final byte[] secret;
     private final Clock clock;
@@ -29,6 +31,10 @@ public final class AdminTokens {
 
     /** A token with exactly the claims the enforcer checks: default issuer and audience, 24 h of life. */
     public String issue(String email) {
-        return io.usagemeter.kit.auth.AdminTokens.hs256(secret, email, LIFETIME, clock);
+        return issue(email, LIFETIME);
+    }
+
+    public String issue(String email, Duration lifetime) {
+        return io.usagemeter.kit.auth.AdminTokens.hs256(secret, email, lifetime, clock);
     }
 }

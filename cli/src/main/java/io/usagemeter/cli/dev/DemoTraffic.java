@@ -191,6 +191,7 @@ public final class DemoTraffic {
         long sendingNanos = System.nanoTime() - started;
         int referrals = sendReferrals(random, now);
         UUID resetUser = resetHeaviest(thisMonth);
+        addCreditsToRunnerUp();
 
         boolean caughtUp = awaitEnforcer(progress, sent[0], sendingNanos);
         List<UserLimit> limits = new ArrayList<>();
@@ -231,7 +232,10 @@ public final class DemoTraffic {
                 tokens, units);
     }
 
-    /** A tenth of the users complete a referral for another user who was never referred. */
+    /**
+     * A tenth of the users complete a referral for another user who was never referred, spread over the last
+     * three weeks (the admin panel's analytics show them per day).
+     */
     private int sendReferrals(Random random, Instant now) throws IOException, InterruptedException {
         List<UUID> shuffled = new ArrayList<>(users);
         Collections.shuffle(shuffled, random);
@@ -242,7 +246,7 @@ public final class DemoTraffic {
             UUID newcomer = shuffled.get(i + 1);
             if (referred.add(newcomer)) {
                 referrals.add(new ReferralEvent("demo-ref-" + settings.seed() + "-" + i, referrer, newcomer,
-                        ReferralStatus.COMPLETED, now.minusSeconds(30)));
+                        ReferralStatus.COMPLETED, now.minus(Duration.ofDays(referrals.size() % 21)).minusSeconds(30)));
             }
         }
         HttpResponse<String> response = post(endpoints.ingest().resolve("/v1/referrals"), endpoints.apiKey(), Json.write(referrals));
@@ -265,6 +269,17 @@ public final class DemoTraffic {
         // Every demo event of the month occurred before the reset instant.
         expectedUsed.put(heaviest, 0L);
         return heaviest;
+    }
+
+    /** After the reset, an admin gives the heaviest user left 500 bonus credits (their usage stays as it is). */
+    private void addCreditsToRunnerUp() throws IOException, InterruptedException {
+        UUID runnerUp = expectedUsed.entrySet().stream().sorted(Map.Entry.<UUID, Long>comparingByValue().reversed()
+                .thenComparing(Map.Entry.comparingByKey())).findFirst().orElseThrow().getKey();
+        URI uri = endpoints.enforcer().resolve("/v1/admin/users/" + runnerUp + "/credits");
+        HttpResponse<String> response = post(uri, endpoints.adminToken(), Json.write(Map.of("amount", 500)));
+        if (response.statusCode() / 100 != 2) {
+            throw new IOException("admin credits answered " + response.statusCode() + ": " + response.body());
+        }
     }
 
     /** Polls every user's limit until each counts what was sent (the stream is asynchronous). */

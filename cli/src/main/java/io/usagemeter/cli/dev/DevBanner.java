@@ -19,14 +19,17 @@ final class DevBanner {
     private final DevDataDir dataDir;
     private final String schemaVersion;
     private final Map<String, String> shellVars;
+    private final String signInToken;
 
+    /** @param signInToken a short-lived admin token for the admin panel's sign-in link */
     DevBanner(DevPorts ports, List<DevServices.Service> services, DevDataDir dataDir, String schemaVersion,
-              Map<String, String> shellVars) {
+              Map<String, String> shellVars, String signInToken) {
         this.ports = ports;
         this.services = services;
         this.dataDir = dataDir;
         this.schemaVersion = schemaVersion;
         this.shellVars = shellVars;
+        this.signInToken = signInToken;
     }
 
     void print(PrintWriter out, Duration startup) {
@@ -60,11 +63,19 @@ final class DevBanner {
         if (enforcer) {
             out.println("Read the user's limit:");
             out.println("  curl -sS \"$METER_ENFORCER_URL/v1/limits/" + SAMPLE_USER + "\" -H \"Authorization: Bearer $METER_API_KEY\"");
+            out.println("Open the admin panel (the link signs you in for " + AdminTokens.SIGN_IN_LIFETIME.toHours()
+                    + " h; `meter admin token` prints a new token):");
+            out.println("  " + signInUrl(shellVars.get("METER_ENFORCER_URL"), signInToken));
         }
         out.println("Check the schema of both databases:");
         out.println("  ./meter schema status");
         out.println();
         out.println("Ctrl-C stops everything; data stays for the next start (--fresh wipes it).");
+    }
+
+    /** The panel's sign-in link: the token in the fragment, which the browser never sends to a server. */
+    static String signInUrl(String enforcerUrl, String token) {
+        return enforcerUrl + "/admin/#token=" + token;
     }
 
     static String sampleEvent() {

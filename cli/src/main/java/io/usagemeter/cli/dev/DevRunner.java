@@ -137,7 +137,9 @@ public final class DevRunner {
                     out.flush();
                 });
                 DevDataDir.writeOwnerOnly(dataDir.devEnv(), DevEnvironment.shellFile(shellVars));
-                new DevBanner(ports, services, dataDir, schemaVersion, shellVars)
+                String signIn = new AdminTokens(secrets.adminJwtSecret(), Clock.systemUTC())
+                        .issue(AdminTokens.DEV_ADMIN_EMAIL, AdminTokens.SIGN_IN_LIFETIME);
+                new DevBanner(ports, services, dataDir, schemaVersion, shellVars, signIn)
                         .print(out, Duration.ofNanos(System.nanoTime() - started));
                 out.flush();
                 Thread demoThread = options.demo() ? startDemo(inBuild) : null;

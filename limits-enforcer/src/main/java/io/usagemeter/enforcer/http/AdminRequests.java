@@ -96,17 +96,22 @@ public final class AdminRequests {
         }
     }
 
-    /** {@code POST /v1/admin/users/{user_id}/credits}: {@code amount} required. */
-    public record AddCredits(Long amount, String commandId) {
+    /** {@code POST /v1/admin/users/{user_id}/credits}: {@code amount} required; {@code dry_run} previews the effect. */
+    public record AddCredits(Long amount, Boolean dryRun, String commandId) {
 
-        private static final List<String> FIELDS = List.of("amount", "command_id");
+        private static final List<String> FIELDS = List.of("amount", "dry_run", "command_id");
+
+        public AddCredits(Long amount, String commandId) {
+            this(amount, null, commandId);
+        }
 
         public static AddCredits parse(String body) {
             List<Violation> violations = new ArrayList<>();
             JsonNode node = object(body, false, FIELDS, violations);
             Long amount = integer(node, "amount", 1, Bounds.MAX_CREDITS_PER_COMMAND, violations);
+            Boolean dryRun = bool(node, "dry_run", violations);
             String commandId = text(node, "command_id", false, violations);
-            AddCredits request = new AddCredits(amount, commandId);
+            AddCredits request = new AddCredits(amount, dryRun, commandId);
             return valid(request, violations, request.violations());
         }
 
@@ -122,17 +127,22 @@ public final class AdminRequests {
         }
     }
 
-    /** {@code PUT /v1/admin/users/{user_id}/plan}: {@code plan} required. */
-    public record SetPlan(String plan, String commandId) {
+    /** {@code PUT /v1/admin/users/{user_id}/plan}: {@code plan} required; {@code dry_run} previews the effect. */
+    public record SetPlan(String plan, Boolean dryRun, String commandId) {
 
-        private static final List<String> FIELDS = List.of("plan", "command_id");
+        private static final List<String> FIELDS = List.of("plan", "dry_run", "command_id");
+
+        public SetPlan(String plan, String commandId) {
+            this(plan, null, commandId);
+        }
 
         public static SetPlan parse(String body) {
             List<Violation> violations = new ArrayList<>();
             JsonNode node = object(body, false, FIELDS, violations);
             String plan = text(node, "plan", true, violations);
+            Boolean dryRun = bool(node, "dry_run", violations);
             String commandId = text(node, "command_id", false, violations);
-            SetPlan request = new SetPlan(plan, commandId);
+            SetPlan request = new SetPlan(plan, dryRun, commandId);
             return valid(request, violations, request.violations());
         }
 
@@ -169,6 +179,17 @@ public final class AdminRequests {
                                    YearMonth month, Instant resetAt, UsageSnapshot before, UsageSnapshot after) {}
 
     public record CommandAccepted(String commandId, String type, UUID userId, boolean published) {}
+
+    /**
+     * What adding bonus credits would do ({@code dry_run}), nothing published: the month's usage against the
+     * effective limit before and after.
+     */
+    public record AddCreditsPreview(boolean dryRun, boolean published, UUID userId, long amount, long bonusCreditsBefore,
+                                    long bonusCreditsAfter, UsageSnapshot before, UsageSnapshot after) {}
+
+    /** What a plan change would do ({@code dry_run}), nothing published. */
+    public record SetPlanPreview(boolean dryRun, boolean published, UUID userId, String planBefore, String planAfter,
+                                 long planUnitsBefore, long planUnitsAfter, UsageSnapshot before, UsageSnapshot after) {}
 
     // ---- reading a body field by field
 

@@ -1,0 +1,111 @@
+package io.usagemeter.enforcer.db;
+
+import static io.usagemeter.schema.jooq.Tables.API_USAGE;
+import static io.usagemeter.schema.jooq.Tables.USER_REFERRALS;
+
+import io.usagemeter.schema.events.Provider;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.impl.DSL;
+
+/**
+ * The platform day by day over a window of UTC days, each series computed in PostgreSQL from an index
+ * (V10): new users (the users whose first recorded event falls on the day, from
+ * {@code api_usage}), completed referrals ({@code user_referrals.completed_at}) and events
+ * per provider ({@code api_usage}).
+ */
+public final class DailyAnalytics {
+
+    /** The longest window one request may ask for. */
+    public static final int MAX_DAYS = 366;
+
+    private final DSLContext dsl;
+
+    public DailyAnalytics(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    /** One UTC day: new users, completed referrals, and events per provider (every provider, 0 when none). */
+    public record Day(LocalDate day, long newUsers, long completedReferrals, long events, Map<String, Long> eventsByProvider) {
+    }
+
+    /** Every day from {@code first} to {@code last}, both included. */
+    public record Window(LocalDate first, LocalDate last, List<Day> days) {
+    }
+
+    /** The UTC calendar day of an instant, whatever the session's time zone. */
+    static Field<LocalDate> utcDay(Field<OffsetDateTime> instant) {
+        return DSL.field("({0} AT TIME ZONE 'UTC')::date", LocalDate.class, instant);
+    }
+
+    public Window days(LocalDate first, LocalDate last) {
+        long span = ChronoUnit.DAYS.between(first, last) + 1;
+        if (span < 1 || span > MAX_DAYS) {
+            throw new IllegalArgumentException("a window of 1 to " + MAX_DAYS + " days, was " + span);
+        }
+        OffsetDateTime from = first.atStartOfDay().atOffset(ZoneOffset.UTC);
+        OffsetDateTime to = last.plusDays(1).atStartOfDay().atOffset(ZoneOffset.UTC);
+        Map<LocalDate, Long> newUsers = newUsers(from, to);
+        Map<LocalDate, Long> referrals = completedReferrals(from, to);
+        Map<LocalDate, Map<String, Long>> events = eventsByProvider(from, to);
+        List<Day> days = new ArrayList<>();
+        for (LocalDate d = first; !d.isAfter(last); d = d.plusDays(1)) {
+            Map<String, Long> byProvider = new LinkedHashMap<>();
+            for (Provider p : Provider.values()) {
+                byProvider.put(p.wireName(), events.getOrDefault(d, Map.of()).getOrDefault(p.wireName(), 0L));
+            }
+            long total = byProvider.values().stream().mapToLong(Long::longValue).sum();
+            days.add(new Day(d, newUsers.getOrDefault(d, 0L), referrals.getOrDefault(d, 0L), total, byProvider));
+        }
+        return new Window(first, last, days);
+    }
+
+    /**
+     * Users whose first recorded event ({@code api_usage}, which keeps every event, reset or not) is in the
+     * window: the users with events in the window, less those with an event before it (primary key, whose
+     * first column is the user). Not from the summaries: a usage reset clears a month's
+     * {@code first_event_at}, which would drop a reset user from the day they arrived.
+     */
+    private Map<LocalDate, Long> newUsers(OffsetDateTime from, OffsetDateTime to) {
+        var a = API_USAGE;
+        var earlier = API_USAGE.as("earlier");
+        var firsts = dsl.select(a.USER_ID, DSL.min(a.OCCURRED_AT).as("first_at")).from(a)
+                .where(a.OCCURRED_AT.ge(from).and(a.OCCURRED_AT.lt(to)))
+                .and(DSL.notExists(DSL.selectOne().from(earlier)
+                        .where(earlier.USER_ID.eq(a.USER_ID)).and(earlier.OCCURRED_AT.lt(from))))
+                .groupBy(a.USER_ID)
+                .asTable("firsts");
+        Field<LocalDate> day = utcDay(firsts.field("first_at", OffsetDateTime.class));
+        return dsl.select(day, DSL.count()).from(firsts).groupBy(day)
+                .fetchMap(r -> r.value1(), r -> r.value2().longValue());
+    }
+
+    private Map<LocalDate, Long> completedReferrals(OffsetDateTime from, OffsetDateTime to) {
+        var r = USER_REFERRALS;
+        Field<LocalDate> day = utcDay(r.COMPLETED_AT);
+        return dsl.select(day, DSL.count()).from(r)
+                .where(r.STATUS.eq("completed").and(r.COMPLETED_AT.ge(from)).and(r.COMPLETED_AT.lt(to)))
+                .groupBy(day)
+                .fetchMap(x -> x.value1(), x -> x.value2().longValue());
+    }
+
+    private Map<LocalDate, Map<String, Long>> eventsByProvider(OffsetDateTime from, OffsetDateTime to) {
+        var a = API_USAGE;
+        Field<LocalDate> day = utcDay(a.OCCURRED_AT);
+        Map<LocalDate, Map<String, Long>> byDay = new HashMap<>();
+        dsl.select(day, a.PROVIDER, DSL.count()).from(a)
+                .where(a.OCCURRED_AT.ge(from).and(a.OCCURRED_AT.lt(to)))
+                .groupBy(day, a.PROVIDER)
+                .forEach(x -> byDay.computeIfAbsent(x.value1(), d -> new HashMap<>()).put(x.value2(), x.value3().longValue()));
+        return byDay;
+    }
+}
