@@ -31,6 +31,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -106,6 +107,9 @@ class EnforcerKillIT {
                 .ignoreExceptionsInstanceOf(ConnectException.class).untilAsserted(() -> {
             assertThat(answer(local.port(), users.get(0))).isNotNull();
             assertThat(answer(remotePort, users.get(0))).isNotNull();
+            // The killed instance must own some of the users, or the kill would test nothing.
+            assertThat(users.stream().filter(EnforcerKillIT::remoteOwns).count()).isPositive()
+                    .isLessThan(users.size());
         });
         // Half of the users get 50 bonus credits (the command sent twice, as a retry would); every fifth refers a
         // newcomer (+10 credits, +2 %). Every limit stays below the final usage, so both thresholds are crossed.
@@ -238,6 +242,12 @@ class EnforcerKillIT {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    private static boolean remoteOwns(UUID user) {
+        var meta = local.streams().queryMetadataForKey(EnforcerTopology.LIMITS_STORE, user.toString(),
+                Serdes.String().serializer());
+        return meta.activeHost().port() == remotePort;
     }
 
     /** The instance's answer, or null while it is not answering. */
