@@ -11,6 +11,7 @@ import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.Provider;
+import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
@@ -29,7 +30,6 @@ import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -153,21 +153,13 @@ class AggregatorBrokerTest {
             return START.plusMillis((long) (random.nextDouble() * SPAN_MS));
         }
 
-        /** The contract, naively: each distinct event once, filtered by its month's latest reset. */
+        /** The contract's summaries ({@link UsageReference}): each distinct event once, filtered by its month's latest reset. */
         Map<MonthlySummaryKey, MonthlySummary> reference() {
-            Map<MonthlySummaryKey, Instant> latestReset = new HashMap<>();
-            resets.forEach(r -> latestReset.merge(new MonthlySummaryKey(r.userId(), r.month()), r.resetAt(),
-                    (a, b) -> a.isAfter(b) ? a : b));
-            Map<MonthlySummaryKey, MonthlySummary> reference = new LinkedHashMap<>();
-            latestReset.keySet().forEach(key -> reference.put(key, MonthlySummary.empty(key)));
-            for (UsageEvent e : distinct) {
-                MonthlySummaryKey key = MonthlySummaryKey.of(e);
-                Instant reset = latestReset.get(key);
-                if (reset == null || e.occurredAt().isAfter(reset)) {
-                    reference.put(key, reference.getOrDefault(key, MonthlySummary.empty(key)).plus(e));
-                }
-            }
-            return reference;
+            UsageReference reference = new UsageReference(ResetHorizon.DEFAULT_MONTHS);
+            distinct.forEach(reference::countOnce);
+            resets.forEach(r -> assertThat(reference.reset(r.userId(), r.month(), r.resetAt()))
+                    .as("reset %s within the horizon", r.commandId()).isTrue());
+            return reference.summaries();
         }
     }
 

@@ -13,6 +13,7 @@ import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
@@ -33,7 +34,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -78,7 +78,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BoundsFuzzIT {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     private static final String ADMIN_SECRET = "fuzz-admin-secret-of-at-least-32-bytes!";
     private static final String ADMIN = "admin@example.com";
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -109,19 +111,19 @@ class BoundsFuzzIT {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
-        apiKey = new ApiKeyStore(dataSource, Clock.systemUTC()).issue("fuzz", ApiKeyScopes.ALL).secret();
+        apiKey = new ApiKeyStore(dataSource, TIME.clock()).issue("fuzz", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+                EmbeddedPostgresServer.SUPERUSER, "").withPort(0), TIME.clock()).start();
         SinkConfig sink = new SinkConfig(bootstrap, "fuzz-sink", SinkTopics.standard(), SinkConfig.DEFAULT_MAX_POLL_RECORDS,
                 Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
         aggregator = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
-                .withApplicationId("aggregator-fuzz"), Clock.systemUTC(), sink).start();
+                .withApplicationId("aggregator-fuzz"), TIME.clock(), sink).start();
         enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"),
                         postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "")
                 .withApplicationId("enforcer-fuzz").withAdminAuth(ADMIN_SECRET, null, Set.of(ADMIN)),
-                dsl, Clock.systemUTC(), new Properties()).start();
+                dsl, TIME.clock(), new Properties()).start();
         adminToken = AdminTokens.hs256(ADMIN_SECRET.getBytes(StandardCharsets.UTF_8), ADMIN, Duration.ofHours(1),
-                Clock.systemUTC());
+                TIME.clock());
         await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING
                 && enforcer.streams().state() == KafkaStreams.State.RUNNING);
     }
@@ -254,8 +256,8 @@ class BoundsFuzzIT {
                 Variant.bad("absent", ABSENT)));
         v.put("occurred_at", List.of(
                 Variant.ok("with an offset", () -> text(recently().atOffset(ZoneOffset.ofHours(2)).toString())),
-                Variant.bad("10 minutes ahead", () -> text(Instant.now().plus(10, ChronoUnit.MINUTES).toString())),
-                Variant.bad("40 days old", () -> text(Instant.now().minus(40, ChronoUnit.DAYS).toString())),
+                Variant.bad("10 minutes ahead", () -> text(TIME.now().plus(10, ChronoUnit.MINUTES).toString())),
+                Variant.bad("40 days old", () -> text(TIME.now().minus(40, ChronoUnit.DAYS).toString())),
                 Variant.bad("not a time", () -> text("yesterday")),
                 Variant.bad("NUL", () -> text("2026-01-01T00:00:00Z\u0000")),
                 Variant.bad("number", () -> NODES.numberNode(1_700_000_000L)),
@@ -486,12 +488,12 @@ class BoundsFuzzIT {
                     case 2 -> e.put("endpoint", "/a\u0000b");
                     default -> e.put("event_id", uniqueId("nul") + "\u0000");
                 }
-                producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, Instant.now().toEpochMilli(),
+                producer.send(new ProducerRecord<>(Topics.USAGE_EVENTS.name(), null, TIME.now().toEpochMilli(),
                         user.toString(), e.toString().getBytes(StandardCharsets.UTF_8))).get();
             }
             UUID user = users.get(0);
             String command = "{\"type\":\"add_bonus_credits\",\"command_id\":\"" + uniqueId("k") + "\",\"user_id\":\"" + user
-                    + "\",\"amount\":9223372036854775807,\"issued_at\":\"" + Instant.now() + "\",\"issued_by\":\"fuzz\"}";
+                    + "\",\"amount\":9223372036854775807,\"issued_at\":\"" + TIME.now() + "\",\"issued_by\":\"fuzz\"}";
             producer.send(new ProducerRecord<>(Topics.ADMIN_COMMANDS.name(), user.toString(),
                     command.getBytes(StandardCharsets.UTF_8))).get();
         }
@@ -545,7 +547,7 @@ class BoundsFuzzIT {
     /** A few minutes ago, but never in the previous month. */
     private static Instant recently() {
         Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-        Instant fewMinutesAgo = Instant.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
+        Instant fewMinutesAgo = TIME.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
         return fewMinutesAgo.isBefore(monthStart) ? monthStart : fewMinutesAgo;
     }
 

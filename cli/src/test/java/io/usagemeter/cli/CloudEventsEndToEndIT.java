@@ -14,6 +14,7 @@ import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import io.usagemeter.kit.keys.ApiKeyScopes;
@@ -35,7 +36,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -79,7 +79,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CloudEventsEndToEndIT {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     private static final Duration PIPELINE = Duration.ofSeconds(90);
     private static final String SOURCE = "/apps/cloudevents-it";
 
@@ -104,14 +106,14 @@ class CloudEventsEndToEndIT {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
-        apiKey = new ApiKeyStore(dataSource, Clock.systemUTC()).issue("cloudevents-it", ApiKeyScopes.ALL).secret();
+        apiKey = new ApiKeyStore(dataSource, TIME.clock()).issue("cloudevents-it", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+                EmbeddedPostgresServer.SUPERUSER, "").withPort(0), TIME.clock()).start();
         SinkConfig sink = new SinkConfig(bootstrap, "cloudevents-it-sink", SinkTopics.standard(),
                 SinkConfig.DEFAULT_MAX_POLL_RECORDS, Duration.ofMillis(50), Duration.ofMillis(400),
                 postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
         aggregator = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
-                .withApplicationId("aggregator-cloudevents-it"), Clock.systemUTC(), sink).start();
+                .withApplicationId("aggregator-cloudevents-it"), TIME.clock(), sink).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING);
     }
 
@@ -347,7 +349,7 @@ class CloudEventsEndToEndIT {
     /** A few minutes ago, but never in the previous month (the first minutes of a month). */
     private static Instant recently() {
         Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-        Instant fewMinutesAgo = Instant.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
+        Instant fewMinutesAgo = TIME.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
         return fewMinutesAgo.isBefore(monthStart) ? monthStart : fewMinutesAgo;
     }
 }

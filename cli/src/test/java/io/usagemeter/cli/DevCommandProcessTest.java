@@ -3,6 +3,9 @@ package io.usagemeter.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.usagemeter.cli.dev.DemoTraffic;
+import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.events.UsageEvent;
+import io.usagemeter.schema.topics.Topics;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -23,17 +26,28 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -130,22 +144,87 @@ class DevCommandProcessTest {
     @Test
     @Order(4)
     void demoTrafficEndsWithTheEnforcerCountingExactlyTheUniqueUnitsAndHonouringTheReset() throws Exception {
+        // One instant for the demo and for the oracle below, so both mean the same month.
+        Clock clock = Clock.fixed(Instant.now(), ZoneOffset.UTC);
+        YearMonth month = YearMonth.now(clock);
         DemoTraffic demo = new DemoTraffic(new DemoTraffic.Settings(40, 7, 200, 50_000),
-                DemoTraffic.Endpoints.fromEnvironment(firstEnv), java.time.Clock.systemUTC());
+                DemoTraffic.Endpoints.fromEnvironment(firstEnv), clock);
         List<DemoTraffic.Progress> progress = Collections.synchronizedList(new ArrayList<>());
         DemoTraffic.Summary summary = demo.run(progress::add);
 
         assertThat(summary.refused()).isZero();
         assertThat(summary.duplicatesSent()).isPositive();
-        assertThat(summary.caughtUp()).as("every user's used equals the unique units sent").isTrue();
-        assertThat(demo.expectedUsed().get(summary.resetUser())).isZero();
         assertThat(progress).last().satisfies(p -> assertThat(p.done()).isTrue());
+
+        // The oracle is what the stack's topics hold, read here: each (user, event_id) once, in the month of
+        // its occurred_at, after the month's latest reset. Nothing of DemoTraffic's own bookkeeping is used.
+        Map<UUID, Long> expected = unitsFromTheTopics(firstEnv.get("METER_KAFKA_BOOTSTRAP"), month, demo.users());
+        assertThat(expected.get(summary.resetUser())).as("the reset user's units after the reset").isZero();
+        assertThat(expected.values().stream().mapToLong(Long::longValue).sum()).isPositive();
+        for (UUID user : demo.users()) {
+            assertThat(demo.limit(user)).as("limit of %s", user)
+                    .hasValueSatisfying(limit -> assertThat(limit.used()).isEqualTo(expected.get(user)));
+        }
+        assertThat(summary.caughtUp()).isTrue();
         // The table is what the enforcer answers, most used first.
         for (DemoTraffic.UserLimit row : summary.top(10)) {
             assertThat(demo.limit(row.userId())).contains(row);
-            assertThat(row.used()).isEqualTo(demo.expectedUsed().get(row.userId()));
         }
         assertThat(summary.top(10)).isSortedAccordingTo((a, b) -> Long.compare(b.used(), a.used()));
+    }
+
+    /** Units of {@code month} per user, computed from the committed events and usage resets on the dev broker. */
+    private static Map<UUID, Long> unitsFromTheTopics(String bootstrap, YearMonth month, List<UUID> users) {
+        Map<String, UsageEvent> firstCopy = new LinkedHashMap<>();
+        for (byte[] value : committedValues(bootstrap, Topics.USAGE_EVENTS.name())) {
+            UsageEvent e = Topics.USAGE_EVENTS.valueSerde().deserializer().deserialize(Topics.USAGE_EVENTS.name(), value);
+            firstCopy.putIfAbsent(e.userId() + "/" + e.eventId(), e);
+        }
+        Map<UUID, Instant> latestReset = new HashMap<>();
+        for (byte[] value : committedValues(bootstrap, Topics.ADMIN_COMMANDS.name())) {
+            AdminCommand command = Topics.ADMIN_COMMANDS.valueSerde().deserializer()
+                    .deserialize(Topics.ADMIN_COMMANDS.name(), value);
+            if (command instanceof AdminCommand.ResetUsage reset && reset.month().equals(month)) {
+                latestReset.merge(reset.userId(), reset.resetAt(), (a, b) -> a.isAfter(b) ? a : b);
+            }
+        }
+        Map<UUID, Long> units = new HashMap<>();
+        users.forEach(user -> units.put(user, 0L));
+        for (UsageEvent e : firstCopy.values()) {
+            Instant reset = latestReset.get(e.userId());
+            if (units.containsKey(e.userId()) && YearMonth.from(e.occurredAt().atOffset(ZoneOffset.UTC)).equals(month)
+                    && (reset == null || e.occurredAt().isAfter(reset))) {
+                units.merge(e.userId(), e.units(), Long::sum);
+            }
+        }
+        return units;
+    }
+
+    /** Every committed record value of {@code topic}, read up to its end offsets as they are now. */
+    private static List<byte[]> committedValues(String bootstrap, String topic) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        List<byte[]> values = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(info -> new TopicPartition(topic, info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                assertThat(System.nanoTime()).as("read %s to its end offsets %s", topic, end).isLessThan(deadline);
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.value() != null) {
+                        values.add(r.value());
+                    }
+                }
+            }
+        }
+        return values;
     }
 
     @Test

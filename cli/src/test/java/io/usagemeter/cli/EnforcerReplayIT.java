@@ -11,6 +11,7 @@ import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.cli.replay.AggregatorReplayRunner;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
@@ -30,7 +31,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -69,7 +69,9 @@ import org.junit.jupiter.api.io.TempDir;
 class EnforcerReplayIT {
 
     private static final String SECRET = "replay-test-secret-of-at-least-32-bytes!!";
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
 
     @TempDir
     static Path stateDir;
@@ -102,15 +104,15 @@ class EnforcerReplayIT {
                 .withApplicationId("enforcer-replay-it")
                 .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
         AggregatorConfig aggregatorConfig = AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"));
-        aggregator = new AggregatorService(aggregatorConfig, Clock.systemUTC()).start();
+        aggregator = new AggregatorService(aggregatorConfig, TIME.clock()).start();
         Replayer replayer = new Replayer(aggregatorConfig,
-                dsl, Clock.systemUTC(), stateDir.resolve("replays"), (short) 1);
-        jobs = new ReplayJobs(replayer, Clock.systemUTC());
-        enforcer = new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(),
-                new AggregatorReplayRunner(jobs, Clock.systemUTC())).start();
+                dsl, TIME.clock(), stateDir.resolve("replays"), (short) 1);
+        jobs = new ReplayJobs(replayer, TIME.clock());
+        enforcer = new EnforcerService(config, dsl, TIME.clock(), new Properties(),
+                new AggregatorReplayRunner(jobs, TIME.clock())).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> enforcer.streams().state() == KafkaStreams.State.RUNNING);
         token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com", Duration.ofMinutes(10),
-                Clock.systemUTC());
+                TIME.clock());
         sendEvents(COUNTED_A, 3);
         sendEvents(COUNTED_B, 2);
         await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
@@ -143,13 +145,13 @@ class EnforcerReplayIT {
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(10));
         assertThat(limit(user).stale()).isFalse();
 
-        Instant now = Instant.now();
+        Instant now = TIME.now();
         ReplayStatus running = new ReplayStatus("job-stale", MONTH, MONTH, ReplayStatus.State.RUNNING, now, now);
         announce(running);
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(limit(user).stale()).isTrue());
         assertThat(limit(user).used()).as("still answered from the store").isEqualTo(10);
 
-        announce(running.finished(Instant.now()));
+        announce(running.finished(TIME.now()));
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(limit(user).stale()).isFalse());
     }
 
@@ -159,7 +161,7 @@ class EnforcerReplayIT {
         HttpResponse<String> bad = post("{\"dry_run\": true}");
         assertThat(bad.statusCode()).isEqualTo(400);
 
-        HttpResponse<String> future = post("{\"from\": \"" + Instant.now().plus(Duration.ofDays(400)) + "\"}");
+        HttpResponse<String> future = post("{\"from\": \"" + TIME.now().plus(Duration.ofDays(400)) + "\"}");
         assertThat(future.statusCode()).as(future.body()).isEqualTo(400);
         assertThat(Json.tree(future.body()).at("/details/0/field").asText()).isEqualTo("from");
 
@@ -205,7 +207,7 @@ class EnforcerReplayIT {
 
     @Test
     @Order(2)
-    void adminVerbsOverTheApiFollowAReplayToItsEndAndResetAnswersAsDirectly() {
+    void adminVerbsOverTheApiFollowAReplayToItsEndAndResetAnswersAsDirectly() throws Exception {
         Map<String, String> api = Map.of("METER_ENFORCER_URL", "http://localhost:" + enforcer.port(),
                 "METER_ADMIN_TOKEN", token);
         Run replay = meter(api, "admin", "replay", "--month", MONTH.toString(), "--dry-run");
@@ -213,7 +215,16 @@ class EnforcerReplayIT {
         assertThat(replay.err()).contains("via admin API").contains("started on the enforcer");
         assertThat(replay.out()).contains("\"state\" : \"succeeded\"").contains("\"rows_repaired\" : 0");
 
-        UUID user = UUID.randomUUID();
+        // A user with usage on both paths: the stream counted COUNTED_A's 3 events; no sink runs here, so the
+        // row the sink would write goes in by hand.
+        UUID user = COUNTED_A;
+        try (java.sql.Connection c = postgres.dataSource("meter").getConnection();
+             java.sql.PreparedStatement insert = c.prepareStatement("INSERT INTO monthly_usage_summary"
+                     + " (user_id, month, calls, units, successful_calls) VALUES (?, ?, 3, 3, 3)")) {
+            insert.setObject(1, user);
+            insert.setObject(2, MONTH.atDay(1));
+            insert.executeUpdate();
+        }
         Run overApi = meter(api, "admin", "reset-usage", user.toString(), "--dry-run");
         Run direct = meter(Map.of("METER_DB_URL", postgres.jdbcUrl("meter"), "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER,
                 "METER_DB_PASSWORD", ""), "admin", "reset-usage", user.toString(), "--dry-run");
@@ -223,7 +234,10 @@ class EnforcerReplayIT {
         JsonNode a = tree(overApi.out());
         JsonNode d = tree(direct.out());
         assertThat(d.fieldNames()).toIterable().containsExactlyElementsOf(a::fieldNames);
+        assertThat(a.at("/before/used").asLong()).as(overApi.out()).isEqualTo(3);
+        assertThat(a.at("/after/used").asLong()).as(overApi.out()).isZero();
         assertThat(d.get("before")).isEqualTo(a.get("before"));
+        assertThat(d.get("after")).isEqualTo(a.get("after"));
         assertThat(d.get("published").asBoolean()).isFalse();
     }
 
@@ -274,7 +288,7 @@ class EnforcerReplayIT {
         try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
                 new StringSerializer(), Topics.USAGE_EVENTS.valueSerde().serializer())) {
             Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-            Instant at = Instant.now().minusSeconds(60);
+            Instant at = TIME.now().minusSeconds(60);
             at = at.isBefore(monthStart) ? monthStart : at;
             for (int i = 0; i < count; i++) {
                 UsageEvent e = new UsageEvent("replay-it-" + user + "-" + i, user, at, Provider.OPENAI, "/v1/chat", "POST",
@@ -288,7 +302,7 @@ class EnforcerReplayIT {
     private static void publishUsage(UUID user, long units, YearMonth month) throws Exception {
         try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
                 Topics.USAGE_SUMMARIES.keySerde().serializer(), Topics.USAGE_SUMMARIES.valueSerde().serializer())) {
-            Instant at = Instant.now();
+            Instant at = TIME.now();
             MonthlySummary s = new MonthlySummary(user, month, units, units, units, 0, 0, 0, 0, 0, 0, at, at,
                     Map.of(Provider.GITHUB, units));
             int partition = Utils.toPositive(Utils.murmur2(user.toString().getBytes(StandardCharsets.UTF_8)))

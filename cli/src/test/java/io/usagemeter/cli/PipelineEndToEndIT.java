@@ -13,6 +13,7 @@ import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.schema.jooq.Tables;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
@@ -37,7 +38,6 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -67,7 +67,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PipelineEndToEndIT {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     private static final Duration PIPELINE = Duration.ofSeconds(90);
 
     @TempDir
@@ -95,18 +97,18 @@ class PipelineEndToEndIT {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
         // As meter dev does: one key with every scope for the apps.
-        apiKey = new ApiKeyStore(dataSource, Clock.systemUTC()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
+        apiKey = new ApiKeyStore(dataSource, TIME.clock()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+                EmbeddedPostgresServer.SUPERUSER, "").withPort(0), TIME.clock()).start();
         aggregatorConfig = AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
                 .withApplicationId("aggregator-e2e-it");
         // With its PostgreSQL sink, as meter dev and meter aggregator run it.
         SinkConfig sink = new SinkConfig(bootstrap, "e2e-it-sink", SinkTopics.standard(), SinkConfig.DEFAULT_MAX_POLL_RECORDS,
                 Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
-        aggregator = new AggregatorService(aggregatorConfig, Clock.systemUTC(), sink).start();
+        aggregator = new AggregatorService(aggregatorConfig, TIME.clock(), sink).start();
         enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"),
                 postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "").withApplicationId("enforcer-e2e-it"), dsl,
-                Clock.systemUTC(), new Properties()).start();
+                TIME.clock(), new Properties()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING
                 && enforcer.streams().state() == KafkaStreams.State.RUNNING);
     }
@@ -207,7 +209,7 @@ class PipelineEndToEndIT {
         await().atMost(PIPELINE).untilAsserted(() -> assertThat(storedUnits(heavy, light)).containsExactly(900L, 150L));
         Map<String, String> before = answers(heavy, light);
 
-        Replayer replayer = new Replayer(aggregatorConfig, dsl, Clock.systemUTC(), stateDir.resolve("replays"), (short) 1);
+        Replayer replayer = new Replayer(aggregatorConfig, dsl, TIME.clock(), stateDir.resolve("replays"), (short) 1);
         ReplayReport report = replayer.run(replayer.plan(ReplayRange.month(MONTH), false), progress -> { }, () -> false);
 
         assertThat(report.changes()).as("changes of this test's users")
@@ -275,7 +277,7 @@ class PipelineEndToEndIT {
     /** A few minutes ago, but never in the previous month (the first minutes of a month). */
     private static Instant recently() {
         Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-        Instant fewMinutesAgo = Instant.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
+        Instant fewMinutesAgo = TIME.now().minus(3, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.MILLIS);
         return fewMinutesAgo.isBefore(monthStart) ? monthStart : fewMinutesAgo;
     }
 

@@ -3,6 +3,7 @@ package io.usagemeter.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.TopicBootstrapper;
@@ -47,7 +48,9 @@ import picocli.CommandLine;
  */
 class RewindAggregatorCommandTest {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     /**
      * A broker of its own: the usage events sent here (this month's among them) would otherwise be read by
      * every later replay of the month on the shared broker, where no live aggregator counted them.
@@ -71,7 +74,7 @@ class RewindAggregatorCommandTest {
         }
         try (var producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
                 new StringSerializer(), Topics.USAGE_EVENTS.valueSerde().serializer())) {
-            Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+            Instant now = TIME.now().truncatedTo(ChronoUnit.MILLIS);
             for (int i = 0; i < 30; i++) {
                 UUID user = UUID.randomUUID();
                 Instant at = now.minus(Duration.ofDays(40 - i));
@@ -211,6 +214,7 @@ class RewindAggregatorCommandTest {
         Run run = meter("admin", "rewind-aggregator", "--month", MONTH.toString(), "--dry-run");
         assertThat(run.code()).as(run.out() + run.err()).isZero();
         // With the default 35-day lateness bound, events for the month holding now minus 35 days may still arrive.
+        // The verb reads the system clock (the in-process `meter` takes none).
         YearMonth oldestOpen = YearMonth.from(Instant.now().minus(Duration.ofDays(35)).atOffset(ZoneOffset.UTC));
         assertThat(run.out()).contains("WARNING: " + oldestOpen + " and later months still receive late events")
                 .contains("--month " + oldestOpen + " or earlier");

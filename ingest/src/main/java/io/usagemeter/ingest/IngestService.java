@@ -72,7 +72,11 @@ public final class IngestService implements AutoCloseable {
 
     /** The service with its own producer, admin client, key store pool and registry, all closed by {@link #close()}. */
     public static IngestService create(IngestConfig config) {
-        Clock clock = Clock.systemUTC();
+        return create(config, Clock.systemUTC());
+    }
+
+    /** {@link #create(IngestConfig)} reading the time from {@code clock} (tests pin the month with it). */
+    public static IngestService create(IngestConfig config, Clock clock) {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         AutoCloseable jvmMetrics = JvmMetrics.bindTo(registry);
         HikariDataSource pool = DatabasePool.open("ingest-keys", config.dbUrl(), config.dbUser(), config.dbPassword(),

@@ -2,6 +2,7 @@ package io.usagemeter.enforcer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.schema.json.Json;
 import java.net.URI;
@@ -9,7 +10,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
@@ -28,7 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 class EnforcerBoundsIT {
 
     private static final int RESTARTS = 20;
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
 
     @TempDir
     static Path stateDir;
@@ -59,7 +61,7 @@ class EnforcerBoundsIT {
         List<Long> readyMillis = new ArrayList<>();
         for (int restart = 0; restart < RESTARTS; restart++) {
             long started = System.nanoTime();
-            try (EnforcerService enforcer = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties())
+            try (EnforcerService enforcer = new EnforcerService(config, stack.dsl, TIME.clock(), new Properties())
                     .start()) {
                 long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
                 while (stack.get(enforcer.port(), "/health/ready").statusCode() != 200) {
@@ -84,7 +86,7 @@ class EnforcerBoundsIT {
         UUID user = UUID.randomUUID();
         EnforcerConfig config = stack.config("enforcer-overload-it", stateDir.resolve("overload"))
                 .withHttpLimits(HttpLimits.defaults().withMaxInFlight(2).withMaxConnections(64));
-        try (EnforcerService enforcer = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start()) {
+        try (EnforcerService enforcer = new EnforcerService(config, stack.dsl, TIME.clock(), new Properties()).start()) {
             long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
             while (stack.get(enforcer.port(), "/health/ready").statusCode() != 200) {
                 assertThat(System.nanoTime()).isLessThan(deadline);

@@ -3,8 +3,12 @@ package io.usagemeter.enforcer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.usagemeter.embedded.InterruptedWipe;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.client.LimitAnswer;
+import io.usagemeter.enforcer.client.LimitClient;
+import io.usagemeter.enforcer.client.LimitDecision;
 import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.schema.events.LimitStatus;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -31,7 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
 class EnforcerHttpIT {
 
     private static final String SECRET = "test-secret-of-at-least-32-bytes-0123456789";
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
 
     @TempDir
     static Path stateDir;
@@ -46,9 +52,9 @@ class EnforcerHttpIT {
         stack = new TestStack();
         EnforcerConfig config = stack.config("enforcer-http-it", stateDir)
                 .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
-        enforcer = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start();
+        enforcer = new EnforcerService(config, stack.dsl, TIME.clock(), new Properties()).start();
         port = enforcer.port();
-        WRITE_ONLY_KEY = new io.usagemeter.kit.keys.ApiKeyStore(stack.dsl, Clock.systemUTC())
+        WRITE_ONLY_KEY = new io.usagemeter.kit.keys.ApiKeyStore(stack.dsl, TIME.clock())
                 .issue("events-only", java.util.List.of(io.usagemeter.kit.keys.ApiKeyScopes.EVENTS_WRITE)).secret();
         await().atMost(Duration.ofSeconds(60))
                 .until(() -> enforcer.streams().state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING);
@@ -127,14 +133,14 @@ class EnforcerHttpIT {
     void restartsOnUnreadableLocalStateWithTheSameAnswers(@TempDir Path state) throws Exception {
         UUID user = UUID.randomUUID();
         EnforcerConfig config = stack.config("enforcer-state-it-" + UUID.randomUUID(), state);
-        try (EnforcerService first = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start()) {
+        try (EnforcerService first = new EnforcerService(config, stack.dsl, TIME.clock(), new Properties()).start()) {
             stack.publishUsage(Map.of(user, 920L), MONTH);
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
                     assertThat(limitFrom(first.port(), user).used()).isEqualTo(920));
         }
         InterruptedWipe.apply(state);
 
-        try (EnforcerService second = new EnforcerService(config, stack.dsl, Clock.systemUTC(), new Properties()).start()) {
+        try (EnforcerService second = new EnforcerService(config, stack.dsl, TIME.clock(), new Properties()).start()) {
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
                 LimitAnswer answer = limitFrom(second.port(), user);
                 assertThat(answer.used()).isEqualTo(920);
@@ -181,7 +187,7 @@ class EnforcerHttpIT {
             assertThat(stack.get(port, path).statusCode()).isEqualTo(200);
         }
         String adminToken = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
-                Duration.ofMinutes(5), Clock.systemUTC());
+                Duration.ofMinutes(5), TIME.clock());
         assertThat(stack.getAs(port, "/v1/limits/" + user, "Bearer " + adminToken).statusCode())
                 .as("admins read what apps read").isEqualTo(200);
     }
@@ -201,7 +207,7 @@ class EnforcerHttpIT {
                 "jvm_classes_loaded_classes", "system_cpu_count", "process_uptime_seconds",
                 "meter_enforcer_request_seconds_count{route=\"limits\"", "meter_http_connections_open{service=\"enforcer\"}");
         String token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
-                Duration.ofMinutes(5), Clock.systemUTC());
+                Duration.ofMinutes(5), TIME.clock());
         HttpResponse<String> tooLarge = stack.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
                         + "/v1/admin/users/" + UUID.randomUUID() + "/credits")).header("Authorization", "Bearer " + token)
                 .POST(HttpRequest.BodyPublishers.ofString("{\"amount\": 1, \"command_id\": \"" + "x".repeat(70_000) + "\"}"))
@@ -214,7 +220,7 @@ class EnforcerHttpIT {
     void aConnectionFloodLeavesTheEnforcerAlive() throws Exception {
         try (EnforcerService capped = new EnforcerService(stack.config("enforcer-flood-it", stateDir.resolve("flood"))
                 .withHttpLimits(io.usagemeter.kit.HttpLimits.defaults().withMaxConnections(24)), stack.dsl,
-                Clock.systemUTC(), new Properties()).start()) {
+                TIME.clock(), new Properties()).start()) {
             io.usagemeter.kit.testing.ConnectionFlood.check(capped.port(), 24, 300);
         }
     }
@@ -237,12 +243,12 @@ class EnforcerHttpIT {
 
         assertThat(stack.send(HttpRequest.newBuilder(URI.create(uri)).POST(body).build()).statusCode()).isEqualTo(401);
         String notAdmin = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "user@example.com",
-                Duration.ofMinutes(5), Clock.systemUTC());
+                Duration.ofMinutes(5), TIME.clock());
         assertThat(stack.send(HttpRequest.newBuilder(URI.create(uri)).header("Authorization", "Bearer " + notAdmin)
                 .POST(body).build()).statusCode()).isEqualTo(403);
 
         String token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
-                Duration.ofMinutes(5), Clock.systemUTC());
+                Duration.ofMinutes(5), TIME.clock());
         HttpResponse<String> accepted = stack.send(HttpRequest.newBuilder(URI.create(uri))
                 .header("Authorization", "Bearer " + token)
                 .POST(HttpRequest.BodyPublishers.ofString("{\"amount\": 500, \"command_id\": \"it-credits-1\"}")).build());
@@ -278,7 +284,7 @@ class EnforcerHttpIT {
     @Test
     void replayRoutesSayReplayIsNotAvailableWhenTheServiceHasNoReplayRunner() throws Exception {
         String token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com",
-                Duration.ofMinutes(5), Clock.systemUTC());
+                Duration.ofMinutes(5), TIME.clock());
         HttpResponse<String> start = stack.send(HttpRequest.newBuilder(
                         URI.create("http://localhost:" + port + "/v1/admin/replay"))
                 .header("Authorization", "Bearer " + token)
@@ -306,34 +312,69 @@ class EnforcerHttpIT {
         assertThat(metrics.body()).contains("kafka_stream");
     }
 
+    /**
+     * The {@code LimitClient} promises, pinned by moving the client's clock: an answer is reused within the
+     * TTL and fetched again after it; while the enforcer is down, a cached answer within the staleness bound
+     * decides (marked {@code STALE_CACHE}), and past the bound the fail policy does, open or closed. The
+     * outage is real: a second enforcer that the clients ask is stopped.
+     */
     @Test
-    void limitClientCachesToleratesOutagesUpToItsBoundThenAppliesItsPolicy() throws Exception {
+    void limitClientCachesToleratesOutagesUpToItsBoundThenAppliesItsPolicy(@TempDir Path state) throws Exception {
         UUID user = UUID.randomUUID();
         stack.publishUsage(Map.of(user, 1200L), MONTH);
         await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(1200));
-        MutableClock clock = new MutableClock(java.time.Instant.now());
-        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-        var client = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + port))
-                .apiKey(stack.readKey).cacheTtl(Duration.ofSeconds(1)).maxStaleness(Duration.ofSeconds(30)).clock(clock)
-                .meterRegistry(registry).build();
-
-        var first = client.check(user);
-        assertThat(first.source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.ENFORCER);
-        assertThat(first.allowed()).isFalse();
-        assertThat(client.check(user).source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.CACHE);
-        assertThat(registry.get("meter.limit.client.decisions").tag("source", "cache").counter().count()).isEqualTo(1.0);
-
-        // An enforcer that cannot be reached: a closed port.
-        int closedPort;
-        try (var socket = new java.net.ServerSocket(0)) {
-            closedPort = socket.getLocalPort();
+        MutableClock clock = new MutableClock(TIME.now());
+        EnforcerService outage = new EnforcerService(stack.config("enforcer-outage-it-" + UUID.randomUUID(), state),
+                stack.dsl, TIME.clock(), new Properties()).start();
+        Map<LimitClient.FailPolicy, LimitClient> clients = new java.util.EnumMap<>(LimitClient.FailPolicy.class);
+        Map<LimitClient.FailPolicy, SimpleMeterRegistry> registries = new java.util.EnumMap<>(LimitClient.FailPolicy.class);
+        try {
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(limitFrom(outage.port(), user).used()).isEqualTo(1200));
+            for (LimitClient.FailPolicy policy : LimitClient.FailPolicy.values()) {
+                registries.put(policy, new SimpleMeterRegistry());
+                clients.put(policy, LimitClient.builder(URI.create("http://localhost:" + outage.port()))
+                        .apiKey(stack.readKey).cacheTtl(Duration.ofSeconds(1)).maxStaleness(Duration.ofSeconds(30))
+                        .failPolicy(policy).clock(clock).meterRegistry(registries.get(policy)).build());
+            }
+            for (LimitClient client : clients.values()) {
+                LimitDecision first = client.check(user);
+                assertThat(first.source()).isEqualTo(LimitDecision.Source.ENFORCER);
+                assertThat(first.allowed()).isFalse();
+                assertThat(first.answer().used()).isEqualTo(1200);
+            }
+            clock.advance(Duration.ofMillis(999));
+            for (LimitClient client : clients.values()) {
+                assertThat(client.check(user).source()).as("within the TTL").isEqualTo(LimitDecision.Source.CACHE);
+            }
+            clock.advance(Duration.ofMillis(1));
+            for (LimitClient client : clients.values()) {
+                LimitDecision refetched = client.check(user);
+                assertThat(refetched.source()).as("the TTL is over: asked again").isEqualTo(LimitDecision.Source.ENFORCER);
+                assertThat(refetched.answer().used()).isEqualTo(1200);
+            }
+            registries.values().forEach(registry -> assertThat(registry.get("meter.limit.client.request")
+                    .tag("outcome", "200").timer().count()).as("requests sent").isEqualTo(2));
+        } finally {
+            outage.close();
         }
-        for (var policy : io.usagemeter.enforcer.client.LimitClient.FailPolicy.values()) {
-            var unreachable = io.usagemeter.enforcer.client.LimitClient.builder(URI.create("http://localhost:" + closedPort))
-                    .failPolicy(policy).clock(clock).build();
-            var decision = unreachable.check(user);
-            assertThat(decision.source()).isEqualTo(io.usagemeter.enforcer.client.LimitDecision.Source.FAIL_POLICY);
-            assertThat(decision.allowed()).isEqualTo(policy == io.usagemeter.enforcer.client.LimitClient.FailPolicy.OPEN);
+
+        // The enforcer is gone; the last answer was fetched at the clock's current instant.
+        clock.advance(Duration.ofSeconds(30));
+        for (LimitClient client : clients.values()) {
+            LimitDecision stale = client.check(user);
+            assertThat(stale.source()).as("30 s old: within the staleness bound").isEqualTo(LimitDecision.Source.STALE_CACHE);
+            assertThat(stale.allowed()).as("the cached answer decides, not the policy").isFalse();
+            assertThat(stale.answer().used()).isEqualTo(1200);
+        }
+        clock.advance(Duration.ofMillis(1));
+        for (Map.Entry<LimitClient.FailPolicy, LimitClient> e : clients.entrySet()) {
+            LimitDecision failed = e.getValue().check(user);
+            assertThat(failed.source()).as("past the bound, %s", e.getKey()).isEqualTo(LimitDecision.Source.FAIL_POLICY);
+            assertThat(failed.allowed()).isEqualTo(e.getKey() == LimitClient.FailPolicy.OPEN);
+            assertThat(failed.answer()).isNull();
+            assertThat(registries.get(e.getKey()).get("meter.limit.client.request").tag("outcome", "unreachable")
+                    .timer().count()).as("each check past the TTL asked the enforcer").isEqualTo(2);
         }
     }
 

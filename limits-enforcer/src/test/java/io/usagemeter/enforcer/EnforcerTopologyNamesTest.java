@@ -3,6 +3,7 @@ package io.usagemeter.enforcer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.math.BigDecimal;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import org.apache.kafka.streams.TopologyDescription;
@@ -47,8 +48,29 @@ class EnforcerTopologyNamesTest {
         assertThat(description.subtopologies()).hasSize(2);
     }
 
+    /**
+     * The topics it reads and writes, spelled out: the wire names of the contract, and the internal topic
+     * whose name (with the application id) holds the repartitioned referrals. Any grace gives the same.
+     */
     @Test
-    void theDescriptionIsStable() {
-        assertThat(EnforcerTopology.build(BigDecimal.ONE).describe().toString()).isEqualTo(description.toString());
+    void readsAndWritesTheContractsTopicsByName() {
+        for (BigDecimal grace : List.of(BigDecimal.ZERO, new BigDecimal("0.1"))) {
+            TopologyDescription described = EnforcerTopology.build(grace).describe();
+            Set<String> read = new TreeSet<>();
+            Set<String> written = new TreeSet<>();
+            described.subtopologies().forEach(sub -> sub.nodes().forEach(node -> {
+                if (node instanceof TopologyDescription.Source source) {
+                    read.addAll(source.topicSet());
+                } else if (node instanceof TopologyDescription.Sink sink) {
+                    written.add(sink.topic());
+                }
+            }));
+            described.globalStores().forEach(g -> read.addAll(g.source().topicSet()));
+
+            assertThat(read).as("grace %s", grace).containsExactlyInAnyOrder("meter.plans", "meter.referrals",
+                    "meter.admin-commands", "meter.usage-summaries", "enforcer-referrals-by-referrer-repartition");
+            assertThat(written).as("grace %s", grace).containsExactlyInAnyOrder("meter.limit-events",
+                    "enforcer-referrals-by-referrer-repartition");
+        }
     }
 }

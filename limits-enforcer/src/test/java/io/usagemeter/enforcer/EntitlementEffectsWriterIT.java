@@ -3,6 +3,7 @@ package io.usagemeter.enforcer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.ReferralEvent;
@@ -58,8 +59,9 @@ class EntitlementEffectsWriterIT {
     void effectsApplyOnceAcrossARestart() throws Exception {
         UUID referrer = UUID.randomUUID();
         UUID referred = UUID.randomUUID();
-        Instant now = Instant.now();
-        YearMonth month = YearMonth.now(ZoneOffset.UTC);
+        TestMonth time = TestMonth.current();
+        Instant now = time.now();
+        YearMonth month = time.month();
         String sink = "writer-it-" + UUID.randomUUID();
 
         send(Topics.REFERRALS.name(), referred.toString(),
@@ -88,7 +90,7 @@ class EntitlementEffectsWriterIT {
 
         // Restarted: resumes after the stored offsets, so only the new command is applied.
         send(Topics.ADMIN_COMMANDS.name(), referrer.toString(),
-                new AdminCommand.AddBonusCredits("wr-c4-" + referrer, referrer, 5, Instant.now(), "it"));
+                new AdminCommand.AddBonusCredits("wr-c4-" + referrer, referrer, 5, now, "it"));
         try (EntitlementEffectsWriter restarted = new EntitlementEffectsWriter(sink, stack.bootstrap, stack.dsl).start()) {
             await().atMost(Duration.ofSeconds(60)).until(() -> bonusCredits(referrer) == 115);
             assertThat(restarted.applied()).isEqualTo(1);

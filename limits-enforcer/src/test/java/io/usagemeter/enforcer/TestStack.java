@@ -66,7 +66,9 @@ final class TestStack implements AutoCloseable {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         try (var producer = new KafkaProducer<>(p, Topics.USAGE_SUMMARIES.keySerde().serializer(),
                 Topics.USAGE_SUMMARIES.valueSerde().serializer())) {
-            Instant at = Instant.now();
+            // Inside the month, also when the test's month is the one before the real time's.
+            Instant monthEnd = month.plusMonths(1).atDay(1).atStartOfDay().toInstant(java.time.ZoneOffset.UTC);
+            Instant at = Instant.now().isBefore(monthEnd) ? Instant.now() : monthEnd.minusMillis(1);
             unitsByUser.forEach((user, units) -> {
                 MonthlySummary s = new MonthlySummary(user, month, units, units, units, 0, 0, 0, 0, 0, 0, at, at,
                         Map.of(Provider.GITHUB, units));

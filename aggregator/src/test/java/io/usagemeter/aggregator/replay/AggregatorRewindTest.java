@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
@@ -17,7 +18,6 @@ import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -60,7 +60,9 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class AggregatorRewindTest {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     private static final YearMonth PREVIOUS = MONTH.minusMonths(1);
     private static final Instant MONTH_START = MONTH.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
     private static final String APP_ID = "rewind-test-aggregator";
@@ -96,7 +98,7 @@ class AggregatorRewindTest {
     @Order(1)
     void anAggregatorThatLostItsStateIsRewoundAndRepublishesWhatTheEventsGive() throws Exception {
         List<UUID> users = users(8);
-        Instant now = Instant.now().minusSeconds(60);
+        Instant now = TIME.now().minusSeconds(60);
         // The previous month: older events, and events in the dedupe window's lead-in before the month.
         send(events(users, 120, MONTH_START.minus(Duration.ofDays(10)), MONTH_START.minus(Duration.ofHours(48))));
         send(events(users, 120, MONTH_START.minus(Duration.ofHours(47)), MONTH_START));
@@ -115,7 +117,7 @@ class AggregatorRewindTest {
         assertThat(reference.get(new MonthlySummaryKey(first.userId(), MONTH)).get(0))
                 .as("the re-stamped copy is not counted").isEqualTo(monthEvents(first.userId()) - 1);
 
-        try (AggregatorService live = new AggregatorService(config, Clock.systemUTC()).start()) {
+        try (AggregatorService live = new AggregatorService(config, TIME.clock()).start()) {
             awaitStream(users, reference);
         }
 
@@ -126,8 +128,8 @@ class AggregatorRewindTest {
             admin.deleteTopics(changelogs).all().get();
         }
         deleteTree(config.stateDir().resolve(APP_ID));
-        try (AggregatorService restarted = new AggregatorService(config, Clock.systemUTC()).start()) {
-            List<UsageEvent> later = events(users, 60, now, Instant.now().minusSeconds(1));
+        try (AggregatorService restarted = new AggregatorService(config, TIME.clock()).start()) {
+            List<UsageEvent> later = events(users, 60, now, TIME.now().minusSeconds(1));
             send(later);
             Map<MonthlySummaryKey, List<Long>> fromZero = new HashMap<>();
             for (UsageEvent e : later) {
@@ -171,7 +173,7 @@ class AggregatorRewindTest {
         assertThat(config.stateDir().resolve(APP_ID)).doesNotExist();
 
         Map<TopicPartition, Long> summariesBefore = summariesEnd();
-        try (AggregatorService rebuilt = new AggregatorService(config.withPublishFrom(MONTH), Clock.systemUTC()).start()) {
+        try (AggregatorService rebuilt = new AggregatorService(config.withPublishFrom(MONTH), TIME.clock()).start()) {
             Map<MonthlySummaryKey, List<Long>> expectedMonth = month(reference, MONTH);
             awaitStream(users, expectedMonth, MONTH);
         }
@@ -183,7 +185,7 @@ class AggregatorRewindTest {
     @Test
     @Order(2)
     void whileAnInstanceRunsTheRewindIsRefusedAndNothingChanges() throws Exception {
-        try (AggregatorService live = new AggregatorService(config, Clock.systemUTC()).start()) {
+        try (AggregatorService live = new AggregatorService(config, TIME.clock()).start()) {
             await().atMost(Duration.ofSeconds(60)).until(() -> live.state() == KafkaStreams.State.RUNNING
                     && caughtUp(committed()));
             Map<TopicPartition, Long> committed = committed();
@@ -251,7 +253,7 @@ class AggregatorRewindTest {
     // ---- helpers
 
     private static AggregatorRewind rewind() {
-        return new AggregatorRewind(config, Duration.ofDays(35), Clock.systemUTC());
+        return new AggregatorRewind(config, Duration.ofDays(35), TIME.clock());
     }
 
     /** Calls and units per (user, month) from the events: the first copy of each (user, event) counts; resets honoured. */

@@ -10,6 +10,7 @@ import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -22,7 +23,6 @@ import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -67,7 +67,9 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ReplayTest {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and its services; the month is the clock's, however long the run. */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     private static final Instant MONTH_START = MONTH.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
 
     @TempDir
@@ -94,7 +96,7 @@ class ReplayTest {
         config = AggregatorConfig.defaults(kafka.bootstrapServers(), temp.resolve("aggregator"));
         SinkConfig sink = new SinkConfig(kafka.bootstrapServers(), "replay-test-sink", SinkTopics.standard(), 5000,
                 Duration.ofMillis(50), Duration.ofMillis(400), url, EmbeddedPostgresServer.SUPERUSER, "");
-        aggregator = new AggregatorService(config, Clock.systemUTC(), sink).start();
+        aggregator = new AggregatorService(config, TIME.clock(), sink).start();
         producer = InputProducer.create(kafka.bootstrapServers());
     }
 
@@ -110,7 +112,7 @@ class ReplayTest {
     @Order(1)
     void anUnchangedMonthReplaysToIdenticalSummariesAndRowsAndPublishesNothing() throws Exception {
         List<UUID> users = users(20);
-        List<UsageEvent> sent = events(users, 600, MONTH_START, Instant.now().minusSeconds(60), true);
+        List<UsageEvent> sent = events(users, 600, MONTH_START, TIME.now().minusSeconds(60), true);
         send(sent);
         Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
         apiUsageSettled(users, sinkRows(sent));
@@ -134,7 +136,7 @@ class ReplayTest {
     @Order(2)
     void aMidMonthResetHoldsExactlyAsBeforeTheReplay() throws Exception {
         List<UUID> users = users(3);
-        Instant now = Instant.now();
+        Instant now = TIME.now();
         Instant resetAt = midMonthInsideTheDedupeWindow(now);
         List<UsageEvent> early = events(users, 90, MONTH_START, resetAt, false);
         send(early);
@@ -159,7 +161,7 @@ class ReplayTest {
     @Order(3)
     void handCorruptedRowsAreRestoredFromTheStreamAndADryRunOnlyShowsThem() throws Exception {
         List<UUID> users = users(6);
-        send(events(users, 300, MONTH_START, Instant.now().minusSeconds(60), true));
+        send(events(users, 300, MONTH_START, TIME.now().minusSeconds(60), true));
         Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
         corrupt(users);
         Map<MonthlySummaryKey, MonthlySummary> corrupted = rows(users);
@@ -184,7 +186,7 @@ class ReplayTest {
     @Order(4)
     void twiceInARowAndAfterAnInterruptionTheResultIsTheSame() throws Exception {
         List<UUID> users = users(6);
-        send(events(users, 300, MONTH_START, Instant.now().minusSeconds(60), true));
+        send(events(users, 300, MONTH_START, TIME.now().minusSeconds(60), true));
         Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
         Set<ApiUsageRow> rowsBefore = apiUsage(users);
         corrupt(users);
@@ -221,7 +223,7 @@ class ReplayTest {
     @Order(5)
     void apiUsageIsRestoredToWhatTheSinksRulesGiveFromTheLogAndADryRunOnlyCountsIt() throws Exception {
         List<UUID> users = users(5);
-        Instant now = Instant.now().minusSeconds(60);
+        Instant now = TIME.now().minusSeconds(60);
         Instant resetAt = midMonthInsideTheDedupeWindow(now);
         List<UsageEvent> sent = new ArrayList<>(events(users, 200, MONTH_START, resetAt, true));
         // Copies re-stamped by their client: the same event, another occurred_at; the sink keeps the first.
@@ -312,7 +314,7 @@ class ReplayTest {
     @Order(9)
     void aRangeOlderThanTheTopicHoldsIsRefusedNamingTheEarliestTimeAndNothingChanges() throws Exception {
         List<UUID> users = users(4);
-        send(events(users, 200, MONTH_START, Instant.now().minusSeconds(60), false));
+        send(events(users, 200, MONTH_START, TIME.now().minusSeconds(60), false));
         Map<MonthlySummaryKey, MonthlySummary> before = settled(users);
         Map<TopicPartition, Long> summariesEnd = summariesEnd();
         try (Admin admin = admin()) {
@@ -454,7 +456,7 @@ class ReplayTest {
     }
 
     private static Replayer replayer() {
-        return new Replayer(config, db, Clock.systemUTC(), temp.resolve("replays"), (short) 1);
+        return new Replayer(config, db, TIME.clock(), temp.resolve("replays"), (short) 1);
     }
 
     private static ReplayReport replay(boolean dryRun) throws Exception {

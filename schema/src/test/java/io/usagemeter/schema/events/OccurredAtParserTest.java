@@ -68,9 +68,14 @@ class OccurredAtParserTest {
 
     @Test
     void theCanonicalShapeNeverReachesTheJdkParser() {
-        assertThat(OccurredAtParser.parseCanonical("2025-03-10T11:59:00Z")).isNotNull();
-        assertThat(OccurredAtParser.parseCanonical("2025-03-10T11:59:00.123Z")).isNotNull();
-        assertThat(OccurredAtParser.parseCanonical("2025-03-10T13:59:00.123456+02:00")).isNotNull();
+        // The instants, written out by hand: epoch seconds of 2025-03-10T11:59:00Z are 1741607940.
+        assertThat(OccurredAtParser.parseCanonical("2025-03-10T11:59:00Z")).isEqualTo(Instant.ofEpochSecond(1_741_607_940L));
+        assertThat(OccurredAtParser.parseCanonical("2025-03-10T11:59:00.123Z"))
+                .isEqualTo(Instant.ofEpochSecond(1_741_607_940L, 123_000_000));
+        assertThat(OccurredAtParser.parseCanonical("2025-03-10T13:59:00.123456+02:00"))
+                .isEqualTo(Instant.ofEpochSecond(1_741_607_940L, 123_456_000));
+        assertThat(OccurredAtParser.parseCanonical("2025-03-10T09:29:00.000000001-02:30"))
+                .isEqualTo(Instant.ofEpochSecond(1_741_607_940L, 1));
     }
 
     /** Random edits of valid timestamps: both parsers agree on every text, accepted or not. */
