@@ -45,13 +45,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-<<<<<<< HEAD
 import org.apache.kafka.common.KafkaException;
 import org.jooq.DSLContext;
 import org.jooq.exception.DataAccessException;
-=======
-import org.jooq.DSLContext;
->>>>>>> adminpanel
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,19 +72,13 @@ final class AdminRoutes {
     private final ResetHorizon resetHorizon;
     private final ReconcileSources reconcileSources;
     private final Properties kafka;
-    private final DSLContext dsl;
 
     /**
      * @param replays runs {@code POST /v1/admin/replay}; null answers the replay routes 503 (this process cannot replay)
      */
-<<<<<<< HEAD
-    AdminRoutes(Supplier<LimitQueries> queries, AdminReports reports, Producer<String, AdminCommand> commands,
-                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon, ReconcileSources reconcileSources,
-                Properties kafka, DSLContext dsl) {
-=======
     AdminRoutes(Supplier<LimitQueries> queries, DSLContext dsl, Producer<String, AdminCommand> commands,
-                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon) {
->>>>>>> adminpanel
+                ReplayRunner replays, Clock clock, ResetHorizon resetHorizon, ReconcileSources reconcileSources,
+                Properties kafka) {
         this.queries = queries;
         this.dsl = dsl;
         this.reports = new AdminReports(dsl);
@@ -100,7 +90,6 @@ final class AdminRoutes {
         this.resetHorizon = resetHorizon;
         this.reconcileSources = reconcileSources;
         this.kafka = kafka;
-        this.dsl = dsl;
     }
 
     @FunctionalInterface

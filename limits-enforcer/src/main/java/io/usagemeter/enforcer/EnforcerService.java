@@ -5,11 +5,8 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.enforcer.admin.ReplayRunner;
-<<<<<<< HEAD
-import io.usagemeter.enforcer.db.AdminReports;
-import io.usagemeter.schema.reconcile.ReconcileSources;
-=======
->>>>>>> adminpanel
+        AdminRoutes admin = new AdminRoutes(() -> queries, dsl, commands, replays, clock, config.resetHorizon(),
+                reconcileSources.withEnforcerGroup(config.applicationId()), config.adminProperties());
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
@@ -111,14 +108,8 @@ public final class EnforcerService implements AutoCloseable {
         this.commands = new KafkaProducer<>(config.producerProperties("enforcer-admin-commands"),
                 new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer());
         LimitRoutes limits = new LimitRoutes(() -> queries, () -> replayWatch, registry, clock);
-<<<<<<< HEAD
-        AdminRoutes admin = new AdminRoutes(() -> queries, new AdminReports(dsl), commands, replays, clock,
-                config.resetHorizon(), reconcileSources.withEnforcerGroup(config.applicationId()),
-                config.adminProperties(), dsl);
-=======
-        AdminRoutes admin = new AdminRoutes(() -> queries, dsl, commands, replays, clock,
-                config.resetHorizon());
->>>>>>> adminpanel
+        AdminRoutes admin = new AdminRoutes(() -> queries, dsl, commands, replays, clock, config.resetHorizon(),
+                reconcileSources.withEnforcerGroup(config.applicationId()), config.adminProperties());
         this.server = ServiceServer.builder("enforcer", registry)
                 .limits(config.httpLimits())
                 .responseBufferSize(RESPONSE_BUFFER_BYTES)
