@@ -10,6 +10,7 @@ import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.enforcer.internal.ReplayWatch;
+import io.usagemeter.enforcer.internal.UsersByState;
 import io.usagemeter.kit.DatabasePool;
 import io.usagemeter.kit.Health;
 import io.usagemeter.kit.JvmMetrics;
@@ -94,6 +95,7 @@ public final class EnforcerService implements AutoCloseable {
         this.streamsOverrides = streamsOverrides;
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         owned.add(JvmMetrics.bindTo(registry));
+        UsersByState.register(registry, () -> streams, clock);
         this.commands = new KafkaProducer<>(config.producerProperties("enforcer-admin-commands"),
                 new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer());
         LimitRoutes limits = new LimitRoutes(() -> queries, () -> replayWatch, registry, clock);
@@ -182,6 +184,11 @@ public final class EnforcerService implements AutoCloseable {
 
     public int port() {
         return server.port();
+    }
+
+    /** The routes its HTTP server answers ({@link ServiceServer#routes()}). */
+    public List<String> routes() {
+        return server.routes();
     }
 
     public KafkaStreams streams() {
