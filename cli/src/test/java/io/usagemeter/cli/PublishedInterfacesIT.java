@@ -215,15 +215,39 @@ class PublishedInterfacesIT {
                 .forEach(name -> unexported.computeIfAbsent(panel, p -> new TreeSet<>()).add(name)));
         assertThat(unexported).as("metrics queried by these panels that no service exports (exported: " + exported + ")")
                 .isEmpty();
+        // The users-per-state panel counts what the traffic left: one user at 50 %, one at 90 %.
+        String enforcerMetrics = get(metricsUrls().get("enforcer") + "/metrics", null).body();
+        assertThat(sampleValue(enforcerMetrics, "meter_enforcer_users{state=\"ok\"}")).isEqualTo(1.0);
+        assertThat(sampleValue(enforcerMetrics, "meter_enforcer_users{state=\"warning\"}")).isEqualTo(1.0);
+        assertThat(sampleValue(enforcerMetrics, "meter_enforcer_users{state=\"exceeded\"}")).isEqualTo(0.0);
     }
 
-    /** Accepted and refused events, limit checks, and usage that reaches the enforcer through the aggregator. */
+    private static double sampleValue(String exposition, String sample) {
+        for (String line : exposition.split("\n")) {
+            if (line.startsWith(sample + " ")) {
+                return Double.parseDouble(line.substring(sample.length() + 1).trim());
+            }
+        }
+        throw new AssertionError("no sample " + sample + " in\n" + exposition);
+    }
+
+    /**
+     * Accepted and refused events, limit checks, and usage that reaches the enforcer through the aggregator:
+     * one free user (1000 units) at 500 units, one at 900.
+     */
     private static void driveALittleTraffic() throws Exception {
+        usesUnits(UUID.randomUUID(), 5);
+        usesUnits(UUID.randomUUID(), 9);
+        assertThat(post("http://localhost:" + ingest.port() + "/v1/events", "{\"event_id\": \"\"}").statusCode())
+                .isEqualTo(400);
+    }
+
+    /** Posts {@code calls} events of 100 units each and waits until the enforcer counts them. */
+    private static void usesUnits(UUID user, int calls) throws Exception {
         String ingestUrl = "http://localhost:" + ingest.port();
         String enforcerUrl = "http://localhost:" + enforcer.port();
-        UUID user = UUID.randomUUID();
         List<Map<String, Object>> events = new ArrayList<>();
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < calls; i++) {
             Map<String, Object> event = new LinkedHashMap<>();
             event.put("event_id", "published-" + i);
             event.put("user_id", user.toString());
@@ -239,13 +263,11 @@ class PublishedInterfacesIT {
             events.add(event);
         }
         assertThat(post(ingestUrl + "/v1/events", Json.write(events)).statusCode()).isEqualTo(202);
-        assertThat(post(ingestUrl + "/v1/events", "{\"event_id\": \"\"}").statusCode()).isEqualTo(400);
         await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
             HttpResponse<String> limit = get(enforcerUrl + "/v1/limits/" + user, apiKey);
             assertThat(limit.statusCode()).as(limit.body()).isEqualTo(200);
-            assertThat(Json.tree(limit.body()).get("used").asLong()).isEqualTo(500);
+            assertThat(Json.tree(limit.body()).get("used").asLong()).isEqualTo(calls * 100L);
         });
-        assertThat(get(enforcerUrl + "/v1/limits/" + user, apiKey).statusCode()).isEqualTo(200);
     }
 
     /** Every PromQL expression of every panel (rows' nested panels included), by panel title. */

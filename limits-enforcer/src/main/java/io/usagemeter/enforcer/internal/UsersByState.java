@@ -50,6 +50,7 @@ public final class UsersByState {
             Gauge.builder("meter.enforcer.users", users, u -> u.count(state))
                     .description("Users of this instance's active limit store by their state this month")
                     .tag("state", Json.write(state).replace("\"", ""))
+                    .strongReference(true)
                     .register(registry);
         }
     }
