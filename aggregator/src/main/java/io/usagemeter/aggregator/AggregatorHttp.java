@@ -5,6 +5,7 @@ import io.usagemeter.kit.Health;
 import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.ServiceServer;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -56,6 +57,11 @@ public final class AggregatorHttp implements AutoCloseable {
 
     public int port() {
         return server.port();
+    }
+
+    /** The routes its HTTP server answers ({@link ServiceServer#routes()}). */
+    public List<String> routes() {
+        return server.routes();
     }
 
     @Override

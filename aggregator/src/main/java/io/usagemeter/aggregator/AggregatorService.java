@@ -188,6 +188,11 @@ public final class AggregatorService implements AutoCloseable {
         return http.port();
     }
 
+    /** The routes its HTTP server answers ({@code /metrics} and the health checks). */
+    public List<String> routes() {
+        return http.routes();
+    }
+
     @Override
     public void close() {
         http.close();

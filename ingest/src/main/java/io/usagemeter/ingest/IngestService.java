@@ -105,6 +105,11 @@ public final class IngestService implements AutoCloseable {
         return server.port();
     }
 
+    /** The routes its HTTP server answers ({@link ServiceServer#routes()}). */
+    public List<String> routes() {
+        return server.routes();
+    }
+
     public PrometheusMeterRegistry registry() {
         return registry;
     }

@@ -12,6 +12,7 @@ import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
 import io.usagemeter.enforcer.internal.PartitionOwners;
 import io.usagemeter.enforcer.internal.ReplayWatch;
+import io.usagemeter.enforcer.internal.UsersByState;
 import io.usagemeter.kit.DatabasePool;
 import io.usagemeter.kit.Health;
 import io.usagemeter.kit.JvmMetrics;
@@ -105,6 +106,7 @@ public final class EnforcerService implements AutoCloseable {
         this.streamsOverrides = streamsOverrides;
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         owned.add(JvmMetrics.bindTo(registry));
+        UsersByState.register(registry, () -> streams, clock);
         this.commands = new KafkaProducer<>(config.producerProperties("enforcer-admin-commands"),
                 new StringSerializer(), Topics.ADMIN_COMMANDS.valueSerde().serializer());
         LimitRoutes limits = new LimitRoutes(() -> queries, () -> replayWatch, registry, clock);
@@ -196,6 +198,11 @@ public final class EnforcerService implements AutoCloseable {
 
     public int port() {
         return server.port();
+    }
+
+    /** The routes its HTTP server answers ({@link ServiceServer#routes()}). */
+    public List<String> routes() {
+        return server.routes();
     }
 
     public KafkaStreams streams() {

@@ -164,6 +164,19 @@ public final class ServiceServer implements AutoCloseable {
         return limits;
     }
 
+    /**
+     * Every route this server answers, read from its router: {@code "GET /v1/limits/{user_id}"}, method and
+     * path in Javalin's syntax, the service's routes and the kit's operational ones, sorted.
+     */
+    public List<String> routes() {
+        return app.unsafe.internalRouter.allHttpHandlers().stream()
+                .map(handler -> handler.endpoint)
+                .filter(endpoint -> endpoint.method.isHttpMethod())
+                .map(endpoint -> endpoint.method.name() + " " + endpoint.path)
+                .sorted()
+                .toList();
+    }
+
     /** Requests being served now (health and metrics excluded). */
     public int inFlight() {
         return inFlight.get();

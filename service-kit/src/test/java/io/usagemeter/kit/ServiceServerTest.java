@@ -82,6 +82,14 @@ class ServiceServerTest {
     }
 
     @Test
+    void theRouteTableListsTheServicesRoutesAndTheOperationalOnes() throws Exception {
+        start(HttpLimits.defaults());
+        assertThat(server.routes()).containsExactly(
+                "GET /health/live", "GET /health/ready", "GET /metrics", "GET /v1/slow", "GET /v1/things/{id}",
+                "POST /v1/echo");
+    }
+
+    @Test
     void everyErrorHasTheOneShape() throws Exception {
         start(HttpLimits.defaults());
         HttpResponse<String> bad = get("/v1/things/bad");

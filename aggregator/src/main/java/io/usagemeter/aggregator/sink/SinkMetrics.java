@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 /** The sink's meters, tagged with its name. */
@@ -18,6 +19,8 @@ final class SinkMetrics {
     final Counter userRows;
     final Counter retries;
     final Counter deadLetters;
+    /** Records on the sink's partitions past its read position, as of its last poll. */
+    final AtomicLong lag = new AtomicLong();
     private final MeterRegistry registry;
     private final String sink;
 
@@ -39,6 +42,9 @@ final class SinkMetrics {
         deadLetters = Counter.builder("meter.sink.dead.letters")
                 .description("Records sent to the dead-letter topic (unreadable or invalid)").tag("sink", sink)
                 .register(registry);
+        Gauge.builder("meter.sink.lag", lag, AtomicLong::get)
+                .description("Records on the sink's partitions past its read position, as of its last poll")
+                .tag("sink", sink).register(registry);
         Gauge.builder("meter.sink.ready", () -> ready.getAsBoolean() ? 1 : 0)
                 .description("1 while the sink can write to PostgreSQL").tag("sink", sink).register(registry);
     }

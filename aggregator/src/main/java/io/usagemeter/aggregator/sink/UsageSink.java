@@ -16,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
@@ -137,6 +138,7 @@ public final class UsageSink implements AutoCloseable {
                     continue;
                 }
                 ConsumerRecords<byte[], byte[]> records = consumer.poll(POLL_TIMEOUT);
+                metrics.lag.set(lag());
                 if (resyncNeeded) {
                     continue; // an assignment failed during this poll; the resync seeks every partition again
                 }
@@ -158,6 +160,18 @@ public final class UsageSink implements AutoCloseable {
             closeQuietly();
             log.info("usage sink {} stopped", config.name());
         }
+    }
+
+    /** Records past the read position on the assigned partitions, from what the consumer already knows. */
+    private long lag() {
+        long lag = 0;
+        for (TopicPartition partition : consumer.assignment()) {
+            OptionalLong behind = consumer.currentLag(partition);
+            if (behind.isPresent()) {
+                lag += behind.getAsLong();
+            }
+        }
+        return lag;
     }
 
     private void write(ConsumerRecords<byte[], byte[]> records) {
