@@ -5,8 +5,6 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.usagemeter.enforcer.admin.ReplayRunner;
-        AdminRoutes admin = new AdminRoutes(() -> queries, dsl, commands, replays, clock, config.resetHorizon(),
-                reconcileSources.withEnforcerGroup(config.applicationId()), config.adminProperties());
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
@@ -21,6 +19,7 @@ import io.usagemeter.kit.auth.AdminAuthenticator;
 import io.usagemeter.kit.keys.ApiKeyAuthenticator;
 import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.events.AdminCommand;
+import io.usagemeter.schema.reconcile.ReconcileSources;
 import io.usagemeter.schema.streams.LocalStateRecovery;
 import io.usagemeter.schema.streams.ThreadReplacementPolicy;
 import io.usagemeter.schema.topics.TopicBootstrapper;
