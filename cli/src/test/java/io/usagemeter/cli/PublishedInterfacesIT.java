@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.Operation;
 import io.swagger.v3.parser.OpenAPIV3Parser;
@@ -18,7 +19,6 @@ import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
-import com.sun.net.httpserver.HttpServer;
 import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.kit.keys.ApiKeyScopes;
@@ -67,13 +67,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What the repository publishes about the services agrees with the services themselves, started for real
- * on the embedded stack (one stack for both checks, to keep the suite short):
+ * What the repository publishes about the services agrees with the services themselves (ingest, aggregator,
+ * enforcer, notifier), started for real on the embedded stack (one stack for both checks, to keep the suite
+ * short):
  * <ul>
  *   <li>{@code docs/openapi.yaml} is valid OpenAPI 3.1 (swagger-parser) and names exactly the routes each
  *       service registers: each operation lists its services in {@code x-services};</li>
  *   <li>every metric the Grafana dashboard ({@code deploy/grafana/dashboards/usage-meter.json}) queries is
- *       exported on {@code /metrics} by one of the services, after a little traffic.</li>
+ *       exported on {@code /metrics} by one of the services, after a little traffic (which includes one
+ *       webhook delivery, so the notifier's delivery counters exist).</li>
  * </ul>
  */
 class PublishedInterfacesIT {
