@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.Operation;
 import io.swagger.v3.parser.OpenAPIV3Parser;
@@ -18,16 +19,24 @@ import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
+import io.usagemeter.kit.auth.AdminJwtSettings;
+import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.kit.keys.ApiKeyStore;
+import io.usagemeter.notifier.NotifierConfig;
+import io.usagemeter.notifier.NotifierService;
+import io.usagemeter.notifier.internal.RetrySchedule;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
+import io.usagemeter.schema.vault.TokenKeyset;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -58,13 +67,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What the repository publishes about the services agrees with the services themselves, started for real
- * on the embedded stack (one stack for both checks, to keep the suite short):
+ * What the repository publishes about the services agrees with the services themselves (ingest, aggregator,
+ * enforcer, notifier), started for real on the embedded stack (one stack for both checks, to keep the suite
+ * short):
  * <ul>
  *   <li>{@code docs/openapi.yaml} is valid OpenAPI 3.1 (swagger-parser) and names exactly the routes each
  *       service registers: each operation lists its services in {@code x-services};</li>
  *   <li>every metric the Grafana dashboard ({@code deploy/grafana/dashboards/usage-meter.json}) queries is
- *       exported on {@code /metrics} by one of the services, after a little traffic.</li>
+ *       exported on {@code /metrics} by one of the services, after a little traffic (which includes one
+ *       webhook delivery, so the notifier's delivery counters exist).</li>
  * </ul>
  */
 class PublishedInterfacesIT {
@@ -80,6 +91,11 @@ class PublishedInterfacesIT {
     private static IngestService ingest;
     private static AggregatorService aggregator;
     private static EnforcerService enforcer;
+    private static NotifierService notifier;
+    /** Where the notifier delivers the limit events the traffic causes. */
+    private static HttpServer webhookReceiver;
+    private static final String ADMIN_EMAIL = "published-interfaces@example.com";
+    private static final String ADMIN_JWT_SECRET = "published-interfaces-it-admin-jwt-secret-of-32-bytes";
     private static String apiKey;
     private static final HttpClient http = HttpClient.newHttpClient();
 
@@ -89,6 +105,7 @@ class PublishedInterfacesIT {
         tables.put("ingest", ingest::routes);
         tables.put("aggregator", aggregator::routes);
         tables.put("enforcer", enforcer::routes);
+        tables.put("notifier", notifier::routes);
         return tables;
     }
 
@@ -97,7 +114,8 @@ class PublishedInterfacesIT {
         return Map.of(
                 "ingest", "http://localhost:" + ingest.port(),
                 "aggregator", "http://localhost:" + aggregator.httpPort(),
-                "enforcer", "http://localhost:" + enforcer.port());
+                "enforcer", "http://localhost:" + enforcer.port(),
+                "notifier", "http://localhost:" + notifier.port());
     }
 
     @BeforeAll
@@ -121,13 +139,21 @@ class PublishedInterfacesIT {
         enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"), dbUrl,
                 stack.user(), stack.password()).withApplicationId("published-interfaces-enforcer"),
                 DSL.using(dataSource, SQLDialect.POSTGRES), Clock.systemUTC(), new Properties()).start();
+        notifier = new NotifierService(new NotifierConfig(bootstrap, "published-interfaces-notifier", 0, dbUrl,
+                stack.user(), stack.password(), TokenKeyset.generate(), RetrySchedule.DEFAULT, true,
+                new AdminJwtSettings(ADMIN_JWT_SECRET, null, Set.of(ADMIN_EMAIL), null, null), null),
+                dataSource, null, Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(90)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING
-                && enforcer.streams().state() == KafkaStreams.State.RUNNING);
+                && enforcer.streams().state() == KafkaStreams.State.RUNNING
+                && get("http://localhost:" + notifier.port() + "/health/ready", null).statusCode() == 200);
     }
 
     @AfterAll
     static void stop() {
-        for (AutoCloseable service : new AutoCloseable[] {enforcer, aggregator, ingest, stack}) {
+        if (webhookReceiver != null) {
+            webhookReceiver.stop(0);
+        }
+        for (AutoCloseable service : new AutoCloseable[] {notifier, enforcer, aggregator, ingest, stack}) {
             if (service != null) {
                 try {
                     service.close();
@@ -233,13 +259,45 @@ class PublishedInterfacesIT {
 
     /**
      * Accepted and refused events, limit checks, and usage that reaches the enforcer through the aggregator:
-     * one free user (1000 units) at 500 units, one at 900.
+     * one free user (1000 units) at 500 units, one at 900, whose warning the notifier delivers to a webhook.
      */
     private static void driveALittleTraffic() throws Exception {
+        String hook = receiveWebhooks();
         usesUnits(UUID.randomUUID(), 5);
         usesUnits(UUID.randomUUID(), 9);
         assertThat(post("http://localhost:" + ingest.port() + "/v1/events", "{\"event_id\": \"\"}").statusCode())
                 .isEqualTo(400);
+        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+            HttpResponse<String> deliveries = get("http://localhost:" + notifier.port() + "/v1/admin/webhooks/" + hook
+                    + "/deliveries", adminToken());
+            assertThat(deliveries.statusCode()).as(deliveries.body()).isEqualTo(200);
+            assertThat(Json.tree(deliveries.body()).get("deliveries").findValuesAsText("status")).as(deliveries.body())
+                    .contains("succeeded");
+        });
+    }
+
+    /** A local HTTP server that answers 204 to every delivery, registered on the notifier for limit warnings. */
+    private static String receiveWebhooks() throws Exception {
+        webhookReceiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        webhookReceiver.createContext("/hook", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            exchange.sendResponseHeaders(204, -1);
+            exchange.close();
+        });
+        webhookReceiver.start();
+        String registration = Json.write(Map.of("url", "http://127.0.0.1:" + webhookReceiver.getAddress().getPort()
+                + "/hook", "event_types", List.of("limit.warning")));
+        HttpResponse<String> registered = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + notifier.port()
+                        + "/v1/admin/webhooks")).header("Authorization", "Bearer " + adminToken())
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(registration)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(registered.statusCode()).as(registered.body()).isEqualTo(201);
+        return Json.tree(registered.body()).get("id").asText();
+    }
+
+    private static String adminToken() {
+        return AdminTokens.hs256(ADMIN_JWT_SECRET.getBytes(StandardCharsets.UTF_8), ADMIN_EMAIL, Duration.ofMinutes(10),
+                Clock.systemUTC());
     }
 
     /** Posts {@code calls} events of 100 units each and waits until the enforcer counts them. */

@@ -21,6 +21,7 @@ import io.usagemeter.schema.topics.Topics;
 import io.usagemeter.schema.vault.WebhookSecretCipher;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -132,6 +133,11 @@ public final class NotifierService implements AutoCloseable {
 
     public int port() {
         return server.port();
+    }
+
+    /** The routes its HTTP server answers ({@link ServiceServer#routes()}). */
+    public List<String> routes() {
+        return server.routes();
     }
 
     public PrometheusMeterRegistry registry() {
