@@ -83,7 +83,7 @@ public final class AdminReportsBench {
                                 }
                             }
                         })));
-                Map<String, Long> counts = new LinkedHashMap<>();
+                Map<String, Integer> counts = new LinkedHashMap<>();
                 for (String table : List.of("users", "api_usage", "monthly_usage_summary", "user_referrals")) {
                     counts.put(table, dsl.fetchCount(DSL.table(DSL.name(table))));
                 }
