@@ -8,7 +8,9 @@ CREATE INDEX monthly_usage_summary_month_units_idx ON monthly_usage_summary (mon
 -- Completed referrals per day.
 CREATE INDEX user_referrals_completed_at_idx ON user_referrals (completed_at) WHERE status = 'completed';
 
--- Events per day by provider, and new users per day (each user's first event; earlier events through the
--- primary key, whose first column is the user): a scan of the window's index (on every monthly partition).
+-- New users per day: the users first recorded in the window.
+CREATE INDEX users_created_at_idx ON users (created_at);
+
+-- Events per day by provider: an index-only scan of the window (created on every monthly partition).
 CREATE INDEX api_usage_occurred_at_provider_idx ON api_usage (occurred_at, provider);
 

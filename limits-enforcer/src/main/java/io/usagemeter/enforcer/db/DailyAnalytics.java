@@ -2,6 +2,7 @@ package io.usagemeter.enforcer.db;
 
 import static io.usagemeter.schema.jooq.Tables.API_USAGE;
 import static io.usagemeter.schema.jooq.Tables.USER_REFERRALS;
+import static io.usagemeter.schema.jooq.Tables.USERS;
 
 import io.usagemeter.schema.events.Provider;
 import java.time.LocalDate;
@@ -19,8 +20,7 @@ import org.jooq.impl.DSL;
 
 /**
  * The platform day by day over a window of UTC days, each series computed in PostgreSQL from an index
- * (V10): new users (the users whose first recorded event falls on the day, from
- * {@code api_usage}), completed referrals ({@code user_referrals.completed_at}) and events
+ * (V10): new users (the users first recorded on the day, {@code users.created_at}), completed referrals ({@code user_referrals.completed_at}) and events
  * per provider ({@code api_usage}).
  */
 public final class DailyAnalytics {
@@ -70,22 +70,17 @@ public final class DailyAnalytics {
     }
 
     /**
-     * Users whose first recorded event ({@code api_usage}, which keeps every event, reset or not) is in the
-     * window: the users with events in the window, less those with an event before it (primary key, whose
-     * first column is the user). Not from the summaries: a usage reset clears a month's
-     * {@code first_event_at}, which would drop a reset user from the day they arrived.
+     * Users the platform first recorded on each day ({@code users.created_at}: a user's row is created with
+     * their first event, referral or admin command), from the V10 index. Not from the events: a usage
+     * reset clears a month's {@code first_event_at}, and the first event ever per user over every
+     * {@code api_usage} partition took more than 30 s for 100,000 users (bench/run-admin-reports).
      */
     private Map<LocalDate, Long> newUsers(OffsetDateTime from, OffsetDateTime to) {
-        var a = API_USAGE;
-        var earlier = API_USAGE.as("earlier");
-        var firsts = dsl.select(a.USER_ID, DSL.min(a.OCCURRED_AT).as("first_at")).from(a)
-                .where(a.OCCURRED_AT.ge(from).and(a.OCCURRED_AT.lt(to)))
-                .and(DSL.notExists(DSL.selectOne().from(earlier)
-                        .where(earlier.USER_ID.eq(a.USER_ID)).and(earlier.OCCURRED_AT.lt(from))))
-                .groupBy(a.USER_ID)
-                .asTable("firsts");
-        Field<LocalDate> day = utcDay(firsts.field("first_at", OffsetDateTime.class));
-        return dsl.select(day, DSL.count()).from(firsts).groupBy(day)
+        var u = USERS;
+        Field<LocalDate> day = utcDay(u.CREATED_AT);
+        return dsl.select(day, DSL.count()).from(u)
+                .where(u.CREATED_AT.ge(from).and(u.CREATED_AT.lt(to)))
+                .groupBy(day)
                 .fetchMap(r -> r.value1(), r -> r.value2().longValue());
     }
 
