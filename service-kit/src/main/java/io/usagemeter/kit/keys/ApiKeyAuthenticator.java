@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import org.jooq.exception.DataAccessException;
 
 /**
  * Resolves bearer secrets to keys with short caches in front of {@link ApiKeyStore}, so that
@@ -14,7 +15,13 @@ import java.util.function.Function;
  *       without a lookup;</li>
  *   <li>known keys (active or revoked) are cached for the TTL, so a revocation takes effect within one TTL;</li>
  *   <li>unknown secrets are remembered for the TTL too, in a cache of their own: random keys can
- *       only evict other random keys, never the callers' valid ones.</li>
+ *       only evict other random keys, never the callers' valid ones;</li>
+ *   <li>when the store cannot answer (PostgreSQL down), a key it confirmed within the last
+ *       {@link #OUTAGE_GRACE} keeps its last answer, and is asked for again at most once per
+ *       {@link #RETRY_AFTER_FAILURE}, so an outage of the key store neither stops metering for known
+ *       callers nor makes each of their requests wait for a connection timeout. A revocation cannot be
+ *       written while the store is down, so this serves no answer the store would contradict, except a
+ *       revocation made less than one TTL before the outage, which then takes effect when it ends.</li>
  * </ul>
  * Both caches are keyed by the secret's SHA-256 (the secret itself is never kept) and bounded;
  * one that reaches its bound is cleared, simpler than an LRU and enough to bound memory.
@@ -23,6 +30,8 @@ public final class ApiKeyAuthenticator {
 
     static final int MAX_KNOWN = 10_000;
     static final int MAX_UNKNOWN = 50_000;
+    static final Duration OUTAGE_GRACE = Duration.ofHours(1);
+    static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(1);
 
     private final Function<String, Optional<ApiKey>> lookup;
     private final long ttlMillis;
@@ -30,7 +39,7 @@ public final class ApiKeyAuthenticator {
     private final ConcurrentHashMap<String, Known> known = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Long> unknownUntil = new ConcurrentHashMap<>();
 
-    private record Known(ApiKey key, long expiresAtMillis) {}
+    private record Known(ApiKey key, long expiresAtMillis, long confirmedAtMillis) {}
 
     public ApiKeyAuthenticator(ApiKeyStore store, Duration ttl, Clock clock) {
         this(store::findBySecret, ttl, clock);
@@ -45,7 +54,7 @@ public final class ApiKeyAuthenticator {
     /**
      * The active key with this secret, or empty when it is malformed, unknown or revoked.
      *
-     * @throws org.jooq.exception.DataAccessException when the key store must be asked and cannot answer
+     * @throws DataAccessException when the key store must be asked, cannot answer, and holds no recent answer
      */
     public Optional<ApiKey> authenticate(String secret) {
         if (!ApiKeySecrets.wellFormed(secret)) {
@@ -61,12 +70,21 @@ public final class ApiKeyAuthenticator {
         if (until != null && now < until) {
             return Optional.empty();
         }
-        Optional<ApiKey> found = lookup.apply(secret);
+        Optional<ApiKey> found;
+        try {
+            found = lookup.apply(secret);
+        } catch (DataAccessException storeDown) {
+            if (cached == null || now >= cached.confirmedAtMillis() + ttlMillis + OUTAGE_GRACE.toMillis()) {
+                throw storeDown;
+            }
+            known.put(hash, new Known(cached.key(), now + RETRY_AFTER_FAILURE.toMillis(), cached.confirmedAtMillis()));
+            return cached.key().active() ? Optional.of(cached.key()) : Optional.empty();
+        }
         if (found.isPresent()) {
             if (known.size() >= MAX_KNOWN) {
                 known.clear();
             }
-            known.put(hash, new Known(found.get(), now + ttlMillis));
+            known.put(hash, new Known(found.get(), now + ttlMillis, now));
             unknownUntil.remove(hash);
         } else {
             if (unknownUntil.size() >= MAX_UNKNOWN) {

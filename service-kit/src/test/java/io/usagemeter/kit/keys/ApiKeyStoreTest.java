@@ -101,6 +101,52 @@ class ApiKeyStoreTest {
     }
 
     @Test
+    void whileTheStoreIsDownAKnownKeyKeepsItsLastAnswerAndIsAskedForAtMostOncePerSecond() {
+        IssuedApiKey issued = store.issue("through-an-outage", List.of(ApiKeyScopes.LIMITS_READ));
+        PGSimpleDataSource moving = new PGSimpleDataSource();
+        moving.setUrl(dataSource.getUrl());
+        moving.setUser(EmbeddedPostgresServer.SUPERUSER);
+        ApiKeyStore reachable = new ApiKeyStore(moving, Clock.systemUTC());
+        MutableClock clock = new MutableClock(Instant.parse("2025-03-01T00:00:00Z"));
+        AtomicInteger lookups = new AtomicInteger();
+        ApiKeyAuthenticator auth = new ApiKeyAuthenticator(secret -> {
+            lookups.incrementAndGet();
+            return reachable.findBySecret(secret);
+        }, Duration.ofSeconds(30), clock);
+        assertThat(auth.authenticate(issued.secret())).isPresent();
+
+        moving.setPortNumbers(new int[] {closedPort()});
+        clock.advance(Duration.ofSeconds(31));
+        assertThat(auth.authenticate(issued.secret())).as("store down, TTL over: the last answer").isPresent();
+        assertThat(lookups).hasValue(2);
+        assertThat(auth.authenticate(issued.secret())).isPresent();
+        assertThat(lookups).as("not asked again within a second").hasValue(2);
+        clock.advance(ApiKeyAuthenticator.RETRY_AFTER_FAILURE);
+        assertThat(auth.authenticate(issued.secret())).isPresent();
+        assertThat(lookups).as("asked again after a second").hasValue(3);
+
+        String neverSeen = store.issue("first-seen-during-the-outage", List.of(ApiKeyScopes.LIMITS_READ)).secret();
+        assertThatThrownBy(() -> auth.authenticate(neverSeen)).as("nothing to fall back on")
+                .isInstanceOf(org.jooq.exception.DataAccessException.class);
+
+        clock.advance(ApiKeyAuthenticator.OUTAGE_GRACE);
+        assertThatThrownBy(() -> auth.authenticate(issued.secret())).as("past the grace, the outage shows")
+                .isInstanceOf(org.jooq.exception.DataAccessException.class);
+
+        moving.setPortNumbers(new int[] {postgres.port()});
+        assertThat(store.revoke(issued.key().prefix())).isPresent();
+        assertThat(auth.authenticate(issued.secret())).as("store back: the revocation is seen").isEmpty();
+    }
+
+    private static int closedPort() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
     void unknownKeysAreCachedTooSoAFloodDoesNotReachTheDatabase() {
         MutableClock clock = new MutableClock(Instant.parse("2025-03-01T00:00:00Z"));
         AtomicInteger lookups = new AtomicInteger();
