@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jooq.exception.DataAccessException;
 
@@ -16,10 +17,11 @@ import org.jooq.exception.DataAccessException;
  *   <li>known keys (active or revoked) are cached for the TTL, so a revocation takes effect within one TTL;</li>
  *   <li>unknown secrets are remembered for the TTL too, in a cache of their own: random keys can
  *       only evict other random keys, never the callers' valid ones;</li>
- *   <li>when the store cannot answer (PostgreSQL down), a key it confirmed within the last
- *       {@link #OUTAGE_GRACE} keeps its last answer, and is asked for again at most once per
- *       {@link #RETRY_AFTER_FAILURE}, so an outage of the key store neither stops metering for known
- *       callers nor makes each of their requests wait for a connection timeout. A revocation cannot be
+ *   <li>when the store cannot answer (PostgreSQL down), a key it confirmed within the TTL plus
+ *       {@link #OUTAGE_GRACE} keeps its last answer, and the store is asked again by one request per
+ *       {@link #RETRY_AFTER_FAILURE} while the others are answered at once (from the cache, or 503 for a
+ *       key it never confirmed), so an outage of the key store neither stops metering for known callers
+ *       nor makes each request wait for a connection timeout. A revocation cannot be
  *       written while the store is down, so this serves no answer the store would contradict, except a
  *       revocation made less than one TTL before the outage, which then takes effect when it ends.</li>
  * </ul>
@@ -31,7 +33,7 @@ public final class ApiKeyAuthenticator {
     static final int MAX_KNOWN = 10_000;
     static final int MAX_UNKNOWN = 50_000;
     static final Duration OUTAGE_GRACE = Duration.ofHours(1);
-    static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(1);
+    static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(5);
 
     private final Function<String, Optional<ApiKey>> lookup;
     private final long ttlMillis;
@@ -40,6 +42,10 @@ public final class ApiKeyAuthenticator {
     private final ConcurrentHashMap<String, Long> unknownUntil = new ConcurrentHashMap<>();
 
     private record Known(ApiKey key, long expiresAtMillis, long confirmedAtMillis) {}
+
+    private static final long STORE_ANSWERS = Long.MIN_VALUE;
+    /** {@link #STORE_ANSWERS}, or when the store, which failed last time, may be asked again (by one caller). */
+    private final AtomicLong storeRetryAt = new AtomicLong(STORE_ANSWERS);
 
     public ApiKeyAuthenticator(ApiKeyStore store, Duration ttl, Clock clock) {
         this(store::findBySecret, ttl, clock);
@@ -64,22 +70,32 @@ public final class ApiKeyAuthenticator {
         long now = clock.millis();
         Known cached = known.get(hash);
         if (cached != null && now < cached.expiresAtMillis()) {
-            return cached.key().active() ? Optional.of(cached.key()) : Optional.empty();
+            return answer(cached.key());
         }
         Long until = unknownUntil.get(hash);
         if (until != null && now < until) {
             return Optional.empty();
         }
+        boolean fallback = cached != null && now < cached.confirmedAtMillis() + ttlMillis + OUTAGE_GRACE.toMillis();
+        long retryAt = storeRetryAt.get();
+        if (retryAt != STORE_ANSWERS && (now < retryAt || !storeRetryAt.compareAndSet(retryAt, now + RETRY_AFTER_FAILURE.toMillis()))) {
+            if (fallback) {
+                return answer(cached.key());
+            }
+            throw new DataAccessException("the API key store did not answer; asking it again within "
+                    + RETRY_AFTER_FAILURE.toSeconds() + " s");
+        }
         Optional<ApiKey> found;
         try {
             found = lookup.apply(secret);
         } catch (DataAccessException storeDown) {
-            if (cached == null || now >= cached.confirmedAtMillis() + ttlMillis + OUTAGE_GRACE.toMillis()) {
-                throw storeDown;
+            storeRetryAt.set(now + RETRY_AFTER_FAILURE.toMillis());
+            if (fallback) {
+                return answer(cached.key());
             }
-            known.put(hash, new Known(cached.key(), now + RETRY_AFTER_FAILURE.toMillis(), cached.confirmedAtMillis()));
-            return cached.key().active() ? Optional.of(cached.key()) : Optional.empty();
+            throw storeDown;
         }
+        storeRetryAt.set(STORE_ANSWERS);
         if (found.isPresent()) {
             if (known.size() >= MAX_KNOWN) {
                 known.clear();
@@ -93,5 +109,9 @@ public final class ApiKeyAuthenticator {
             unknownUntil.put(hash, now + ttlMillis);
         }
         return found.filter(ApiKey::active);
+    }
+
+    private static Optional<ApiKey> answer(ApiKey key) {
+        return key.active() ? Optional.of(key) : Optional.empty();
     }
 }
