@@ -89,7 +89,7 @@ public final class ApiKeyAuthenticator {
         try {
             found = lookup.apply(secret);
         } catch (DataAccessException storeDown) {
-            storeRetryAt.set(now + RETRY_AFTER_FAILURE.toMillis());
+            storeRetryAt.set(clock.millis() + RETRY_AFTER_FAILURE.toMillis());
             if (fallback) {
                 return answer(cached.key());
             }
