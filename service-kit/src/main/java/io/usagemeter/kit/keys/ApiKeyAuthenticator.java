@@ -4,6 +4,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jooq.exception.DataAccessException;
@@ -18,10 +20,11 @@ import org.jooq.exception.DataAccessException;
  *   <li>unknown secrets are remembered for the TTL too, in a cache of their own: random keys can
  *       only evict other random keys, never the callers' valid ones;</li>
  *   <li>when the store cannot answer (PostgreSQL down), a key it confirmed within the TTL plus
- *       {@link #OUTAGE_GRACE} keeps its last answer, and the store is asked again by one request per
- *       {@link #RETRY_AFTER_FAILURE} while the others are answered at once (from the cache, or 503 for a
- *       key it never confirmed), so an outage of the key store neither stops metering for known callers
- *       nor makes each request wait for a connection timeout. A revocation cannot be
+ *       {@link #OUTAGE_GRACE} keeps its last answer, and the store is asked again once per
+ *       {@link #RETRY_AFTER_FAILURE}, in the background when a cached answer exists; every other request
+ *       is answered at once (from the cache, or 503 for a key it never confirmed), so an outage of the key
+ *       store neither stops metering for known callers nor makes a request wait for a connection timeout.
+ *       A revocation cannot be
  *       written while the store is down, so this serves no answer the store would contradict, except a
  *       revocation made less than one TTL before the outage, which then takes effect when it ends.</li>
  * </ul>
@@ -36,6 +39,7 @@ public final class ApiKeyAuthenticator {
     static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(5);
 
     private final Function<String, Optional<ApiKey>> lookup;
+    private final Executor background;
     private final long ttlMillis;
     private final Clock clock;
     private final ConcurrentHashMap<String, Known> known = new ConcurrentHashMap<>();
@@ -52,6 +56,12 @@ public final class ApiKeyAuthenticator {
     }
 
     ApiKeyAuthenticator(Function<String, Optional<ApiKey>> lookup, Duration ttl, Clock clock) {
+        this(lookup, ttl, clock, ForkJoinPool.commonPool());
+    }
+
+    /** {@code background} asks the store again during an outage while callers are answered from the cache. */
+    ApiKeyAuthenticator(Function<String, Optional<ApiKey>> lookup, Duration ttl, Clock clock, Executor background) {
+        this.background = background;
         this.lookup = lookup;
         this.ttlMillis = ttl.toMillis();
         this.clock = clock;
@@ -78,24 +88,46 @@ public final class ApiKeyAuthenticator {
         }
         boolean fallback = cached != null && now < cached.confirmedAtMillis() + ttlMillis + OUTAGE_GRACE.toMillis();
         long retryAt = storeRetryAt.get();
-        if (retryAt != STORE_ANSWERS && (now < retryAt || !storeRetryAt.compareAndSet(retryAt, now + RETRY_AFTER_FAILURE.toMillis()))) {
+        if (retryAt != STORE_ANSWERS) {
+            boolean claimed = now >= retryAt && storeRetryAt.compareAndSet(retryAt, now + RETRY_AFTER_FAILURE.toMillis());
             if (fallback) {
+                if (claimed) {
+                    background.execute(() -> {
+                        try {
+                            ask(secret, hash);
+                        } catch (DataAccessException stillDown) {
+                            // the next claim asks again; the caller already has its answer
+                        }
+                    });
+                }
                 return answer(cached.key());
             }
-            throw new DataAccessException("the API key store did not answer; asking it again within "
-                    + RETRY_AFTER_FAILURE.toSeconds() + " s");
+            if (!claimed) {
+                throw new DataAccessException("the API key store did not answer; asking it again within "
+                        + RETRY_AFTER_FAILURE.toSeconds() + " s");
+            }
         }
-        Optional<ApiKey> found;
         try {
-            found = lookup.apply(secret);
+            return ask(secret, hash).filter(ApiKey::active);
         } catch (DataAccessException storeDown) {
-            storeRetryAt.set(clock.millis() + RETRY_AFTER_FAILURE.toMillis());
             if (fallback) {
                 return answer(cached.key());
             }
             throw storeDown;
         }
+    }
+
+    /** Asks the store, and caches what it says (a key or its absence). */
+    private Optional<ApiKey> ask(String secret, String hash) {
+        Optional<ApiKey> found;
+        try {
+            found = lookup.apply(secret);
+        } catch (DataAccessException storeDown) {
+            storeRetryAt.set(clock.millis() + RETRY_AFTER_FAILURE.toMillis());
+            throw storeDown;
+        }
         storeRetryAt.set(STORE_ANSWERS);
+        long now = clock.millis();
         if (found.isPresent()) {
             if (known.size() >= MAX_KNOWN) {
                 known.clear();
@@ -108,7 +140,7 @@ public final class ApiKeyAuthenticator {
             }
             unknownUntil.put(hash, now + ttlMillis);
         }
-        return found.filter(ApiKey::active);
+        return found;
     }
 
     private static Optional<ApiKey> answer(ApiKey key) {
