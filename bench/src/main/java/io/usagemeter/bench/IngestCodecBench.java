@@ -41,7 +41,7 @@ import org.openjdk.jmh.infra.Blackhole;
  * {@code -prof gc}'s allocation per batch hold steady and are the ones to compare. Warm-up is
  * long because on a loaded machine the JIT threads get little CPU and finish compiling late.
  *
- * <p>Run (see README, Benchmarks):
+ * <p>Run (see docs/benchmarks.md):
  * {@code java -cp "bench/target/bench-0.1.0-SNAPSHOT.jar:$(cat bench/target/classpath.txt)" org.openjdk.jmh.Main IngestCodecBench}
  */
 @State(Scope.Benchmark)

@@ -1,2 +1,2 @@
-/** The `bench` module: see README.md; its issue fills it in. */
+/** Load generator and benchmarks ({@code bench/run}, {@link io.usagemeter.bench.BenchSuite}); see docs/benchmarks.md. */
 package io.usagemeter.bench;

@@ -15,7 +15,10 @@ import picocli.CommandLine.Spec;
             "Run the whole pipeline in one process: embedded Kafka (KRaft) and PostgreSQL (databases meter_dev and"
                     + " meter_prod, schema synced), the topics, and every service of this build.",
             "Writes .meter/dev.env (mode 600): `source .meter/dev.env` and every meter verb and curl works against it.",
-            "Ports from --port-base N: Kafka N, PostgreSQL N+1, ingest N+10, enforcer N+20, aggregator metrics N+30.",
+            "Ports from --port-base N: Kafka N, PostgreSQL N+1, ingest N+10, enforcer N+20, aggregator metrics N+30,"
+                    + " notifier N+40.",
+            "Logs go to DIR/logs/ (one file per service, Kafka and PostgreSQL); the terminal shows the banner, the demo"
+                    + " and errors, and with --verbose every log line too.",
             "Ctrl-C stops everything; the data stays in --data for the next start."})
 final class DevCommand implements Callable<Integer> {
 
@@ -39,9 +42,12 @@ final class DevCommand implements Callable<Integer> {
             description = "First port of the stack (default: ${DEFAULT-VALUE}).")
     int portBase;
 
+    @Option(names = "--verbose", description = "Also show the services' logs here (they always go to DIR/logs/).")
+    boolean verbose;
+
     @Override
     public Integer call() throws InterruptedException {
-        return new DevRunner(new DevRunner.Options(data, fresh, demo, portBase), meter.environment(),
+        return new DevRunner(new DevRunner.Options(data, fresh, demo, portBase, verbose), meter.environment(),
                 spec.commandLine().getOut()).run();
     }
 }

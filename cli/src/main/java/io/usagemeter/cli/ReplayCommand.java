@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code meter admin replay --month YYYY-MM | --from TIMESTAMP [--dry-run] [--yes]}: rebuilds months from
- * the event log (see the README's "Replay"). Directly (Kafka and PostgreSQL) it runs in this process and
+ * the event log (see docs/operations/replay.md). Directly (Kafka and PostgreSQL) it runs in this process and
  * Ctrl-C stops it cleanly; over the admin API it starts a job on the enforcer and follows its progress.
  */
 @Command(name = "replay", mixinStandardHelpOptions = true,

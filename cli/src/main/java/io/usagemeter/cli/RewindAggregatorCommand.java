@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code meter admin rewind-aggregator --month YYYY-MM | --from TIMESTAMP [--dry-run] [--yes]}: rebuilds the live
- * aggregator itself from the event log when a replay reports {@code STREAM DIVERGES} (README "Replay", option a).
+ * aggregator itself from the event log when a replay reports {@code STREAM DIVERGES} (docs/operations/rewind.md).
  * Directly against Kafka only: the aggregator must be stopped, so there is no service to ask.
  */
 @Command(name = "rewind-aggregator", mixinStandardHelpOptions = true,

@@ -15,28 +15,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
-/** One service against external Kafka and PostgreSQL. Each arrives with its own issue. */
+/** One service against external Kafka and PostgreSQL. */
 final class ServiceCommands {
 
     private ServiceCommands() {}
-
-    abstract static class NotYet implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        abstract String issue();
-
-        @Override
-        public Integer call() {
-            spec.commandLine().getErr().println(
-                    "meter " + spec.name() + ": arrives with issue " + issue() + "; not available in this build.");
-            return 2;
-        }
-    }
 
     /**
      * {@code meter ingest}: the HTTP ingest service configured from {@code METER_*} variables,

@@ -25,8 +25,8 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import picocli.CommandLine;
 
 /**
- * docker-compose.yml agrees with the code and the README: every {@code METER_*} variable it sets is
- * one the code reads and the README documents, and every service runs a real {@code meter} verb.
+ * docker-compose.yml agrees with the code and the docs: every {@code METER_*} variable it sets is
+ * one the code reads and docs/configuration.md documents, and every service runs a real {@code meter} verb.
  */
 class ComposeFileTest {
 
@@ -79,19 +79,19 @@ class ComposeFileTest {
     }
 
     @Test
-    void everyMeterVariableTheComposeFileSetsIsInTheReadmeConfigurationTable() throws IOException {
-        String readme = Files.readString(root.resolve("README.md"));
+    void everyMeterVariableTheComposeFileSetsIsInTheConfigurationTables() throws IOException {
+        String configuration = Files.readString(root.resolve("docs").resolve("configuration.md"));
         Set<String> undocumented = new TreeSet<>();
         for (String name : composeVariables()) {
-            boolean documented = Pattern.compile("(?m)^\\|\\s*`" + name + "`").matcher(readme).find()
+            boolean documented = Pattern.compile("(?m)^\\|\\s*`" + name + "`").matcher(configuration).find()
                     || PER_ENVIRONMENT.matcher(name).matches()
                             && Pattern.compile("(?m)^\\|\\s*`METER_DB_<ENV>_" + name.substring(name.lastIndexOf('_') + 1) + "`")
-                                    .matcher(readme).find();
+                                    .matcher(configuration).find();
             if (!documented) {
                 undocumented.add(name);
             }
         }
-        assertThat(undocumented).as("missing from the README's configuration table").isEmpty();
+        assertThat(undocumented).as("missing from the tables of docs/configuration.md").isEmpty();
     }
 
     @Test

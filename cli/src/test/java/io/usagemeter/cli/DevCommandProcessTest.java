@@ -65,6 +65,9 @@ class DevCommandProcessTest {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(150);
     private static final Pattern METRICS_URL = Pattern.compile("metrics (http://\\S+/metrics)");
+    /** A log line (logback.xml's pattern) at TRACE, DEBUG, INFO or WARN. */
+    private static final Pattern LOG_LINE_BELOW_ERROR =
+            Pattern.compile("(?m)^\\d{2}:\\d{2}:\\d{2}\\.\\d{3} (TRACE|DEBUG|INFO |WARN ) ");
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
@@ -259,6 +262,17 @@ class DevCommandProcessTest {
         assertThat(first.awaitExit(10)).as("stopped within 10 s").isTrue();
         assertThat(first.process.exitValue()).isZero();
         assertThat(first.output()).as(first.errors()).contains("meter dev: stopped");
+
+        // The terminal held the banner and no log line below ERROR (the demo traffic above ran exactly-once
+        // producers through it); the services' own lines are in their files under the data directory.
+        assertThat(first.output()).contains("meter dev: logs in ");
+        assertThat(first.output() + "\n" + first.errors()).as("terminal").doesNotContainPattern(LOG_LINE_BELOW_ERROR);
+        Path logs = work.resolve("data").resolve("logs");
+        assertThat(Files.readString(logs.resolve("ingest.log"))).contains("INFO ").contains("ingest listening on port");
+        assertThat(Files.readString(logs.resolve("aggregator.log"))).contains("aggregator serves /metrics");
+        assertThat(Files.readString(logs.resolve("enforcer.log"))).contains("enforcer listening on");
+        assertThat(Files.readString(logs.resolve("notifier.log"))).contains("notifier listening on");
+        assertThat(logs.resolve("postgresql.log")).isNotEmptyFile();
 
         DevProcess again = DevProcess.start(work, "--data", work.resolve("data").toString(),
                 "--port-base", Integer.toString(portBase));

@@ -1,2 +1,2 @@
-/** The `ingest` module: see README.md; its issue fills it in. */
+/** The HTTP ingest service ({@link io.usagemeter.ingest.IngestService}); see docs/api.md. */
 package io.usagemeter.ingest;

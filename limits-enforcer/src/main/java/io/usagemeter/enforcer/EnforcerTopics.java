@@ -8,9 +8,7 @@ import java.util.Map;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 
-/**
- * The enforcer's own topic. Lead: this belongs in {@code io.usagemeter.schema.topics.Topics} once merged.
- */
+/** The enforcer's own topic. */
 public final class EnforcerTopics {
 
     public static final Serde<Plan> PLAN_SERDE = new JsonSerde<>(Plan.class);

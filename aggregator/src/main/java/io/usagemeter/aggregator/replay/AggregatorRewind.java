@@ -34,7 +34,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Rebuilds the live aggregator itself from the event log (option (a) of the README's "Replay"), for when a
+ * Rebuilds the live aggregator itself from the event log (docs/operations/rewind.md), for when a
  * replay reports that the stream diverges from what the log gives (after a fix of the counting, or lost state).
  * With every aggregator instance stopped, Kafka's own reset tool ({@link StreamsResetter}) moves the aggregator's
  * consumer group on {@code meter.usage-events} and {@code meter.admin-commands} back to the range start minus the

@@ -37,14 +37,14 @@ import org.slf4j.LoggerFactory;
  * database session, and the rows the sink's rules give from them are compared with the table set-based,
  * so a month of millions of events never sits in the heap.
  *
- * <p>The sink's rules (README, "Usage sink"): an event is stored as its first copy read; a later copy is
+ * <p>The sink's rules (docs/architecture.md, "Usage sink"): an event is stored as its first copy read; a later copy is
  * skipped when a row of the same {@code (user_id, event_id)} is stored with an {@code occurred_at} within
  * 36 days. So a row of the range's months is expected for a logged copy when no earlier copy of the log
  * read lies within 36 days of it, and no row stored before the range does either (the copies before the
  * replay's start offsets all have record times, hence {@code occurred_at}, before the range, so such rows
  * stand for them). Copies more than 36 days apart each get a row, as the sink, which cannot look further,
  * gives them. The one difference: of three or more copies spread over months, a copy the sink skipped
- * still shadows a later one here, while the sink compares only with stored rows (documented in the README).
+ * still shadows a later one here, while the sink compares only with stored rows (documented in docs/operations/replay.md).
  *
  * <p>All of it runs on one connection, held from {@link #open} to {@link #close}: temporary tables are
  * the session's and vanish with it, whatever happens to the replay.

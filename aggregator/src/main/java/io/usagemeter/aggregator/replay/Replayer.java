@@ -57,11 +57,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Rebuilds months from the event log while the live aggregator keeps running (option (b) of the
- * README's "Replay"): a temporary Kafka Streams application with its own application id runs the
- * aggregator's own topology over {@code meter.usage-events} and {@code meter.admin-commands} from the
- * range start minus the dedupe window, into fresh state that nothing publishes (no output topic, no
- * changelogs: see {@link AggregatorTopology#rebuild}). Because every
+ * Rebuilds months from the event log while the live aggregator keeps running (docs/operations/replay.md):
+ * a temporary Kafka Streams application with its own application id runs the aggregator's own topology
+ * over {@code meter.usage-events} and {@code meter.admin-commands} from the range start minus the dedupe
+ * window, into fresh state that nothing publishes (no output topic, no changelogs: see
+ * {@link AggregatorTopology#rebuild}). Because every
  * decision of that topology depends on event data only, it decides exactly as the live aggregator
  * did. The rebuilt summaries are then compared with the summaries topic and with PostgreSQL:
  *
@@ -70,7 +70,7 @@ import org.slf4j.LoggerFactory;
  *       the database ends equal to the stream;</li>
  *   <li>rebuilt ≠ stream, after letting both catch up with new input: reported as diverging, never
  *       published (the live aggregator would overwrite it with its next summary of the user); a code
- *       or state fix of the aggregator needs the aggregator itself rebuilt (README).</li>
+ *       or state fix of the aggregator needs the aggregator itself rebuilt (docs/operations/rewind.md).</li>
  * </ul>
  *
  * Alongside, {@link LoggedEventsStaging} stages the same events for {@link ApiUsageTable}, which restores

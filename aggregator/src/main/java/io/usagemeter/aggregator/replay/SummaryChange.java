@@ -18,7 +18,7 @@ public record SummaryChange(MonthlySummaryKey key, Kind kind, MonthlySummary str
         /**
          * The live aggregator's output differs from the rebuild even after catching up with new input:
          * its state or code differs from what the log gives. Not published (it would be overwritten by the
-         * aggregator's next summary of the user); rebuild the aggregator itself (README, "Replay").
+         * aggregator's next summary of the user); rebuild the aggregator itself (docs/operations/rewind.md).
          */
         @JsonProperty("stream_diverges") STREAM_DIVERGES
     }

@@ -37,12 +37,8 @@ final class DevBanner {
         out.printf("usage-meter dev stack is up (%.1f s). Data in %s%n", startup.toMillis() / 1000.0, display(dataDir.root()));
         out.println();
         for (DevServices.Service service : services) {
-            if (service.inBuild()) {
-                out.printf("  %-11s %-24s %s%n", service.name(), service.url(ports), service.role());
-                out.printf("  %-11s metrics %s%n", "", service.url(ports) + "/metrics");
-            } else {
-                out.printf("  %-11s not in this build (arrives with issue %s)%n", service.name(), service.issue());
-            }
+            out.printf("  %-11s %-24s %s%n", service.name(), service.url(ports), service.role());
+            out.printf("  %-11s metrics %s%n", "", service.url(ports) + "/metrics");
         }
         out.printf("  %-11s %-24s topics %s%n", "kafka", shellVars.get("METER_KAFKA_BOOTSTRAP"),
                 String.join(", ", Topics.all().stream().map(t -> t.name()).toList()));
@@ -53,20 +49,14 @@ final class DevBanner {
         out.println("URLs, API key, admin token and database credentials (mode 600):");
         out.println("  source " + env + "        # then every meter verb and curl below works");
         out.println();
-        boolean ingest = services.stream().anyMatch(s -> s.name().equals(DevServices.INGEST) && s.inBuild());
-        boolean enforcer = services.stream().anyMatch(s -> s.name().equals(DevServices.ENFORCER) && s.inBuild());
-        if (ingest) {
-            out.println("Post an event:");
-            out.println("  curl -sS -X POST \"$METER_INGEST_URL/v1/events\" -H \"Authorization: Bearer $METER_API_KEY\" \\");
-            out.println("    -H 'Content-Type: application/json' -d '" + sampleEvent() + "'");
-        }
-        if (enforcer) {
-            out.println("Read the user's limit:");
-            out.println("  curl -sS \"$METER_ENFORCER_URL/v1/limits/" + SAMPLE_USER + "\" -H \"Authorization: Bearer $METER_API_KEY\"");
-            out.println("Open the admin panel (the link signs you in for " + AdminTokens.SIGN_IN_LIFETIME.toHours()
-                    + " h; `meter admin token` prints a new token):");
-            out.println("  " + signInUrl(shellVars.get("METER_ENFORCER_URL"), signInToken));
-        }
+        out.println("Post an event:");
+        out.println("  curl -sS -X POST \"$METER_INGEST_URL/v1/events\" -H \"Authorization: Bearer $METER_API_KEY\" \\");
+        out.println("    -H 'Content-Type: application/json' -d '" + sampleEvent() + "'");
+        out.println("Read the user's limit:");
+        out.println("  curl -sS \"$METER_ENFORCER_URL/v1/limits/" + SAMPLE_USER + "\" -H \"Authorization: Bearer $METER_API_KEY\"");
+        out.println("Open the admin panel (the link signs you in for " + AdminTokens.SIGN_IN_LIFETIME.toHours()
+                + " h; `meter admin token` prints a new token):");
+        out.println("  " + signInUrl(shellVars.get("METER_ENFORCER_URL"), signInToken));
         out.println("Check the schema of both databases:");
         out.println("  ./meter schema status");
         out.println();

@@ -43,8 +43,12 @@ public final class DevRunner {
     /** After the broker's fatal fault, the stack gets this long to stop in order before PostgreSQL is stopped alone. */
     static final Duration FAULT_STOP_TIMEOUT = Duration.ofSeconds(60);
 
-    /** What the command line asked for. */
-    public record Options(Path dataDir, boolean fresh, boolean demo, int portBase) {}
+    /**
+     * What the command line asked for.
+     *
+     * @param verbose the services' logs on the terminal too (they always go to {@code <data>/logs/})
+     */
+    public record Options(Path dataDir, boolean fresh, boolean demo, int portBase, boolean verbose) {}
 
     private final Options options;
     private final Map<String, String> processEnv;
@@ -71,24 +75,26 @@ public final class DevRunner {
     /** Runs until {@link #requestStop()} (Ctrl-C, SIGTERM); returns the exit code. */
     public int run() throws InterruptedException {
         long started = System.nanoTime();
-        quietLogsUnlessAsked();
         DevPorts ports = new DevPorts(options.portBase());
         List<DevServices.Service> services = DevServices.all();
-        List<String> inBuild = DevServices.namesInBuild();
+        List<String> names = services.stream().map(DevServices.Service::name).toList();
 
-        try (DevDataDir dataDir = DevDataDir.open(options.dataDir(), options.fresh())) {
+        try (DevDataDir dataDir = DevDataDir.open(options.dataDir(), options.fresh());
+             DevLogs logs = DevLogs.install(dataDir.root(), options.verbose(), processEnv.get("METER_LOG_LEVEL"))) {
+            oneLineRecoveriesUnlessAsked();
             stopLeftoverPostgres(dataDir);
-            DevPorts.requireFree(ports.uses(inBuild));
-            connectionBudget = ConnectionBudget.of(ConnectionBudget.processLimit(), inBuild.size(), processEnv);
+            DevPorts.requireFree(ports.uses(names));
+            connectionBudget = ConnectionBudget.of(ConnectionBudget.processLimit(), names.size(), processEnv);
             DevSecrets generated = DevSecrets.loadOrCreate(dataDir.secrets());
             secrets = generated.withAdminToken(new AdminTokens(generated.adminJwtSecret(), Clock.systemUTC())
                     .issue(AdminTokens.DEV_ADMIN_EMAIL));
             secrets.save(dataDir.secrets());
-            boolean withIngest = inBuild.contains(DevServices.INGEST);
-            setVariables(ports, dataDir, withIngest);
+            setVariables(ports, dataDir);
 
             out.println("meter dev: starting in " + dataDir.root() + (options.fresh() ? " (fresh)" : "")
                     + " (" + connectionBudget.describe() + ")");
+            out.println("meter dev: logs in " + DevBanner.display(logs.directory())
+                    + (options.verbose() ? " and here" : " (--verbose shows them here too)"));
             connectionBudget.warning().ifPresent(warning -> out.println("meter dev: " + warning));
             out.flush();
             List<DevStack.Component> components = new ArrayList<>(List.of(
@@ -102,28 +108,24 @@ public final class DevRunner {
                         return postgres;
                     }),
                     DevStack.Component.of("schema", () -> syncSchema(shellVars)),
-                    DevStack.Component.of("topics", this::createTopics)));
-            if (withIngest) {
-                components.add(DevStack.Component.of("api key", () -> {
-                    secrets = secrets.withApiKey(DevApiKey.keepOrIssue(secrets.apiKey(), serviceVars));
-                    secrets.save(dataDir.secrets());
-                    setVariables(ports, dataDir, true);
-                    return () -> { };
-                }));
-            }
+                    DevStack.Component.of("topics", this::createTopics),
+                    DevStack.Component.of("api key", () -> {
+                        secrets = secrets.withApiKey(DevApiKey.keepOrIssue(secrets.apiKey(), serviceVars));
+                        secrets.save(dataDir.secrets());
+                        setVariables(ports, dataDir);
+                        return () -> { };
+                    })));
             for (DevServices.Service service : services) {
-                if (service.inBuild()) {
-                    components.add(DevStack.Component.of(service.name(), () -> {
-                        AutoCloseable running = service.starter().start(this.serviceVars);
-                        try {
-                            Readiness.await(service.name(), service.url(ports), READY_TIMEOUT);
-                        } catch (RuntimeException | InterruptedException e) {
-                            running.close();
-                            throw e;
-                        }
-                        return running;
-                    }));
-                }
+                components.add(DevStack.Component.of(service.name(), () -> {
+                    AutoCloseable running = service.starter().start(this.serviceVars);
+                    try {
+                        Readiness.await(service.name(), service.url(ports), READY_TIMEOUT);
+                    } catch (RuntimeException | InterruptedException e) {
+                        running.close();
+                        throw e;
+                    }
+                    return running;
+                }));
             }
 
             DevStack stack = new DevStack(components);
@@ -142,7 +144,7 @@ public final class DevRunner {
                 new DevBanner(ports, services, dataDir, schemaVersion, shellVars, signIn)
                         .print(out, Duration.ofNanos(System.nanoTime() - started));
                 out.flush();
-                Thread demoThread = options.demo() ? startDemo(inBuild) : null;
+                Thread demoThread = options.demo() ? startDemo() : null;
                 stopRequested.await();
                 if (demoThread != null) {
                     demoThread.interrupt();
@@ -173,18 +175,14 @@ public final class DevRunner {
     }
 
     /**
-     * The banner is what a newcomer should read; service logs at INFO would bury it. Warnings and
-     * errors still show; {@code METER_LOG_LEVEL=INFO} brings the rest back. Kafka Streams' recovery
-     * after an unclean stop is one INFO line ({@link ExpectedRecoveries}) unless DEBUG or TRACE is asked for.
+     * Kafka Streams' recovery after an unclean stop is one INFO line ({@link ExpectedRecoveries}), on the
+     * terminal and in the logs, unless DEBUG or TRACE is asked for with {@code METER_LOG_LEVEL}.
      */
-    private void quietLogsUnlessAsked() {
+    private void oneLineRecoveriesUnlessAsked() {
         if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
             return;
         }
         String asked = processEnv.get("METER_LOG_LEVEL");
-        if (asked == null) {
-            context.getLogger("io.usagemeter").setLevel(Level.WARN);
-        }
         boolean detailAsked = asked != null && !Level.toLevel(asked, Level.INFO)
                 .isGreaterOrEqual(Level.INFO);
         boolean installed = context.getTurboFilterList().stream().anyMatch(f -> f instanceof ExpectedRecoveries);
@@ -197,12 +195,7 @@ public final class DevRunner {
         }
     }
 
-    private Thread startDemo(List<String> inBuild) {
-        if (!inBuild.containsAll(List.of(DevServices.INGEST, DevServices.ENFORCER))) {
-            out.println("meter dev: --demo needs ingest and the enforcer, which are not both in this build");
-            out.flush();
-            return null;
-        }
+    private Thread startDemo() {
         Map<String, String> env = shellVars;
         Thread thread = new Thread(() -> {
             DemoDisplay display = new DemoDisplay(out, System.console() != null);
@@ -222,8 +215,8 @@ public final class DevRunner {
         return thread;
     }
 
-    private void setVariables(DevPorts ports, DevDataDir dataDir, boolean withIngest) {
-        shellVars = DevEnvironment.shellVariables(ports, secrets, withIngest);
+    private void setVariables(DevPorts ports, DevDataDir dataDir) {
+        shellVars = DevEnvironment.shellVariables(ports, secrets, true);
         serviceVars = connectionBudget.applyTo(DevEnvironment.serviceVariables(processEnv, shellVars, ports, dataDir));
     }
 

@@ -17,8 +17,7 @@ import java.util.Map;
 /**
  * The services {@code meter dev} runs in-process, in dependency order. Each one is started from
  * the same {@code METER_*} variables {@code meter <service>} reads, so the dev stack runs exactly
- * what production runs. A service whose issue has not landed is listed without a starter and the
- * banner says it is not in this build.
+ * what production runs.
  */
 final class DevServices {
 
@@ -33,16 +32,8 @@ final class DevServices {
         AutoCloseable start(Map<String, String> env) throws Exception;
     }
 
-    /**
-     * @param issue the issue that brings it, for the "not in this build" line
-     * @param port its HTTP port (API and /metrics) from the dev ports
-     * @param starter {@code null} while the service is not in this build
-     */
-    record Service(String name, String issue, PortOf port, String role, Starter starter) {
-        boolean inBuild() {
-            return starter != null;
-        }
-
+    /** @param port its HTTP port (API and /metrics) from the dev ports */
+    record Service(String name, PortOf port, String role, Starter starter) {
         String url(DevPorts ports) {
             return "http://localhost:" + port.of(ports);
         }
@@ -59,20 +50,15 @@ final class DevServices {
     /** Every service, in start order: ingest first (apps can post while the others start), the notifier after the enforcer. */
     static List<Service> all() {
         return List.of(
-                new Service(INGEST, "#3", DevPorts::ingest, "POST /v1/events, POST /v1/referrals",
+                new Service(INGEST, DevPorts::ingest, "POST /v1/events, POST /v1/referrals",
                         env -> IngestService.create(IngestConfig.fromEnv(env)).start()),
-                new Service(AGGREGATOR, "#4", DevPorts::aggregatorMetrics, "dedupe, monthly summaries, sink to meter_dev (health, metrics)",
+                new Service(AGGREGATOR, DevPorts::aggregatorMetrics, "dedupe, monthly summaries, sink to meter_dev (health, metrics)",
                         env -> new AggregatorService(AggregatorConfig.fromEnv(env), Clock.systemUTC(),
                                 SinkConfig.fromEnvironment(env)).start()),
-                new Service(ENFORCER, "#5", DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
+                new Service(ENFORCER, DevPorts::enforcer, "GET /v1/limits/{user_id}, /v1/usage/{user_id}, /v1/admin/*",
                         env -> EnforcerService.create(EnforcerConfig.fromEnv(env), AggregatorReplayRunner.fromEnv(env))
                                 .start()),
-                new Service(NOTIFIER, "#17", DevPorts::notifier, "limit events as signed webhooks, /v1/admin/webhooks",
+                new Service(NOTIFIER, DevPorts::notifier, "limit events as signed webhooks, /v1/admin/webhooks",
                         env -> NotifierService.create(NotifierConfig.fromEnv(DevTokenKeyset.ensure(env))).start()));
     }
-
-    static List<String> namesInBuild() {
-        return all().stream().filter(Service::inBuild).map(Service::name).toList();
-    }
-
 }

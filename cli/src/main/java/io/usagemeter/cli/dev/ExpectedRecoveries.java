@@ -48,7 +48,7 @@ final class ExpectedRecoveries extends TurboFilter {
     private static final Pattern STREAM_THREAD =
             Pattern.compile("^(.+)-\\p{XDigit}{8}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{12}-StreamThread-\\d+$");
 
-    /** Logger whose INFO lines the dev terminal shows (everything else of ours is at WARN there). */
+    /** Logger whose INFO lines the dev terminal shows (other INFO lines go to the log files only). */
     static String loggerName() {
         return log.getName();
     }

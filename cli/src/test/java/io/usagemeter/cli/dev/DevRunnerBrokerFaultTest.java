@@ -34,7 +34,7 @@ class DevRunnerBrokerFaultTest {
         Path data = work.resolve("data");
         StringWriter output = new StringWriter();
         PrintWriter out = new PrintWriter(output, true);
-        DevRunner runner = new DevRunner(new DevRunner.Options(data, false, false, portBase),
+        DevRunner runner = new DevRunner(new DevRunner.Options(data, false, false, portBase, false),
                 Map.of("METER_LOG_LEVEL", "INFO"), out);
         CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> {
             try {
