@@ -207,7 +207,7 @@ public final class AdminReports {
 
     /**
      * Totals of one month from user_usage_overview: users, calls, units used and users per state in one pass,
-     * and the top users off the summaries' index.
+     * and the top users in the order of the summaries' index (which PostgreSQL walks for a small {@code top}).
      */
     public Map<String, Object> analytics(YearMonth month, int top) {
         var o = USER_USAGE_OVERVIEW;
