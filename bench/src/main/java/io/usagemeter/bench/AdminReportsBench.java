@@ -38,9 +38,9 @@ import org.jooq.ExecuteListener;
  * {@code -Devents=20} api_usage rows per user over the last {@code -Dspan=40} days (their monthly_usage_summary
  * rows computed from them: current and previous month), {@code -Dreferrals=5000} completed referrals and a
  * fifth as many pending. Each report is run {@code -Dwarmup=3} times, then timed {@code -Drepetitions=20} times;
- * p50 and p99 (the slowest of 20) are printed as a Markdown table with every statement's EXPLAIN ANALYZE for the
- * reports that miss the target and for the daily window's new users, and written to
- * {@code bench/results/<date>-admin-reports.md}.
+ * p50 and p99 (the slowest of 20), and the p50 of each of the report's statements, are printed as a Markdown table
+ * with every statement's EXPLAIN ANALYZE for the reports that miss the target, and written to
+ * {@code bench/results/<date>-admin-reports[-<name>].md} ({@code -Dname=}).
  */
 public final class AdminReportsBench {
 
@@ -73,6 +73,8 @@ public final class AdminReportsBench {
                 double seedSeconds = (System.nanoTime() - seedStart) / 1e9;
 
                 List<String> statements = new ArrayList<>();
+                // Milliseconds of each statement of the current call, in the order they ran.
+                List<Double> statementMs = new ArrayList<>();
                 DSLContext dsl = DSL.using(new DefaultConfiguration().set(connection).set(SQLDialect.POSTGRES)
                         .set(new Settings().withExecuteLogging(false))
                         .set(new DefaultExecuteListenerProvider(new ExecuteListener() {
@@ -80,6 +82,24 @@ public final class AdminReportsBench {
                             public void executeStart(ExecuteContext ctx) {
                                 if (ctx.query() != null) {
                                     statements.add(DSL.using(SQLDialect.POSTGRES).renderInlined(ctx.query()));
+                                }
+                                ctx.data("started", System.nanoTime());
+                            }
+
+                            @Override
+                            public void fetchEnd(ExecuteContext ctx) {
+                                Object started = ctx.data("started");
+                                if (started != null) {
+                                    statementMs.add((System.nanoTime() - (Long) started) / 1e6);
+                                    ctx.data("started", null);
+                                }
+                            }
+
+                            @Override
+                            public void executeEnd(ExecuteContext ctx) {
+                                // Statements without a result set (none here) end here; queries end at fetchEnd.
+                                if (ctx.resultSet() == null) {
+                                    fetchEnd(ctx);
                                 }
                             }
                         })));
@@ -110,6 +130,14 @@ public final class AdminReportsBench {
                                 () -> reports.users(new UserQuery(month, null, "exceeded", byUse, 1, 25))),
                         new Report("users, state warning", "…&state=warning",
                                 () -> reports.users(new UserQuery(month, null, "warning", byUse, 1, 25))),
+                        new Report("users, state ok", "…&state=ok",
+                                () -> reports.users(new UserQuery(month, null, "ok", byUse, 1, 25))),
+                        new Report("users, state exceeded, by percent", "…&state=exceeded&sort=percent_desc",
+                                () -> reports.users(new UserQuery(month, null, "exceeded", UserQuery.Sort.PERCENT_DESC, 1, 25))),
+                        new Report("users, last page, most used", "…&page=" + (users + 24) / 25,
+                                () -> reports.users(new UserQuery(month, null, null, byUse, (users + 24) / 25, 25))),
+                        new Report("users, page 200, least used", "…&sort=used_asc&page=200",
+                                () -> reports.users(new UserQuery(month, null, null, UserQuery.Sort.USED_ASC, 200, 25))),
                         new Report("users, search e-mail part", "…&q=user4242",
                                 () -> reports.users(new UserQuery(month, "user4242", null, byUse, 1, 25))),
                         new Report("users, search id prefix", "…&q=" + idPrefix,
@@ -126,10 +154,14 @@ public final class AdminReportsBench {
                                 () -> reports.analytics(month, 10)),
                         new Report("analytics, last month, top 10", "GET /v1/admin/analytics?month=",
                                 () -> reports.analytics(month.minusMonths(1), 10)),
+                        new Report("analytics, this month, top 1000", "GET /v1/admin/analytics?top=1000",
+                                () -> reports.analytics(month, 1000)),
+                        new Report("daily analytics, 7 days", "GET /v1/admin/analytics/daily?from= (7 days)",
+                                () -> daily.days(today.minusDays(6), today)),
                         new Report("daily analytics, 30 days", "GET /v1/admin/analytics/daily",
                                 () -> daily.days(today.minusDays(29), today)),
-                        new Report("daily analytics, 31 days", "…/daily?from=&to= (31 days)",
-                                () -> daily.days(today.minusDays(30), today)));
+                        new Report("daily analytics, 90 days", "…/daily?from=&to= (90 days)",
+                                () -> daily.days(today.minusDays(89), today)));
 
                 md.append("# Admin panel reports in PostgreSQL (issue #16)\n\n");
                 md.append(String.format(Locale.ROOT, "%d cores, JDK %s, embedded PostgreSQL %s, %s UTC. Seeded in %.0f s:"
@@ -138,8 +170,8 @@ public final class AdminReportsBench {
                         Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
                         dsl.fetchValue("SHOW server_version"), today, seedSeconds, counts, warmup, repetitions,
                         repetitions));
-                md.append("| report | route | p50 ms | p99 ms | statements | under 200 ms |\n");
-                md.append("|---|---|---:|---:|---:|---|\n");
+                md.append("| report | route | p50 ms | p99 ms | statements | p50 ms per statement | under 200 ms |\n");
+                md.append("|---|---|---:|---:|---:|---|---|\n");
                 List<Report> missed = new ArrayList<>();
                 Map<Report, List<String>> sqlOf = new LinkedHashMap<>();
                 for (Report report : all) {
@@ -150,10 +182,24 @@ public final class AdminReportsBench {
                     report.call().get();
                     sqlOf.put(report, new ArrayList<>(statements));
                     double[] ms = new double[repetitions];
+                    List<List<Double>> perStatement = new ArrayList<>();
                     for (int i = 0; i < repetitions; i++) {
+                        statementMs.clear();
                         long start = System.nanoTime();
                         report.call().get();
                         ms[i] = (System.nanoTime() - start) / 1e6;
+                        for (int k = 0; k < statementMs.size(); k++) {
+                            if (perStatement.size() <= k) {
+                                perStatement.add(new ArrayList<>());
+                            }
+                            perStatement.get(k).add(statementMs.get(k));
+                        }
+                    }
+                    StringBuilder eachStatement = new StringBuilder();
+                    for (List<Double> times : perStatement) {
+                        List<Double> sorted = times.stream().sorted().toList();
+                        eachStatement.append(eachStatement.isEmpty() ? "" : " + ")
+                                .append(String.format(Locale.ROOT, "%.1f", sorted.get((sorted.size() - 1) / 2)));
                     }
                     Arrays.sort(ms);
                     double p50 = ms[(repetitions - 1) / 2];
@@ -162,8 +208,8 @@ public final class AdminReportsBench {
                     if (!met) {
                         missed.add(report);
                     }
-                    String row = String.format(Locale.ROOT, "| %s | `%s` | %.1f | %.1f | %d | %s |%n", report.name(),
-                            report.route(), p50, p99, sqlOf.get(report).size(),
+                    String row = String.format(Locale.ROOT, "| %s | `%s` | %.1f | %.1f | %d | %s | %s |%n", report.name(),
+                            report.route(), p50, p99, sqlOf.get(report).size(), eachStatement,
                             met ? "met" : p50 < TARGET_MS ? "**missed** (p99)" : "**missed**");
                     System.out.print(row);
                     md.append(row);
@@ -171,8 +217,6 @@ public final class AdminReportsBench {
                 md.append(String.format(Locale.ROOT, "%nLoad average (1 min) at the end: %.2f.%n",
                         ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
                 List<Report> explained = new ArrayList<>(missed);
-                all.stream().filter(r -> r.name().startsWith("daily analytics, 31") && !explained.contains(r))
-                        .forEach(explained::add);
                 for (Report report : explained) {
                     md.append("\n## ").append(report.name()).append(missed.contains(report) ? " (missed)" : "")
                             .append(": EXPLAIN (ANALYZE, BUFFERS) of each statement\n");
@@ -187,7 +231,8 @@ public final class AdminReportsBench {
         System.out.println(md);
         Path results = Path.of(System.getProperty("results", "bench/results"));
         Files.createDirectories(results);
-        Path file = results.resolve(LocalDate.now() + "-admin-reports.md");
+        String name = System.getProperty("name", "");
+        Path file = results.resolve(LocalDate.now() + "-admin-reports" + (name.isBlank() ? "" : "-" + name) + ".md");
         Files.writeString(file, md);
         System.out.println("written to " + file);
     }

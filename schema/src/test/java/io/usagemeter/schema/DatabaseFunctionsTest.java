@@ -10,6 +10,7 @@ import static io.usagemeter.schema.jooq.Tables.USER_USAGE_OVERVIEW;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.usagemeter.schema.events.Bounds;
 import io.usagemeter.schema.jooq.Routines;
 import io.usagemeter.schema.jooq.routines.CompleteReferral;
 import io.usagemeter.schema.jooq.routines.GetUserUsageStats;
@@ -198,6 +199,34 @@ class DatabaseFunctionsTest {
         assertThat(refused.getBonusCredits()).isEqualTo(30L);
         assertThat(Routines.getUserUsageStats(cfg, user, MARCH).getEffectiveLimit()).isEqualTo(1030L);
         assertThat(dsl.fetchCount(APPLIED_COMMANDS, APPLIED_COMMANDS.USER_ID.eq(user))).isEqualTo(3);
+    }
+
+    @Test
+    void bonusCreditsKeepTheBoundsOfTheJavaSide() {
+        UUID user = UUID.randomUUID();
+        var tooLarge = Routines.adminAddBonusCredits(cfg, "credits-huge", user, Bounds.MAX_CREDITS_PER_COMMAND + 1);
+        assertThat(tooLarge.getOutcome()).isEqualTo("refused");
+        assertThat(tooLarge.getReason()).isEqualTo("amount_too_large");
+        assertThat(tooLarge.getBonusCredits()).isZero();
+        var longMax = Routines.adminAddBonusCredits(cfg, "credits-long-max", user, Long.MAX_VALUE);
+        assertThat(longMax.getOutcome()).isEqualTo("refused");
+        assertThat(longMax.getReason()).isEqualTo("amount_too_large");
+        assertThat(dsl.fetchValue(USERS.BONUS_CREDITS, USERS.ID.eq(user))).isZero();
+
+        var largest = Routines.adminAddBonusCredits(cfg, "credits-largest", user, Bounds.MAX_CREDITS_PER_COMMAND);
+        assertThat(largest.getOutcome()).isEqualTo("applied");
+        assertThat(largest.getBonusCredits()).isEqualTo(Bounds.MAX_CREDITS_PER_COMMAND);
+
+        // Near the total's bound (set by hand, as grants of 10^9 would take a million commands): it saturates.
+        dsl.update(USERS).set(USERS.BONUS_CREDITS, Bounds.MAX_BONUS_CREDITS - 5).where(USERS.ID.eq(user)).execute();
+        var saturated = Routines.adminAddBonusCredits(cfg, "credits-saturated", user, Bounds.MAX_CREDITS_PER_COMMAND);
+        assertThat(saturated.getOutcome()).isEqualTo("applied");
+        assertThat(saturated.getBonusCredits()).isEqualTo(Bounds.MAX_BONUS_CREDITS);
+        // Even a total above the bound (an operator's UPDATE) neither overflows nor grows.
+        dsl.update(USERS).set(USERS.BONUS_CREDITS, Long.MAX_VALUE).where(USERS.ID.eq(user)).execute();
+        assertThat(Routines.adminAddBonusCredits(cfg, "credits-above", user, 1L).getBonusCredits())
+                .isEqualTo(Bounds.MAX_BONUS_CREDITS);
+        assertThat(dsl.fetchValue(USERS.BONUS_CREDITS, USERS.ID.eq(user))).isEqualTo(Bounds.MAX_BONUS_CREDITS);
     }
 
     @Test

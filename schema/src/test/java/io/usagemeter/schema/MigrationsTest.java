@@ -39,13 +39,13 @@ class MigrationsTest {
 
     @Test
     void allMigrationsApplyOnAnEmptyDatabaseAndASecondRunIsANoOp() {
-        assertThat(db.migrationsApplied()).isEqualTo(10);
+        assertThat(db.migrationsApplied()).isEqualTo(11);
         var flyway = FlywayMigrations.flyway(db.dataSource());
         assertThat(flyway.info().applied()).extracting(MigrationInfo::getScript).containsExactly(
                 "V1__initial_setup.sql", "V2__token_encryption.sql", "V3__api_usage_tracking.sql",
                 "V4__referral_system.sql", "V5__pipeline_support.sql", "V6__api_keys.sql",
                 "V7__summary_source_offset.sql", "V8__correct_table_comments.sql", "V9__webhooks.sql",
-                "V10__admin_panel_indexes.sql");
+                "V10__admin_panel_indexes.sql", "V11__admin_reports.sql");
         assertThat(flyway.validateWithResult().validationSuccessful).isTrue();
         assertThat(flyway.migrate().migrationsExecuted).isZero();
     }

@@ -63,8 +63,8 @@ class LegacyAdoptionTest {
 
         AdoptionReport report = new LegacyAdoption().adopt(ds);
 
-        assertThat(report.schemaVersion()).isEqualTo("10");
-        assertThat(report.migrationsApplied()).isEqualTo(10);
+        assertThat(report.schemaVersion()).isEqualTo("11");
+        assertThat(report.migrationsApplied()).isEqualTo(11);
         assertThat(report.tables()).extracting(AdoptionReport.TableCopy::table).containsExactly(
                 "subscription_limits", "users", "user_sessions", "analytics_events", "user_tokens", "api_usage",
                 "monthly_usage_summary", "user_referrals");
