@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,6 +25,8 @@ import org.HdrHistogram.Histogram;
 import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -41,7 +44,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * </ul>
  * A producer mode first sends a fifth of {@code EVENTS} as warm-up. Prints {@code measuring} when the measured
  * part starts and {@code result rate=… count=… failures=… p50=… p99=… cpu_us=…} at its end (events/s, latencies in
- * µs, this JVM's CPU per event in µs).
+ * µs, this JVM's CPU per event in µs); a producer mode then prints {@code producer batch_bytes=… records_per_request=…}.
  */
 public final class IngestLoadProcess {
 
@@ -107,6 +110,10 @@ public final class IngestLoadProcess {
                 long cpu = processCpuNanos() - cpuFrom;
                 if (round == 1) {
                     result(count / (nanos / 1e9), count, (int) failed.get(), null, cpu);
+                    var metrics = (serde ? typed : bytes).metrics();
+                    System.out.printf(Locale.ROOT, "producer batch_bytes=%.0f records_per_request=%.1f%n",
+                            producerMetric(metrics, "batch-size-avg"), producerMetric(metrics, "records-per-request-avg"));
+                    System.out.flush();
                 }
             }
         }
@@ -253,6 +260,12 @@ public final class IngestLoadProcess {
                 failures, latency == null ? 0 : latency.getValueAtPercentile(50) / 1000,
                 latency == null ? 0 : latency.getValueAtPercentile(99) / 1000, cpuNanos / 1e3 / Math.max(count, 1));
         System.out.flush();
+    }
+
+    private static double producerMetric(Map<MetricName, ? extends Metric> metrics, String name) {
+        return metrics.entrySet().stream()
+                .filter(e -> e.getKey().group().equals("producer-metrics") && e.getKey().name().equals(name))
+                .map(e -> ((Number) e.getValue().metricValue()).doubleValue()).findFirst().orElse(Double.NaN);
     }
 
     private static long processCpuNanos() {

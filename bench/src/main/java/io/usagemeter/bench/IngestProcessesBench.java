@@ -9,6 +9,10 @@ import io.usagemeter.schema.topics.TopicSettings;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,7 +54,15 @@ public final class IngestProcessesBench {
 
     /** One measured phase: events/s, CPU µs per event of the measured JVM (producer or service), load JVM and broker JVM. */
     record Phase(double rate, long events, int failures, double p50Micros, double p99Micros, double cpuMicros,
-                 double loadCpuMicros, double brokerCpuMicros) {
+                 double loadCpuMicros, double brokerCpuMicros, Batches batches) {
+    }
+
+    /** The producer's average batch (compressed bytes) and records per produce request, as it reports them. */
+    record Batches(double bytes, double recordsPerRequest) {
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%,.0f B, %.0f records", bytes, recordsPerRequest);
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -110,9 +122,12 @@ public final class IngestProcessesBench {
                 Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "ingest-output");
                 drain.setDaemon(true);
                 drain.start();
-                http = run(List.of("http", "http://localhost:" + port + "/v1/events", Double.toString(seconds),
+                String base = "http://localhost:" + port;
+                http = run(List.of("http", base + "/v1/events", Double.toString(seconds),
                         Double.toString(warmup), Integer.toString(connections), Integer.toString(batch)),
                         Map.of("BENCH_API_KEY", apiKey), ingest.toHandle());
+                http = new Phase(http.rate(), http.events(), http.failures(), http.p50Micros(), http.p99Micros(),
+                        http.cpuMicros(), http.loadCpuMicros(), http.brokerCpuMicros(), scrapeBatches(base + "/metrics"));
             } finally {
                 ingest.getOutputStream().close();
                 if (!ingest.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
@@ -142,6 +157,8 @@ public final class IngestProcessesBench {
             table.add(new SuiteTable.Row("CPU per event in the other JVMs: load generator (HTTP) / broker during raw, "
                             + "raw + serde, HTTP", String.format(Locale.ROOT, "%.2f / %.2f, %.2f, %.2f", http.loadCpuMicros(),
                     raw.brokerCpuMicros(), serde.brokerCpuMicros(), http.brokerCpuMicros()), "µs", "", "", "", "", ""));
+            table.add(new SuiteTable.Row("Producer batches, average size and records per produce request: raw, raw + serde, "
+                    + "ingest", raw.batches() + "; " + serde.batches() + "; " + http.batches(), "", "", "", "", "", ""));
             int failures = raw.failures() + serde.failures() + http.failures();
             if (failures > 0) {
                 table.note(failures + " sends or requests failed (requests not answered 202 are not counted as events).");
@@ -180,6 +197,7 @@ public final class IngestProcessesBench {
         long brokerFrom = 0;
         long brokerTo = 0;
         Map<String, String> result = new HashMap<>();
+        Batches batches = new Batches(Double.NaN, Double.NaN);
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = out.readLine()) != null) {
@@ -193,6 +211,14 @@ public final class IngestProcessesBench {
                         String[] p = kv.split("=", 2);
                         result.put(p[0], p[1]);
                     }
+                } else if (line.startsWith("producer ")) {
+                    Map<String, String> p = new HashMap<>();
+                    for (String kv : line.substring(9).split(" ")) {
+                        String[] pair = kv.split("=", 2);
+                        p.put(pair[0], pair[1]);
+                    }
+                    batches = new Batches(Double.parseDouble(p.get("batch_bytes")),
+                            Double.parseDouble(p.get("records_per_request")));
                 } else if (!line.contains(" INFO ") && !line.contains(" WARN ")) {
                     System.out.println("  load: " + line);
                 }
@@ -206,11 +232,28 @@ public final class IngestProcessesBench {
         Phase phase = new Phase(Double.parseDouble(result.get("rate")), count, Integer.parseInt(result.get("failures")),
                 Double.parseDouble(result.get("p50")), Double.parseDouble(result.get("p99")),
                 measured == null ? loadCpu : (serviceTo - serviceFrom) / 1e3 / count, loadCpu,
-                (brokerTo - brokerFrom) / 1e3 / count);
+                (brokerTo - brokerFrom) / 1e3 / count, batches);
         System.out.printf(Locale.ROOT, "  %s: %,.0f events/s, CPU µs/event %.2f (load JVM %.2f, broker %.2f), p50/p99 %s / %s ms,"
                         + " failures %d%n", args.get(0), phase.rate(), phase.cpuMicros(), phase.loadCpuMicros(),
                 phase.brokerCpuMicros(), ms(phase.p50Micros()), ms(phase.p99Micros()), phase.failures());
         return phase;
+    }
+
+    /** The service producer's batches, from its Prometheus text (Kafka's metrics through {@code KafkaClientMetrics}). */
+    private static Batches scrapeBatches(String url) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        String text = http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        return new Batches(prometheusValue(text, "kafka_producer_batch_size_avg"),
+                prometheusValue(text, "kafka_producer_records_per_request_avg"));
+    }
+
+    private static double prometheusValue(String text, String name) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return Double.NaN;
     }
 
     private static long cpuNanos(ProcessHandle process) {
