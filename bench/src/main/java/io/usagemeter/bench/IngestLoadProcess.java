@@ -36,8 +36,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   <li>{@code raw-bytes BOOTSTRAP EVENTS}: a {@link KafkaProducer} with ingest's own producer settings
  *       ({@link IngestConfig#producerProperties()}) sends {@code EVENTS} pre-serialised usage events keyed by
  *       user (the ceiling);</li>
- *   <li>{@code raw-serde BOOTSTRAP EVENTS}: the same, building each {@link UsageEvent} and serialising it with
- *       the topic's serdes on the sending thread (what ingest must do at least, minus HTTP and validation);</li>
+ *   <li>{@code raw-serde BOOTSTRAP EVENTS}: the same events as {@link UsageEvent}s built beforehand, each serialised
+ *       with the topic's serdes (key and value) on the sending thread;</li>
  *   <li>{@code http URL SECONDS WARMUP CONNECTIONS BATCH}: closed-loop {@code POST}s of pre-built JSON batches of
  *       {@code BATCH} events, one blocking keep-alive connection per thread; the API key from
  *       {@code BENCH_API_KEY}.</li>
@@ -72,9 +72,11 @@ public final class IngestLoadProcess {
         try (var bytes = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
              var typed = new KafkaProducer<>(props, Topics.USAGE_EVENTS.keySerde().serializer(),
                      Topics.USAGE_EVENTS.valueSerde().serializer())) {
-            byte[][] values = new byte[1000][];
+            UsageEvent[] prebuilt = new UsageEvent[1000];
+            byte[][] values = new byte[prebuilt.length][];
             for (int i = 0; i < values.length; i++) {
-                values[i] = Json.write(sample.event(i)).getBytes(StandardCharsets.UTF_8);
+                prebuilt[i] = sample.event(i);
+                values[i] = Json.write(prebuilt[i]).getBytes(StandardCharsets.UTF_8);
             }
             byte[][] keys = new byte[SampleEvents.USERS][];
             for (int i = 0; i < keys.length; i++) {
@@ -97,7 +99,7 @@ public final class IngestLoadProcess {
                 String topic = Topics.USAGE_EVENTS.name();
                 for (int i = 0; i < count; i++) {
                     if (serde) {
-                        UsageEvent e = sample.event(i);
+                        UsageEvent e = prebuilt[i % prebuilt.length];
                         typed.send(new ProducerRecord<>(topic, null, e.occurredAt().toEpochMilli(), e.userId().toString(), e),
                                 callback);
                     } else {

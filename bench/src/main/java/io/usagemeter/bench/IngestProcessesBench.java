@@ -34,7 +34,7 @@ import org.flywaydb.core.Flyway;
  * a third JVM ({@link IngestLoadProcess}). In one run, on the same broker:
  * <ol>
  *   <li>the raw producer, pre-serialised usage events (the ceiling), with ingest's producer settings;</li>
- *   <li>the raw producer building and serialising each {@code UsageEvent} with the topic serdes;</li>
+ *   <li>the raw producer serialising each {@code UsageEvent} (built beforehand) with the topic serdes;</li>
  *   <li>HTTP batch ingest: closed-loop {@code POST /v1/events} of {@code -Dbatch} (500) events over
  *       {@code -Dconnections} (16) connections.</li>
  * </ol>
@@ -45,7 +45,8 @@ import org.flywaydb.core.Flyway;
  * <pre>
  * bench/run-ingest-processes -Devents=1000000 -Dseconds=20 -Dwarmup=10 -Dconnections=16 -Dlabel=before
  * </pre>
- * {@code BENCH_INGEST_JAVA_OPTS} adds JVM options to the service's JVM (e.g. a JFR recording).
+ * {@code BENCH_INGEST_JAVA_OPTS} adds JVM options to the service's JVM (e.g. a JFR recording);
+ * {@code -DserviceClasspath=…} runs the service from another build (e.g. the commit before a change).
  */
 public final class IngestProcessesBench {
 
@@ -73,6 +74,8 @@ public final class IngestProcessesBench {
         int batch = Integer.getInteger("batch", 500);
         String label = System.getProperty("label", "");
         String serviceOpts = System.getenv().getOrDefault("BENCH_INGEST_JAVA_OPTS", "");
+        // Another build of the service (e.g. the commit before a change) measured by this same harness.
+        String serviceClasspath = System.getProperty("serviceClasspath", System.getProperty("java.class.path"));
         SuiteTable table = new SuiteTable();
         long started = System.nanoTime();
         try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start();
@@ -103,7 +106,7 @@ public final class IngestProcessesBench {
             if (!serviceOpts.isBlank()) {
                 service.addAll(List.of(serviceOpts.strip().split("\\s+")));
             }
-            service.addAll(List.of("-cp", System.getProperty("java.class.path"), IngestServerProcess.class.getName(),
+            service.addAll(List.of("-cp", serviceClasspath, IngestServerProcess.class.getName(),
                     kafka.bootstrapServers(), dbUrl, EmbeddedPostgresServer.SUPERUSER));
             Process ingest = new ProcessBuilder(service).redirectErrorStream(true).start();
             Phase http;
@@ -137,7 +140,8 @@ public final class IngestProcessesBench {
 
             table.add(new SuiteTable.Row("Raw producer, pre-serialised bytes (own JVM, ingest's producer settings)",
                     SuiteTable.number(raw.rate()), "events/s", "", "", "", cpu(raw.cpuMicros()), ""));
-            table.add(new SuiteTable.Row("Raw producer + serde (UsageEvent built and serialised per send, own JVM)",
+            table.add(new SuiteTable.Row("Raw producer + serde (UsageEvents built beforehand, each serialised with the topic "
+                    + "serdes, own JVM)",
                     SuiteTable.number(serde.rate()), "events/s", "raw producer", SuiteTable.ratio(serde.rate(), raw.rate()),
                     "", cpu(serde.cpuMicros()), ""));
             table.add(new SuiteTable.Row("HTTP batch ingest vs raw producer (pre-serialised); " + batch + " events/request, "
