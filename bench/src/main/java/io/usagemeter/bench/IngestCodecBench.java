@@ -1,6 +1,7 @@
 package io.usagemeter.bench;
 
 import io.usagemeter.ingest.internal.RequestFormat;
+import io.usagemeter.ingest.internal.TopicRecord;
 import io.usagemeter.ingest.internal.UsageEventRequests;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.events.UsageEventValidation;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serializer;
@@ -34,7 +36,9 @@ import org.openjdk.jmh.infra.Blackhole;
 /**
  * The CPU cost of ingest's hot code, per batch of {@value #BATCH} usage events (divide by 500 for
  * one event): the service's parse + validation of a JSON batch and of a CloudEvents batch, the
- * client's typed validation, and the topic serde both ways.
+ * client's typed validation, and the topic serde both ways; and what the service publishes from a
+ * body, the records, for a batch in the topic's own form (taken as it is) and for the same events
+ * with a space after each colon (parsed, validated and serialised).
  *
  * <p>The machine is shared, so wall time per batch swings with load; the {@code cpuNanosPerEvent}
  * figure (thread CPU time of the benchmark thread, excluding GC and JIT threads) and
@@ -62,6 +66,7 @@ public class IngestCodecBench {
     private Instant now;
     private List<UsageEvent> events;
     private byte[] jsonBatch;
+    private byte[] spacedJsonBatch;
     private byte[] cloudEventsBatch;
     private byte[][] serialized;
 
@@ -81,6 +86,7 @@ public class IngestCodecBench {
                     + Json.write(e) + "}");
         }
         jsonBatch = Json.write(events).getBytes(StandardCharsets.UTF_8);
+        spacedJsonBatch = Json.write(events).replace("\":", "\": ").getBytes(StandardCharsets.UTF_8);
         cloudEventsBatch = ("[" + String.join(",", cloudEvents) + "]").getBytes(StandardCharsets.UTF_8);
         // Both bodies must be valid, or the benchmark would measure the rejection path.
         if (UsageEventRequests.validate(jsonBatch, RequestFormat.JSON, BATCH, now, LATENESS).size() != BATCH
@@ -100,6 +106,20 @@ public class IngestCodecBench {
     public List<UsageEvent> parseAndValidateCloudEventsBatch(CpuTime cpu) {
         cpu.batches++;
         return UsageEventRequests.validate(cloudEventsBatch, RequestFormat.CLOUDEVENTS_BATCH, BATCH, now, LATENESS);
+    }
+
+    /** The records {@code POST /v1/events} publishes for a batch as {@code UsageClient} sends it (the topic's own form). */
+    @Benchmark
+    public List<TopicRecord> recordsOfCanonicalJsonBatch(CpuTime cpu) {
+        cpu.batches++;
+        return UsageEventRequests.records(jsonBatch, RequestFormat.JSON, Map.of(), BATCH, now, LATENESS);
+    }
+
+    /** The same events laid out otherwise: the general path, parse, validation and serialisation. */
+    @Benchmark
+    public List<TopicRecord> recordsOfSpacedJsonBatch(CpuTime cpu) {
+        cpu.batches++;
+        return UsageEventRequests.records(spacedJsonBatch, RequestFormat.JSON, Map.of(), BATCH, now, LATENESS);
     }
 
     /** What {@code UsageClient.emit} checks before queueing. */

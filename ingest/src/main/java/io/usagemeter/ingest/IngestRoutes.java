@@ -8,13 +8,13 @@ import io.usagemeter.ingest.internal.IngestRejection;
 import io.usagemeter.ingest.internal.RecordPublisher;
 import io.usagemeter.ingest.internal.ReferralValidation;
 import io.usagemeter.ingest.internal.RequestFormat;
+import io.usagemeter.ingest.internal.TopicRecord;
 import io.usagemeter.ingest.internal.UsageEventRequests;
 import io.usagemeter.kit.Access;
 import io.usagemeter.kit.Route;
 import io.usagemeter.kit.ServiceServer;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.schema.events.ReferralEvent;
-import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
 import java.time.Clock;
 import java.util.EnumSet;
@@ -56,10 +56,10 @@ final class IngestRoutes {
 
     private void postEvents(Context ctx) throws Exception {
         handle(ctx, EVENTS, EnumSet.allOf(RequestFormat.class), (format, body) -> {
-            List<UsageEvent> events = UsageEventRequests.validate(body, format, ctx.headerMap(), config.maxBatchEvents(),
+            List<TopicRecord> records = UsageEventRequests.records(body, format, ctx.headerMap(), config.maxBatchEvents(),
                     clock.instant(), config.maxLateness());
-            publisher.publishAll(Topics.USAGE_EVENTS, events, e -> e.userId().toString(), UsageEvent::occurredAt);
-            return events.size();
+            publisher.publish(Topics.USAGE_EVENTS.name(), records);
+            return records.size();
         });
     }
 

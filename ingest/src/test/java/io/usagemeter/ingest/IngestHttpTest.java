@@ -16,6 +16,7 @@ import io.usagemeter.schema.events.ReferralEvent;
 import io.usagemeter.schema.events.ReferralStatus;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
+import io.usagemeter.schema.topics.Topic;
 import io.usagemeter.schema.topics.Topics;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -30,6 +31,7 @@ import java.util.UUID;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.serialization.Serdes;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -88,6 +90,43 @@ class IngestHttpTest {
         assertThat(record.timestamp()).isEqualTo(occurredAt.toEpochMilli());
         assertThat(record.value()).isEqualTo(new UsageEvent("rt-" + user, user, occurredAt, Provider.OPENAI,
                 "/v1/chat/completions", "POST", 200, 420, 1200, 5400, 321, 2));
+    }
+
+    @Test
+    void aBatchInTheTopicsOwnFormLandsByteForByteAndAnyOtherLayoutIsWrittenInThatForm() throws Exception {
+        UUID user = UUID.randomUUID();
+        Instant t = Instant.now().minusSeconds(90).truncatedTo(ChronoUnit.MILLIS);
+        List<UsageEvent> sent = List.of(
+                new UsageEvent("own-1-" + user, user, t, Provider.ANTHROPIC, "/v1/messages", "POST", 200, 310, 900, 4100, 777, 3),
+                new UsageEvent("own-2-" + user, user, t.plusNanos(1_500), Provider.GITHUB, "/repos/a/b", "GET", 404, 12, 0, 80, 0, 1),
+                new UsageEvent("own-3-" + user, user, t.plusMillis(1), Provider.OTHER, "/x", "PUT", 503, 5, 10, 20, 0, 1));
+        String asSent = Json.write(sent);
+        // The same events as another client may lay them out: spaces, another field order, an uppercase user id.
+        String otherLayout = "[" + String.join(", ", sent.stream().map(e -> "{\"units\": " + e.units() + ", \"event_id\": \""
+                + e.eventId().replace("own-", "other-") + "\", \"user_id\": \"" + user.toString().toUpperCase()
+                + "\", \"occurred_at\": \"" + e.occurredAt() + "\", \"provider\": \"" + e.provider().wireName()
+                + "\", \"endpoint\": \"" + e.endpoint() + "\", \"method\": \"" + e.method() + "\", \"status_code\": "
+                + e.statusCode() + ", \"response_time_ms\": " + e.responseTimeMs() + ", \"request_bytes\": " + e.requestBytes()
+                + ", \"response_bytes\": " + e.responseBytes() + ", \"tokens\": " + e.tokens() + "}").toList()) + "]";
+
+        assertThat(stack.post(service, "/v1/events", JSON, asSent, apiKey).statusCode()).isEqualTo(202);
+        assertThat(stack.post(service, "/v1/events", JSON, otherLayout, apiKey).statusCode()).isEqualTo(202);
+
+        Topic<String, String> raw = new Topic<>(Topics.USAGE_EVENTS.name(), Serdes.String(), Serdes.String(),
+                Topics.USAGE_EVENTS.partitions(), Topics.USAGE_EVENTS.cleanupPolicy(), Topics.USAGE_EVENTS.retention(),
+                Topics.USAGE_EVENTS.minInsyncReplicas(), Topics.USAGE_EVENTS.otherConfigs());
+        List<ConsumerRecord<String, String>> records = stack.read(raw, r -> r.key().equals(user.toString()),
+                l -> l.size() >= 6, Duration.ofSeconds(15));
+        List<String> expected = new ArrayList<>();
+        sent.forEach(e -> expected.add(Json.write(e)));
+        sent.forEach(e -> expected.add(Json.write(new UsageEvent(e.eventId().replace("own-", "other-"), user, e.occurredAt(),
+                e.provider(), e.endpoint(), e.method(), e.statusCode(), e.responseTimeMs(), e.requestBytes(),
+                e.responseBytes(), e.tokens(), e.units()))));
+        // One user, one partition: the records keep the order they were sent in.
+        assertThat(records).extracting(ConsumerRecord::value).containsExactlyElementsOf(expected);
+        assertThat(asSent).isEqualTo("[" + String.join(",", expected.subList(0, 3)) + "]");
+        assertThat(records).extracting(ConsumerRecord::timestamp).containsExactlyElementsOf(Stream.concat(sent.stream(),
+                sent.stream()).map(e -> e.occurredAt().toEpochMilli()).toList());
     }
 
     @Test

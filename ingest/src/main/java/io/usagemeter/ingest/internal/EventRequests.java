@@ -8,6 +8,7 @@ import io.usagemeter.schema.json.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.BiFunction;
 
@@ -34,6 +35,18 @@ public final class EventRequests {
     public static byte[] readBody(InputStream body, long declaredLength, int maxBytes) throws IOException {
         if (declaredLength > maxBytes) {
             throw bodyTooLarge(maxBytes);
+        }
+        if (declaredLength >= 0) {
+            // Read straight into an array of the declared size, not through readNBytes' chunks and final copy.
+            byte[] bytes = new byte[(int) declaredLength];
+            int read = body.readNBytes(bytes, 0, bytes.length);
+            if (read < bytes.length) {
+                return Arrays.copyOf(bytes, read);
+            }
+            if (body.read() >= 0) {
+                throw bodyTooLarge(maxBytes);
+            }
+            return bytes;
         }
         byte[] bytes = body.readNBytes(maxBytes + 1);
         if (bytes.length > maxBytes) {

@@ -3,6 +3,8 @@ package io.usagemeter.ingest.internal;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The service's own meters (request latency by route and status is the kit's {@code meter.ingest.request}).
@@ -13,25 +15,31 @@ import io.micrometer.core.instrument.MeterRegistry;
 public final class IngestMetrics {
 
     private final MeterRegistry registry;
+    /** Per route, registered once: a request only increments. */
+    private final Map<String, Accepted> accepted = new ConcurrentHashMap<>();
+
+    private record Accepted(Counter events, DistributionSummary batchSize) {
+    }
 
     public IngestMetrics(MeterRegistry registry) {
         this.registry = registry;
     }
 
     public void accepted(String route, int events) {
-        Counter.builder("meter.ingest.events.accepted")
-                .description("Events acknowledged by Kafka and answered 202")
-                .tag("route", route)
-                .register(registry)
-                .increment(events);
-        DistributionSummary.builder("meter.ingest.batch.size")
-                .description("Events per accepted request")
-                .tag("route", route)
-                .publishPercentileHistogram()
-                .minimumExpectedValue(1.0)
-                .maximumExpectedValue(10_000.0)
-                .register(registry)
-                .record(events);
+        Accepted meters = accepted.computeIfAbsent(route, r -> new Accepted(
+                Counter.builder("meter.ingest.events.accepted")
+                        .description("Events acknowledged by Kafka and answered 202")
+                        .tag("route", r)
+                        .register(registry),
+                DistributionSummary.builder("meter.ingest.batch.size")
+                        .description("Events per accepted request")
+                        .tag("route", r)
+                        .publishPercentileHistogram()
+                        .minimumExpectedValue(1.0)
+                        .maximumExpectedValue(10_000.0)
+                        .register(registry)));
+        meters.events().increment(events);
+        meters.batchSize().record(events);
     }
 
     public void rejected(String route, IngestRejection rejection) {

@@ -6,11 +6,13 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
@@ -58,42 +60,89 @@ public final class RecordPublisher {
      * @throws IngestRejection 503 when Kafka did not acknowledge all records within the timeout
      */
     public <K, V> void publishAll(Topic<K, V> topic, List<V> values, Function<V, K> key, Function<V, Instant> time) {
-        refuseWhenBufferFull(topic, values.size());
+        List<TopicRecord> records = new ArrayList<>(values.size());
+        for (V value : values) {
+            records.add(TopicRecord.of(topic, key.apply(value), value, time.apply(value)));
+        }
+        publish(topic.name(), records);
+    }
+
+    /**
+     * Sends every record to {@code topic} and returns once Kafka acknowledged them all.
+     *
+     * @throws IngestRejection 503 when the producer's buffer is nearly full (nothing sent), or when Kafka did not
+     *     acknowledge all records within the timeout
+     */
+    public void publish(String topic, List<TopicRecord> records) {
+        refuseWhenBufferFull(topic, records.size());
         long deadline = System.nanoTime() + ackTimeout.toNanos();
-        List<Future<RecordMetadata>> acks = new ArrayList<>(values.size());
+        Acknowledgements acks = new Acknowledgements(records.size());
         try {
-            var keySerializer = topic.keySerde().serializer();
-            var valueSerializer = topic.valueSerde().serializer();
-            for (V value : values) {
-                Future<RecordMetadata> ack = producer.send(new ProducerRecord<>(topic.name(), null,
-                        time.apply(value).toEpochMilli(),
-                        keySerializer.serialize(topic.name(), key.apply(value)),
-                        valueSerializer.serialize(topic.name(), value)));
-                acks.add(ack);
+            for (TopicRecord record : records) {
+                producer.send(new ProducerRecord<>(topic, null, record.timestamp(), record.key(), record.value()), acks);
                 // send() may block up to max.block.ms (no metadata while the broker is down) and then
-                // return an already failed future instead of throwing: stop at the first such
-                // failure or once the deadline passed, so one request never waits more than one bound.
-                if (ack.isDone() || System.nanoTime() - deadline >= 0) {
-                    if (System.nanoTime() - deadline >= 0) {
-                        throw new TimeoutException();
-                    }
-                    ack.get();
+                // report the failure to the callback instead of throwing: stop at the first failure or
+                // once the deadline passed, so one request never waits more than one bound.
+                acks.throwIfFailed();
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new TimeoutException();
                 }
             }
-            for (Future<RecordMetadata> ack : acks) {
-                long remaining = deadline - System.nanoTime();
-                ack.get(Math.max(0, remaining), TimeUnit.NANOSECONDS);
+            if (!acks.await(deadline)) {
+                throw new TimeoutException();
             }
+            acks.throwIfFailed();
         } catch (TimeoutException e) {
-            throw unavailable(topic, values.size(), "not acknowledged within " + ackTimeout.toMillis() + " ms");
+            throw unavailable(topic, records.size(), "not acknowledged within " + ackTimeout.toMillis() + " ms");
         } catch (ExecutionException e) {
-            throw unavailable(topic, values.size(), e.getCause().toString());
+            throw unavailable(topic, records.size(), e.getCause().toString());
         } catch (KafkaException e) {
-            // send() itself failed, e.g. no metadata or a full buffer within max.block.ms.
-            throw unavailable(topic, values.size(), e.toString());
+            // send() itself failed, e.g. the producer is closed.
+            throw unavailable(topic, records.size(), e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw unavailable(topic, values.size(), "interrupted");
+            throw unavailable(topic, records.size(), "interrupted");
+        }
+    }
+
+    /**
+     * The acknowledgements of one request's records, one callback for all of them: the request thread
+     * waits once for the last one (or the first failure) instead of on a future per record.
+     */
+    private static final class Acknowledgements implements Callback {
+        private final AtomicInteger outstanding;
+        private final CountDownLatch done = new CountDownLatch(1);
+        private volatile Exception failure;
+
+        Acknowledgements(int records) {
+            this.outstanding = new AtomicInteger(records);
+            if (records == 0) {
+                done.countDown();
+            }
+        }
+
+        @Override
+        public void onCompletion(RecordMetadata metadata, Exception exception) {
+            if (exception != null) {
+                if (failure == null) {
+                    failure = exception;
+                }
+                done.countDown();
+            } else if (outstanding.decrementAndGet() == 0) {
+                done.countDown();
+            }
+        }
+
+        /** Whether every record was acknowledged, or one failed, before {@code deadline} ({@link System#nanoTime()}). */
+        boolean await(long deadline) throws InterruptedException {
+            return done.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
+
+        void throwIfFailed() throws ExecutionException {
+            Exception e = failure;
+            if (e != null) {
+                throw new ExecutionException(e);
+            }
         }
     }
 
@@ -101,13 +150,13 @@ public final class RecordPublisher {
      * @throws IngestRejection 503 {@code producer_buffer_full} when less than {@link #BUFFER_RESERVE} of
      *     the buffer is free (a producer without these metrics is never refused here)
      */
-    private void refuseWhenBufferFull(Topic<?, ?> topic, int events) {
+    private void refuseWhenBufferFull(String topic, int events) {
         if (bufferAvailable == null) {
             return;
         }
         double available = ((Number) bufferAvailable.metricValue()).doubleValue();
         if (available < bufferReserveBytes) {
-            LOG.debug("refused {} record(s) for {}: {} bytes free in the producer buffer", events, topic.name(),
+            LOG.debug("refused {} record(s) for {}: {} bytes free in the producer buffer", events, topic,
                     (long) available);
             throw new IngestRejection(503, "producer_buffer_full",
                     "ingest is taking events faster than Kafka acknowledges them; nothing was stored, retry the request",
@@ -121,8 +170,8 @@ public final class RecordPublisher {
                 .map(Map.Entry::getValue).findFirst().orElse(null);
     }
 
-    private static IngestRejection unavailable(Topic<?, ?> topic, int events, String why) {
-        LOG.warn("Kafka did not take {} record(s) for {}: {}", events, topic.name(), why);
+    private static IngestRejection unavailable(String topic, int events, String why) {
+        LOG.warn("Kafka did not take {} record(s) for {}: {}", events, topic, why);
         return new IngestRejection(503, "kafka_unavailable",
                 "Kafka did not acknowledge the events in time; nothing is guaranteed stored, retry the request",
                 List.of(), events);
