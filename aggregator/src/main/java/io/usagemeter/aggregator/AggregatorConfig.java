@@ -187,7 +187,10 @@ public record AggregatorConfig(
         // A crashed instance's partitions move to another after 10 s instead of the default 45 s.
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
-        p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
+        // Uncompressed: the stream thread's records (changed summaries, their changelog, the dedupe memory's chunks)
+        // leave in small batches at every commit, and lz4 allocates two 64 KiB buffers for every batch in the
+        // stream thread (docs/benchmarks.md, what bounds the aggregator); they are small, and compacted downstream.
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "none");
         return p;
     }
 }

@@ -823,9 +823,12 @@ public final class BenchSuite {
 
     // ---- the pipeline: freshness
 
+    private static final int FRESHNESS_POLL_MILLIS = 10;
+
     /**
      * Open loop: every {@code 1 / freshnessPerSecond} s one new user's event is posted, then its limit is
-     * polled every 5 ms until {@code used} counts it; the latency runs from the intended send time, so a
+     * polled every {@value #FRESHNESS_POLL_MILLIS} ms until {@code used} counts it (as {@code bench/run-freshness}
+     * does: the polls of 32 samplers at 5 ms were a load of their own on the enforcer); the latency runs from the intended send time, so a
      * stalled sampler cannot hide a slow pipeline (coordinated omission). A background load of single
      * batches runs meanwhile so the aggregator and enforcer are not idle.
      */
@@ -884,7 +887,7 @@ public final class BenchSuite {
                             }
                             return;
                         }
-                        Thread.sleep(5);
+                        Thread.sleep(FRESHNESS_POLL_MILLIS);
                     }
                     lost.incrementAndGet();
                 } catch (Exception e) {
