@@ -2,7 +2,6 @@ package io.usagemeter.aggregator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.aggregator.internal.UserPartitioner;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
@@ -42,10 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * in the current epoch (always inside the window) and name their own month, an earlier one (it
  * empties) or the next one (refused by the reset horizon). The epochs cross 29 February 2028 into
  * March. Each seed is run in its generated order and in {@link #ORDERS} other orders that shuffle
- * users against each other inside each epoch (each user's own order kept), and once more split over
- * {@code 2 + seed % 3} partitions (by the production partitioner, each partition its own topology with its own
- * stream time, as each task of a multi-partition topic has): dedupe and the sums must not depend on how many
- * partitions there are or on how users interleave inside one.
+ * users against each other inside each epoch (each user's own order kept).
  *
  * <p>Each case is a fixed seed, so the suite is reproducible; a failure names the seed and the
  * order and shrinks the inputs to a smallest sequence that still fails.
@@ -79,80 +75,36 @@ class AggregatorModelTest {
 
     @TestFactory
     Stream<DynamicTest> summaries_equal_the_model() {
-        return LongStream.range(0, CASES).boxed().flatMap(seed -> Stream.concat(
-                LongStream.rangeClosed(0, ORDERS).mapToObj(order -> DynamicTest.dynamicTest("seed " + seed + " order " + order,
-                        () -> check(seed, order, inputs(seed, order), 1))),
-                Stream.of(partitioned(seed))));
+        return LongStream.range(0, CASES).boxed().flatMap(seed -> LongStream.rangeClosed(0, ORDERS)
+                .mapToObj(order -> DynamicTest.dynamicTest("seed " + seed + " order " + order, () -> {
+                    List<Input> inputs = randomInputs(new Random(seed));
+                    if (order > 0) {
+                        inputs = interleaved(inputs, new Random(seed * 31 + order));
+                    }
+                    check(seed, order, inputs);
+                })));
     }
 
-    /** The seed's inputs, over several partitions: order 1's shuffle, each partition its own topology. */
-    private DynamicTest partitioned(long seed) {
-        int partitions = 2 + (int) (seed % 3);
-        return DynamicTest.dynamicTest("seed " + seed + " order 1 over " + partitions + " partitions",
-                () -> check(seed, 1, inputs(seed, 1), partitions));
-    }
-
-    /** The seed's inputs in their generated order (0) or shuffled across users inside each epoch. */
-    private static List<Input> inputs(long seed, long order) {
-        List<Input> inputs = randomInputs(new Random(seed));
-        return order == 0 ? inputs : interleaved(inputs, new Random(seed * 31 + order));
-    }
-
-    private void check(long seed, long order, List<Input> inputs, int partitions) throws Exception {
+    private void check(long seed, long order, List<Input> inputs) throws Exception {
         // Odd seeds hold only a few events on the heap: most of the dedupe memory is spilled to disk, so its
         // runs, filters and dropped segments decide (and recompute resets) against the same model.
         int heapEvents = seed % 2 == 0 ? AggregatorConfig.DEFAULT_DEDUPE_HEAP_EVENTS : 1 + (int) (seed % 7);
-        String failure = failure(inputs, heapEvents, partitions);
+        String failure = failure(inputs, heapEvents);
         if (failure == null) {
             return;
         }
-        List<Input> smallest = shrink(inputs, heapEvents, partitions);
-        throw new AssertionError("seed " + seed + " order " + order + ", " + partitions + " partitions, " + heapEvents
-                + " events on the heap: " + failure
+        List<Input> smallest = shrink(inputs, heapEvents);
+        throw new AssertionError("seed " + seed + " order " + order + ", " + heapEvents + " events on the heap: " + failure
                 + "\nshrunk from " + inputs.size() + " to " + smallest.size() + " inputs that still fail:\n"
-                + describe(smallest) + "\n" + failure(smallest, heapEvents, partitions));
+                + describe(smallest) + "\n" + failure(smallest, heapEvents));
     }
 
-    /**
-     * Why production disagrees with the model on {@code inputs} split over {@code partitions} partitions, or null
-     * when it agrees. Each partition gets its users' inputs in the order sent and every publication.
-     */
-    private String failure(List<Input> inputs, int heapEvents, int partitions) throws Exception {
+    /** Why production disagrees with the model on {@code inputs}, or null when it agrees. */
+    private String failure(List<Input> inputs, int heapEvents) throws Exception {
         Map<MonthlySummaryKey, MonthlySummary> expected = model(inputs);
         if (expected == null) {
             throw new IllegalStateException("generated a sequence the contract does not decide");
         }
-        Map<Integer, List<Input>> byPartition = new HashMap<>();
-        for (int p = 0; p < partitions; p++) {
-            int partition = p;
-            byPartition.put(p, inputs.stream().filter(i -> i instanceof Publish || partitionOf(i, partitions) == partition)
-                    .toList());
-        }
-        Map<MonthlySummaryKey, MonthlySummary> published = new HashMap<>();
-        for (int p = 0; p < partitions; p++) {
-            int partition = p;
-            Map<MonthlySummaryKey, MonthlySummary> expectedHere = new HashMap<>(expected);
-            expectedHere.keySet().removeIf(k -> partitions > 1
-                    && UserPartitioner.partitionOf(k.userId(), partitions) != partition);
-            String failure = failureInOnePartition(byPartition.get(p), heapEvents, expectedHere, published);
-            if (failure != null) {
-                return (partitions > 1 ? "partition " + p + " of " + partitions + ": " : "") + failure;
-            }
-        }
-        if (!published.equals(expected)) {
-            return "published summaries differ from the model:\n  published " + published + "\n  expected  " + expected;
-        }
-        return null;
-    }
-
-    private static int partitionOf(Input input, int partitions) {
-        UUID user = input instanceof Sent s ? s.event().userId() : ((Reset) input).reset().userId();
-        return partitions == 1 ? 0 : UserPartitioner.partitionOf(user, partitions);
-    }
-
-    /** One partition's topology on its inputs; what it published goes into {@code published}. */
-    private String failureInOnePartition(List<Input> inputs, int heapEvents, Map<MonthlySummaryKey, MonthlySummary> expected,
-                                         Map<MonthlySummaryKey, MonthlySummary> published) throws Exception {
         AggregatorConfig config = AggregatorConfig.fromEnv(Map.of(
                 "METER_AGGREGATOR_DEDUPE_WINDOW", WINDOW.toString(),
                 "METER_AGGREGATOR_DEDUPE_HEAP_EVENTS", Integer.toString(heapEvents),
@@ -167,7 +119,10 @@ class AggregatorModelTest {
                     driver.publish();
                 }
             }
-            published.putAll(driver.latest());
+            Map<MonthlySummaryKey, MonthlySummary> published = driver.latest();
+            if (!published.equals(expected)) {
+                return "published summaries differ from the model:\n  published " + published + "\n  expected  " + expected;
+            }
             for (Map.Entry<MonthlySummaryKey, MonthlySummary> e : expected.entrySet()) {
                 MonthlySummary stored = driver.stored(e.getKey().userId(), e.getKey().month());
                 if (!e.getValue().equals(stored)) {
@@ -330,7 +285,7 @@ class AggregatorModelTest {
     }
 
     /** Removes inputs one at a time, from the end, while the rest still fails and the contract still decides it. */
-    private List<Input> shrink(List<Input> inputs, int heapEvents, int partitions) throws Exception {
+    private List<Input> shrink(List<Input> inputs, int heapEvents) throws Exception {
         List<Input> current = new ArrayList<>(inputs);
         boolean removed = true;
         while (removed) {
@@ -338,7 +293,7 @@ class AggregatorModelTest {
             for (int i = current.size() - 1; i >= 0; i--) {
                 List<Input> candidate = new ArrayList<>(current);
                 candidate.remove(i);
-                if (model(candidate) != null && failure(candidate, heapEvents, partitions) != null) {
+                if (model(candidate) != null && failure(candidate, heapEvents) != null) {
                     current = candidate;
                     removed = true;
                 }
