@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.usagemeter.aggregator.internal.UserPartitioner;
 import io.usagemeter.embedded.InterruptedWipe;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -80,7 +80,7 @@ class AggregatorBrokerTest {
     @BeforeAll
     static void topics() throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
-                SharedEmbeddedKafka.bootstrapServers()))) {
+                TestStack.sharedKafkaBootstrap()))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
     }
@@ -203,7 +203,7 @@ class AggregatorBrokerTest {
     @Test
     void summaries_on_the_topic_equal_the_reference() throws Exception {
         Workload workload = new Workload(20280229L, USERS).add(EVENTS, 20);
-        AggregatorConfig config = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), stateDir)
+        AggregatorConfig config = AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), stateDir)
                 .withApplicationId("aggregator-it-" + UUID.randomUUID());
         try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {
             long startedAt = System.nanoTime();
@@ -245,7 +245,7 @@ class AggregatorBrokerTest {
         Workload workload = new Workload(4242L + heapEvents, 40).add(3_000, 8);
         String applicationId = "aggregator-restart-" + UUID.randomUUID();
         try (AggregatorService service = new AggregatorService(
-                AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), firstState)
+                AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), firstState)
                         .withApplicationId(applicationId).withDedupeHeapEvents(heapEvents), Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
@@ -254,7 +254,7 @@ class AggregatorBrokerTest {
         // A new state directory: every store (recent events, summaries, resets) is restored from its changelog.
         workload.add(3_000, 8);
         try (AggregatorService service = new AggregatorService(
-                AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), secondState)
+                AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), secondState)
                         .withApplicationId(applicationId).withDedupeHeapEvents(heapEvents), Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
@@ -272,7 +272,7 @@ class AggregatorBrokerTest {
         Workload workload = new Workload(4545L, 40).add(3_000, 4);
         String applicationId = "aggregator-interval-" + UUID.randomUUID();
         AggregatorConfig slow = AggregatorConfig.fromEnv(Map.of(
-                        "METER_KAFKA_BOOTSTRAP", SharedEmbeddedKafka.bootstrapServers(),
+                        "METER_KAFKA_BOOTSTRAP", TestStack.sharedKafkaBootstrap(),
                         "METER_AGGREGATOR_STATE_DIR", state.toString(),
                         "METER_AGGREGATOR_HTTP_PORT", "0",
                         "METER_AGGREGATOR_COMMIT_INTERVAL", "PT8S"))
@@ -299,7 +299,7 @@ class AggregatorBrokerTest {
         }
 
         workload.add(1_000, 0);
-        AggregatorConfig fast = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), state)
+        AggregatorConfig fast = AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), state)
                 .withApplicationId(applicationId);
         try (AggregatorService service = new AggregatorService(fast, Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
@@ -314,7 +314,7 @@ class AggregatorBrokerTest {
     @Test
     void dedupe_and_resets_hold_after_a_restart_on_unreadable_local_state(@TempDir Path state) throws Exception {
         Workload workload = new Workload(4343L, 40).add(3_000, 8);
-        AggregatorConfig config = AggregatorConfig.defaults(SharedEmbeddedKafka.bootstrapServers(), state)
+        AggregatorConfig config = AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), state)
                 .withApplicationId("aggregator-damaged-" + UUID.randomUUID());
         try (AggregatorService service = new AggregatorService(config, Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
@@ -337,7 +337,7 @@ class AggregatorBrokerTest {
     /** Events as ingest sends them (keyed by user, record time = occurred_at), resets spread among them, one poison pill. */
     private static void produce(List<UsageEvent> events, List<AdminCommand.ResetUsage> resets, boolean poisonPill) {
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestStack.sharedKafkaBootstrap());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
@@ -368,7 +368,7 @@ class AggregatorBrokerTest {
 
     private static KafkaConsumer<byte[], byte[]> consumer() {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestStack.sharedKafkaBootstrap());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "aggregator-it-reader-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, IsolationLevel.READ_COMMITTED.toString().toLowerCase());

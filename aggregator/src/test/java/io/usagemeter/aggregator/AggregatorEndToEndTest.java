@@ -12,6 +12,7 @@ import io.usagemeter.aggregator.EndToEndWorkload.YearMonthOfUser;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.UsageEvent;
@@ -103,6 +104,7 @@ class AggregatorEndToEndTest {
 
     @BeforeAll
     static void startPostgres() throws IOException {
+        TestStack.requireEmbedded("it stops PostgreSQL and the broker and starts them again on the same data");
         try (ServerSocket socket = new ServerSocket(0)) {
             postgresPort = socket.getLocalPort();
         }

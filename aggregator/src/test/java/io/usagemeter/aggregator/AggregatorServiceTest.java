@@ -2,7 +2,7 @@ package io.usagemeter.aggregator;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -23,9 +23,9 @@ class AggregatorServiceTest {
 
     @Test
     void refuses_to_start_when_events_and_commands_are_not_co_partitioned() throws Exception {
-        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start();
-             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
-            AggregatorConfig config = AggregatorConfig.defaults(broker.bootstrapServers(), stateDir);
+        try (TestStack broker = TestStack.start();
+             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.kafkaBootstrap()))) {
+            AggregatorConfig config = AggregatorConfig.defaults(broker.kafkaBootstrap(), stateDir);
 
             try (AggregatorService service = new AggregatorService(config, Clock.systemUTC())) {
                 assertThatThrownBy(service::start).hasMessageContaining(Topics.USAGE_EVENTS.name())

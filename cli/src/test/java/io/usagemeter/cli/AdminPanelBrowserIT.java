@@ -12,8 +12,7 @@ import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.cli.replay.AggregatorReplayRunner;
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.kit.auth.AdminTokens;
@@ -101,8 +100,8 @@ class AdminPanelBrowserIT {
     @TempDir
     static Path stateDir;
 
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack kafka;
+    private static TestStack postgres;
     private static AggregatorService aggregator;
     private static EnforcerService enforcer;
     private static WebDriver browser;
@@ -113,10 +112,10 @@ class AdminPanelBrowserIT {
     static void start() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)");
-        kafka = EmbeddedKafkaBroker.start();
-        String bootstrap = kafka.bootstrapServers();
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("meter");
+        kafka = TestStack.start();
+        String bootstrap = kafka.kafkaBootstrap();
+        postgres = TestStack.withSharedBroker();
+        postgres.jdbcUrl("meter");
         FlywayMigrations.flyway(postgres.dataSource("meter")).migrate();
         DSLContext dsl = DSL.using(postgres.dataSource("meter"), SQLDialect.POSTGRES);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
@@ -130,12 +129,12 @@ class AdminPanelBrowserIT {
                 .withApplicationId("aggregator-admin-panel-it");
         SinkConfig sink = new SinkConfig(bootstrap, "admin-panel-it-sink", SinkTopics.standard(),
                 SinkConfig.DEFAULT_MAX_POLL_RECORDS, Duration.ofMillis(50), Duration.ofMillis(400),
-                postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
+                postgres.jdbcUrl("meter"), postgres.user(), postgres.password());
         aggregator = new AggregatorService(aggregatorConfig, Clock.systemUTC(), sink).start();
         ReplayJobs jobs = new ReplayJobs(new Replayer(aggregatorConfig, dsl, Clock.systemUTC(), stateDir.resolve("replays"),
                 (short) 1), Clock.systemUTC());
         EnforcerConfig config = EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"), postgres.jdbcUrl("meter"),
-                        EmbeddedPostgresServer.SUPERUSER, "")
+                        postgres.user(), postgres.password())
                 .withApplicationId("enforcer-admin-panel-it")
                 .withAdminAuth(SECRET, null, Set.of(ADMIN));
         enforcer = new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(),
@@ -180,10 +179,14 @@ class AdminPanelBrowserIT {
             aggregator.close();
         }
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
         if (kafka != null) {
-            kafka.close();
+            if (kafka != null) {
+                kafka.close();
+            }
         }
     }
 
@@ -506,7 +509,7 @@ class AdminPanelBrowserIT {
         Instant monthStart = MONTH.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
         Instant at = Instant.now().minusSeconds(60);
         Instant when = at.isBefore(monthStart) ? monthStart : at;
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", kafka.bootstrapServers(),
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", kafka.kafkaBootstrap(),
                 "linger.ms", 5), new StringSerializer(), Topics.USAGE_EVENTS.valueSerde().serializer())) {
             List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
             for (int i = 0; i < count; i++) {
@@ -523,7 +526,7 @@ class AdminPanelBrowserIT {
 
     private static void sendReferral(UUID referrer, UUID referred) throws Exception {
         Instant at = Instant.now().minusSeconds(30);
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", kafka.bootstrapServers()),
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of("bootstrap.servers", kafka.kafkaBootstrap()),
                 new StringSerializer(), Topics.REFERRALS.valueSerde().serializer())) {
             ReferralEvent r = new ReferralEvent("panel-ref-1", referrer, referred, ReferralStatus.COMPLETED, at);
             producer.send(new ProducerRecord<>(Topics.REFERRALS.name(), null, at.toEpochMilli(), referred.toString(), r)).get();

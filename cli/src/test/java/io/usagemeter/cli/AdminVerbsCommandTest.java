@@ -2,7 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
@@ -36,7 +36,7 @@ class AdminVerbsCommandTest {
 
     @BeforeAll
     static void topics() {
-        bootstrap = SharedEmbeddedKafka.bootstrapServers();
+        bootstrap = TestStack.sharedKafkaBootstrap();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.fromEnv(Map.of()));
         }

@@ -2,7 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.kit.keys.ApiKeyStore;
 import java.io.PrintWriter;
@@ -19,27 +19,30 @@ import picocli.CommandLine;
 /** {@code meter admin create-api-key} and {@code revoke-api-key} against a real PostgreSQL. */
 class ApiKeyCommandsTest {
 
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static Map<String, String> env;
     private static ApiKeyStore store;
 
     @BeforeAll
     static void start() {
-        postgres = EmbeddedPostgresServer.start();
-        String url = postgres.createDatabase("meter");
-        Flyway.configure().dataSource(url, EmbeddedPostgresServer.SUPERUSER, "")
+        postgres = TestStack.withSharedBroker();
+        String url = postgres.jdbcUrl("meter");
+        Flyway.configure().dataSource(url, postgres.user(), postgres.password())
                 .locations("classpath:db/migration").load().migrate();
-        env = Map.of("METER_DB_URL", url, "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER);
+        env = Map.of("METER_DB_URL", url, "METER_DB_USER", postgres.user(), "METER_DB_PASSWORD", postgres.password());
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setUrl(url);
-        ds.setUser(EmbeddedPostgresServer.SUPERUSER);
+        ds.setUser(postgres.user());
+        ds.setPassword(postgres.password());
         store = new ApiKeyStore(ds, Clock.systemUTC());
     }
 
     @AfterAll
     static void stop() {
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
     }
 

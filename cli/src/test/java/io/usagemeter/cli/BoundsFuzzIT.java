@@ -11,8 +11,7 @@ import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
@@ -89,8 +88,8 @@ class BoundsFuzzIT {
     @TempDir
     static Path stateDir;
 
-    private static EmbeddedKafkaBroker broker;
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack broker;
+    private static TestStack postgres;
     private static DSLContext dsl;
     private static IngestService ingest;
     private static AggregatorService aggregator;
@@ -101,10 +100,10 @@ class BoundsFuzzIT {
 
     @BeforeAll
     static void start() {
-        broker = EmbeddedKafkaBroker.start();
-        String bootstrap = broker.bootstrapServers();
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("meter");
+        broker = TestStack.start();
+        String bootstrap = broker.kafkaBootstrap();
+        postgres = TestStack.withSharedBroker();
+        postgres.jdbcUrl("meter");
         DataSource dataSource = postgres.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
         dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
@@ -113,13 +112,13 @@ class BoundsFuzzIT {
         }
         apiKey = new ApiKeyStore(dataSource, TIME.clock()).issue("fuzz", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0), TIME.clock()).start();
+                postgres.user(), postgres.password()).withPort(0), TIME.clock()).start();
         SinkConfig sink = new SinkConfig(bootstrap, "fuzz-sink", SinkTopics.standard(), SinkConfig.DEFAULT_MAX_POLL_RECORDS,
-                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
+                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), postgres.user(), postgres.password());
         aggregator = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
                 .withApplicationId("aggregator-fuzz"), TIME.clock(), sink).start();
         enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"),
-                        postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "")
+                        postgres.jdbcUrl("meter"), postgres.user(), postgres.password())
                 .withApplicationId("enforcer-fuzz").withAdminAuth(ADMIN_SECRET, null, Set.of(ADMIN)),
                 dsl, TIME.clock(), new Properties()).start();
         adminToken = AdminTokens.hs256(ADMIN_SECRET.getBytes(StandardCharsets.UTF_8), ADMIN, Duration.ofHours(1),
@@ -477,7 +476,7 @@ class BoundsFuzzIT {
     /** Poison produced straight to Kafka, past ingest: must be dead letters, never counted. */
     private void straightToKafka(List<UUID> users) throws Exception {
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.kafkaBootstrap());
         try (var producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < 20; i++) {
                 UUID user = users.get(random.nextInt(USERS));

@@ -12,8 +12,7 @@ import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
@@ -88,9 +87,9 @@ class CloudEventsEndToEndIT {
     @TempDir
     static Path stateDir;
 
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static DSLContext dsl;
-    private static final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    private static String bootstrap;
     private static final HttpClient http = HttpClient.newHttpClient();
     private static IngestService ingest;
     private static AggregatorService aggregator;
@@ -98,8 +97,9 @@ class CloudEventsEndToEndIT {
 
     @BeforeAll
     static void start() {
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("meter");
+        postgres = TestStack.withSharedBroker();
+        bootstrap = postgres.kafkaBootstrap();
+        postgres.jdbcUrl("meter");
         var dataSource = postgres.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
         dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
@@ -108,10 +108,10 @@ class CloudEventsEndToEndIT {
         }
         apiKey = new ApiKeyStore(dataSource, TIME.clock()).issue("cloudevents-it", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0), TIME.clock()).start();
+                postgres.user(), postgres.password()).withPort(0), TIME.clock()).start();
         SinkConfig sink = new SinkConfig(bootstrap, "cloudevents-it-sink", SinkTopics.standard(),
                 SinkConfig.DEFAULT_MAX_POLL_RECORDS, Duration.ofMillis(50), Duration.ofMillis(400),
-                postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
+                postgres.jdbcUrl("meter"), postgres.user(), postgres.password());
         aggregator = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
                 .withApplicationId("aggregator-cloudevents-it"), TIME.clock(), sink).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING);
@@ -126,7 +126,9 @@ class CloudEventsEndToEndIT {
             ingest.close();
         }
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
     }
 

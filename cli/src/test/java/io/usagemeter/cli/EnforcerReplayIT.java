@@ -9,9 +9,8 @@ import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.replay.ReplayJobs;
 import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.cli.replay.AggregatorReplayRunner;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.embedded.TestMonth;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.enforcer.client.LimitAnswer;
@@ -35,6 +34,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -76,10 +77,9 @@ class EnforcerReplayIT {
     @TempDir
     static Path stateDir;
 
-    private static EmbeddedKafkaBroker kafka;
+    private static TestStack stack;
     private static String bootstrap;
     private static final HttpClient http = HttpClient.newHttpClient();
-    private static EmbeddedPostgresServer postgres;
     private static ReplayJobs jobs;
     private static AggregatorService aggregator;
     private static EnforcerService enforcer;
@@ -90,17 +90,15 @@ class EnforcerReplayIT {
 
     @BeforeAll
     static void start() throws Exception {
-        kafka = EmbeddedKafkaBroker.start();
-        bootstrap = kafka.bootstrapServers();
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("meter");
-        FlywayMigrations.flyway(postgres.dataSource("meter")).migrate();
-        DSLContext dsl = DSL.using(postgres.dataSource("meter"), SQLDialect.POSTGRES);
+        stack = TestStack.start();
+        bootstrap = stack.kafkaBootstrap();
+        FlywayMigrations.flyway(stack.dataSource("meter")).migrate();
+        DSLContext dsl = DSL.using(stack.dataSource("meter"), SQLDialect.POSTGRES);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
-        EnforcerConfig config = EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"), postgres.jdbcUrl("meter"),
-                        EmbeddedPostgresServer.SUPERUSER, "")
+        EnforcerConfig config = EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"), stack.jdbcUrl("meter"),
+                        stack.user(), stack.password())
                 .withApplicationId("enforcer-replay-it")
                 .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
         AggregatorConfig aggregatorConfig = AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"));
@@ -129,11 +127,8 @@ class EnforcerReplayIT {
         if (aggregator != null) {
             aggregator.close();
         }
-        if (postgres != null) {
-            postgres.close();
-        }
-        if (kafka != null) {
-            kafka.close();
+        if (stack != null) {
+            stack.close();
         }
     }
 
@@ -165,21 +160,29 @@ class EnforcerReplayIT {
         assertThat(future.statusCode()).as(future.body()).isEqualTo(400);
         assertThat(Json.tree(future.body()).at("/details/0/field").asText()).isEqualTo("from");
 
-        HttpResponse<String> started = post("{\"month\": \"" + MONTH + "\", \"dry_run\": true}");
-        assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
-        assertThat(Json.tree(started.body()).fieldNames()).toIterable().containsExactly("job_id");
-        String jobId = Json.tree(started.body()).get("job_id").asText();
-        // The job just started (a replay starts a whole Streams application): one at a time per process.
-        HttpResponse<String> second = post("{\"month\": \"" + MONTH + "\", \"dry_run\": true}");
-        assertThat(second.statusCode()).as(second.body()).isEqualTo(409);
-        assertThat(Json.tree(second.body()).get("error").asText()).contains("another replay is running");
+        String jobId;
+        // Every replay reads monthly_usage_summary before it can finish: while this transaction holds the table
+        // locked, the first job cannot end, so the second request meets it running, however fast the machine.
+        try (java.sql.Connection holder = stack.dataSource("meter").getConnection()) {
+            holder.setAutoCommit(false);
+            try (java.sql.Statement lock = holder.createStatement()) {
+                lock.execute("LOCK TABLE monthly_usage_summary IN ACCESS EXCLUSIVE MODE");
+            }
+            HttpResponse<String> started = post("{\"month\": \"" + MONTH + "\", \"dry_run\": true}");
+            assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+            assertThat(Json.tree(started.body()).fieldNames()).toIterable().containsExactly("job_id");
+            jobId = Json.tree(started.body()).get("job_id").asText();
+            // One at a time per process.
+            HttpResponse<String> second = post("{\"month\": \"" + MONTH + "\", \"dry_run\": true}");
+            assertThat(second.statusCode()).as(second.body()).isEqualTo(409);
+            assertThat(Json.tree(second.body()).get("error").asText()).contains("another replay is running");
+            assertThat(job(jobId).get("state").asText()).isEqualTo("running");
+            holder.rollback();
+        }
 
         JsonNode[] job = new JsonNode[1];
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
-            HttpResponse<String> r = send(HttpRequest.newBuilder(uri("/v1/admin/replay/" + jobId))
-                    .header("Authorization", "Bearer " + token).GET().build());
-            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-            job[0] = Json.tree(r.body());
+            job[0] = job(jobId);
             assertThat(job[0].get("state").asText()).isNotEqualTo("running");
         });
         assertThat(job[0].get("state").asText()).as(job[0].toString()).isEqualTo("succeeded");
@@ -198,6 +201,25 @@ class EnforcerReplayIT {
         assertThat(job[0].get("range")).isEqualTo(Json.tree("{\"first_month\": \"" + MONTH + "\", \"last_month\": \"" + MONTH + "\"}"));
         // Progress and report pass through whole: every field the replayer writes, today's and tomorrow's.
         assertThat(job[0]).isEqualTo(Json.tree(Json.write(jobs.job(jobId).orElseThrow())));
+
+        // From a timestamp: every month from the one holding it to the current one, each rebuilt whole.
+        Instant from = MONTH.minusMonths(1).atDay(20).atTime(13, 30).toInstant(ZoneOffset.UTC);
+        HttpResponse<String> fromStarted = post("{\"from\": \"" + from + "\", \"dry_run\": true}");
+        assertThat(fromStarted.statusCode()).as(fromStarted.body()).isEqualTo(202);
+        String fromJobId = Json.tree(fromStarted.body()).get("job_id").asText();
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+            job[0] = job(fromJobId);
+            assertThat(job[0].get("state").asText()).isNotEqualTo("running");
+        });
+        assertThat(job[0].get("state").asText()).as(job[0].toString()).isEqualTo("succeeded");
+        assertThat(job[0].get("range")).isEqualTo(Json.tree("{\"first_month\": \"" + MONTH.minusMonths(1)
+                + "\", \"last_month\": \"" + MONTH + "\"}"));
+        // Nothing happened in the month before; this month's two users are rebuilt as the month's replay did.
+        assertThat(job[0].at("/report/summaries_rebuilt").asInt()).as(job[0].toString()).isEqualTo(2);
+        List<String> changed = new ArrayList<>();
+        job[0].at("/report/changes").forEach(c -> changed.add(c.at("/key/user_id").asText() + " " + c.at("/key/month").asText()));
+        assertThat(changed).as(job[0].toString()).containsExactlyInAnyOrder(COUNTED_A + " " + MONTH, COUNTED_B + " " + MONTH);
+        assertThat(job[0].at("/progress/records_read").asLong()).isGreaterThanOrEqualTo(5);
 
         assertThat(send(HttpRequest.newBuilder(uri("/v1/admin/replay/nope"))
                 .header("Authorization", "Bearer " + token).GET().build()).statusCode()).isEqualTo(404);
@@ -218,7 +240,7 @@ class EnforcerReplayIT {
         // A user with usage on both paths: the stream counted COUNTED_A's 3 events; no sink runs here, so the
         // row the sink would write goes in by hand.
         UUID user = COUNTED_A;
-        try (java.sql.Connection c = postgres.dataSource("meter").getConnection();
+        try (java.sql.Connection c = stack.dataSource("meter").getConnection();
              java.sql.PreparedStatement insert = c.prepareStatement("INSERT INTO monthly_usage_summary"
                      + " (user_id, month, calls, units, successful_calls) VALUES (?, ?, 3, 3, 3)")) {
             insert.setObject(1, user);
@@ -226,8 +248,7 @@ class EnforcerReplayIT {
             insert.executeUpdate();
         }
         Run overApi = meter(api, "admin", "reset-usage", user.toString(), "--dry-run");
-        Run direct = meter(Map.of("METER_DB_URL", postgres.jdbcUrl("meter"), "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER,
-                "METER_DB_PASSWORD", ""), "admin", "reset-usage", user.toString(), "--dry-run");
+        Run direct = meter(directEnv(), "admin", "reset-usage", user.toString(), "--dry-run");
         assertThat(overApi.code()).as(overApi.err()).isZero();
         assertThat(direct.code()).as(direct.err()).isZero();
         assertThat(direct.err()).contains("via PostgreSQL");
@@ -239,6 +260,79 @@ class EnforcerReplayIT {
         assertThat(d.get("before")).isEqualTo(a.get("before"));
         assertThat(d.get("after")).isEqualTo(a.get("after"));
         assertThat(d.get("published").asBoolean()).isFalse();
+    }
+
+    /**
+     * {@code meter admin users} and {@code meter admin analytics}, over the admin API and over PostgreSQL, and
+     * {@code GET /v1/admin/analytics}: the figures of three users written here, computed by hand from the
+     * contract (effective limit, state at 80 % and 100 %, most used first).
+     */
+    @Test
+    @Order(4)
+    void adminUsersAndAnalyticsReportTheUsersFiguresOverTheApiAndDirectly() throws Exception {
+        UUID over = UUID.randomUUID();
+        UUID near = UUID.randomUUID();
+        UUID light = UUID.randomUUID();
+        // analytics reads the month it is given: one no other test writes. users reads the database's month.
+        YearMonth reported = MONTH.minusMonths(2);
+        java.time.LocalDate dbMonth;
+        try (java.sql.Connection c = stack.dataSource("meter").getConnection(); java.sql.Statement st = c.createStatement()) {
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date")) {
+                rs.next();
+                dbMonth = rs.getObject(1, java.time.LocalDate.class);
+            }
+            // free: 1000 units; near has 5 referrals (+10 %, +50 credits) and 20 credits more: 1100 + 70 = 1170.
+            st.execute("INSERT INTO users (id, email, plan, referral_count, bonus_credits) VALUES"
+                    + " ('" + over + "', 'over-" + over + "@example.com', 'free', 0, 0),"
+                    + " ('" + near + "', 'near-" + near + "@example.com', 'free', 5, 70),"
+                    + " ('" + light + "', 'light-" + light + "@example.com', 'pro', 0, 0)");
+            for (java.time.LocalDate month : List.of(reported.atDay(1), dbMonth)) {
+                st.execute("INSERT INTO monthly_usage_summary (user_id, month, calls, units, successful_calls) VALUES"
+                        + " ('" + over + "', '" + month + "', 110, 1100, 110),"
+                        + " ('" + near + "', '" + month + "', 95, 950, 95),"
+                        + " ('" + light + "', '" + month + "', 40, 120, 40)");
+            }
+        }
+        Map<String, String> api = Map.of("METER_ENFORCER_URL", "http://localhost:" + enforcer.port(), "METER_ADMIN_TOKEN", token);
+
+        HttpResponse<String> route = send(HttpRequest.newBuilder(uri("/v1/admin/analytics?month=" + reported + "&top=2"))
+                .header("Authorization", "Bearer " + token).GET().build());
+        assertThat(route.statusCode()).as(route.body()).isEqualTo(200);
+        Run analyticsOverApi = meter(api, "admin", "analytics", "--month", reported.toString(), "--top", "2");
+        Run analyticsDirect = meter(directEnv(), "admin", "analytics", "--month", reported.toString(), "--top", "2");
+        assertThat(analyticsOverApi.code()).as(analyticsOverApi.err()).isZero();
+        assertThat(analyticsDirect.code()).as(analyticsDirect.err()).isZero();
+        for (JsonNode analytics : List.of(Json.tree(route.body()), tree(analyticsOverApi.out()), tree(analyticsDirect.out()))) {
+            assertThat(analytics.get("month").asText()).isEqualTo(reported.toString());
+            assertThat(analytics.get("users").asLong()).as(analytics.toString()).isEqualTo(3);
+            assertThat(analytics.get("calls").asLong()).isEqualTo(110 + 95 + 40);
+            assertThat(analytics.get("used").asLong()).isEqualTo(1100 + 950 + 120);
+            assertThat(analytics.at("/users_by_state/ok").asInt()).isEqualTo(1);
+            assertThat(analytics.at("/users_by_state/warning").asInt()).as("950 of 1170 is 81 %").isEqualTo(1);
+            assertThat(analytics.at("/users_by_state/exceeded").asInt()).isEqualTo(1);
+            JsonNode top = analytics.get("top_users");
+            assertThat(top.findValuesAsText("user_id")).containsExactly(over.toString(), near.toString());
+            assertThat(top.findValuesAsText("effective_limit")).containsExactly("1000", "1170");
+            assertThat(top.findValuesAsText("state")).containsExactly("exceeded", "warning");
+            assertThat(top.get(0).get("percent_used").decimalValue()).isEqualByComparingTo("110.00");
+        }
+
+        Run usersOverApi = meter(api, "admin", "users", "--limit", "3");
+        Run usersDirect = meter(directEnv(), "admin", "users", "--limit", "3");
+        assertThat(usersOverApi.code()).as(usersOverApi.err()).isZero();
+        assertThat(usersDirect.code()).as(usersDirect.err()).isZero();
+        for (JsonNode page : List.of(tree(usersOverApi.out()), tree(usersDirect.out()))) {
+            JsonNode users = page.get("users");
+            assertThat(users.findValuesAsText("user_id")).as(page.toString())
+                    .containsExactly(over.toString(), near.toString(), light.toString());
+            assertThat(users.findValuesAsText("current_month")).containsOnly(dbMonth.toString());
+            assertThat(users.findValuesAsText("current_month_used")).containsExactly("1100", "950", "120");
+            assertThat(users.findValuesAsText("plan")).containsExactly("free", "free", "pro");
+            assertThat(users.findValuesAsText("referral_count")).containsExactly("0", "5", "0");
+            assertThat(users.findValuesAsText("bonus_credits")).containsExactly("0", "70", "0");
+            assertThat(users.findValuesAsText("effective_limit")).containsExactly("1000", "1170", "50000");
+            assertThat(users.findValuesAsText("current_month_state")).containsExactly("exceeded", "warning", "ok");
+        }
     }
 
     record Run(int code, String out, String err) {
@@ -260,6 +354,20 @@ class EnforcerReplayIT {
         } catch (Exception e) {
             throw new AssertionError("not JSON: " + json, e);
         }
+    }
+
+    /** The replay job's view over the admin API. */
+    private static JsonNode job(String jobId) throws Exception {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(uri("/v1/admin/replay/" + jobId))
+                .header("Authorization", "Bearer " + token).GET().build());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return Json.tree(r.body());
+    }
+
+    /** The variables of a {@code meter} verb that goes to PostgreSQL directly. */
+    private static Map<String, String> directEnv() {
+        return Map.of("METER_DB_URL", stack.jdbcUrl("meter"), "METER_DB_USER", stack.user(),
+                "METER_DB_PASSWORD", stack.password());
     }
 
     private static HttpResponse<String> post(String body) throws Exception {

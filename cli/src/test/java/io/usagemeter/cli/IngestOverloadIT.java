@@ -5,8 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.usagemeter.cli.load.LoadGenerator;
 import io.usagemeter.cli.load.LoadReport;
 import io.usagemeter.cli.load.Outcome;
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import io.usagemeter.kit.HttpLimits;
@@ -55,26 +54,27 @@ class IngestOverloadIT {
     private static final Duration OVERLOAD = Duration.ofSeconds(15);
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack kafka;
+    private static TestStack postgres;
     private static IngestService ingest;
     private static String apiKey;
 
     @BeforeAll
     static void start() {
-        kafka = EmbeddedKafkaBroker.start();
-        postgres = EmbeddedPostgresServer.start();
-        String url = postgres.createDatabase("meter");
-        Flyway.configure().dataSource(url, EmbeddedPostgresServer.SUPERUSER, "")
+        kafka = TestStack.start();
+        postgres = TestStack.withSharedBroker();
+        String url = postgres.jdbcUrl("meter");
+        Flyway.configure().dataSource(url, postgres.user(), postgres.password())
                 .locations("classpath:db/migration").load().migrate();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap()))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setUrl(url);
-        ds.setUser(EmbeddedPostgresServer.SUPERUSER);
+        ds.setUser(postgres.user());
+        ds.setPassword(postgres.password());
         apiKey = new ApiKeyStore(ds, Clock.systemUTC()).issue("overload-test", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
-        ingest = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), url, EmbeddedPostgresServer.SUPERUSER, "")
+        ingest = IngestService.create(IngestConfig.defaults(kafka.kafkaBootstrap(), url, postgres.user(), postgres.password())
                 .withPort(0).withHttpLimits(HttpLimits.defaults().withMaxInFlight(MAX_IN_FLIGHT))).start();
     }
 
@@ -84,10 +84,14 @@ class IngestOverloadIT {
             ingest.close();
         }
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
         if (kafka != null) {
-            kafka.close();
+            if (kafka != null) {
+                kafka.close();
+            }
         }
     }
 
@@ -133,7 +137,7 @@ class IngestOverloadIT {
     /** The ids among {@code wanted} found in the usage events topic, reading until all are found or 60 s passed. */
     private static Set<String> eventIdsInTopic(Set<String> wanted) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         Set<String> found = new HashSet<>();
         try (var consumer = new KafkaConsumer<>(p, Topics.USAGE_EVENTS.keySerde().deserializer(),

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.ingest.IngestConfig;
 import io.usagemeter.ingest.IngestService;
 import io.usagemeter.kit.keys.ApiKeyScopes;
@@ -49,28 +49,29 @@ import picocli.CommandLine;
 /** {@code meter load} against a running ingest service on the embedded broker and PostgreSQL. */
 class LoadCommandTest {
 
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack kafka;
+    private static TestStack postgres;
     private static IngestService ingest;
     private static Map<String, String> env;
     private static String dbUrl;
 
     @BeforeAll
     static void start() throws Exception {
-        kafka = EmbeddedKafkaBroker.start();
-        postgres = EmbeddedPostgresServer.start();
-        String url = postgres.createDatabase("meter");
+        kafka = TestStack.start();
+        postgres = TestStack.withSharedBroker();
+        String url = postgres.jdbcUrl("meter");
         dbUrl = url;
-        Flyway.configure().dataSource(url, EmbeddedPostgresServer.SUPERUSER, "")
+        Flyway.configure().dataSource(url, postgres.user(), postgres.password())
                 .locations("classpath:db/migration").load().migrate();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap()))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setUrl(url);
-        ds.setUser(EmbeddedPostgresServer.SUPERUSER);
+        ds.setUser(postgres.user());
+        ds.setPassword(postgres.password());
         String apiKey = new ApiKeyStore(ds, Clock.systemUTC()).issue("load-test", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
-        ingest = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), url, EmbeddedPostgresServer.SUPERUSER, "")
+        ingest = IngestService.create(IngestConfig.defaults(kafka.kafkaBootstrap(), url, postgres.user(), postgres.password())
                 .withPort(0)).start();
         env = Map.of("METER_INGEST_URL", "http://localhost:" + ingest.port(), "METER_API_KEY", apiKey);
     }
@@ -81,10 +82,14 @@ class LoadCommandTest {
             ingest.close();
         }
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
         if (kafka != null) {
-            kafka.close();
+            if (kafka != null) {
+                kafka.close();
+            }
         }
     }
 
@@ -101,7 +106,7 @@ class LoadCommandTest {
     @Test
     void sendsRateTimesDurationEventsOverTheGivenUsersAndReportsTheirLatency() {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         try (var consumer = new KafkaConsumer<>(p, Topics.USAGE_EVENTS.keySerde().deserializer(),
                 Topics.USAGE_EVENTS.valueSerde().deserializer())) {
@@ -150,8 +155,8 @@ class LoadCommandTest {
 
     @Test
     void aServerThatDiesMidRunEndsEveryRequestWithAKindAndTheRunStillEnds() throws Exception {
-        IngestService dying = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), dbUrl,
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+        IngestService dying = IngestService.create(IngestConfig.defaults(kafka.kafkaBootstrap(), dbUrl,
+                postgres.user(), postgres.password()).withPort(0)).start();
         Map<String, String> dyingEnv = Map.of("METER_INGEST_URL", "http://localhost:" + dying.port(),
                 "METER_API_KEY", env.get("METER_API_KEY"));
         Thread stop = new Thread(() -> {
@@ -224,12 +229,13 @@ class LoadCommandTest {
 
     @Test
     void withRetryRequestsRefusedDuringABrokerOutageAreSentAgainUntilAcceptedAndCountedApart() throws Exception {
+        TestStack.requireEmbedded("it stops a broker and restarts it on the same data");
         try (EmbeddedKafkaBroker outage = EmbeddedKafkaBroker.start()) {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, outage.bootstrapServers()))) {
                 TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
             }
             try (IngestService flaky = IngestService.create(IngestConfig.defaults(outage.bootstrapServers(), dbUrl,
-                            EmbeddedPostgresServer.SUPERUSER, "").withPort(0)
+                            postgres.user(), postgres.password()).withPort(0)
                     .withTimeouts(Duration.ofMillis(800), IngestConfig.DEFAULT_API_KEY_CACHE_TTL)).start()) {
                 Map<String, String> flakyEnv = Map.of("METER_INGEST_URL", "http://localhost:" + flaky.port(),
                         "METER_API_KEY", env.get("METER_API_KEY"));

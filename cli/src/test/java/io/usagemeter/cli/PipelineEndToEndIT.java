@@ -11,8 +11,7 @@ import io.usagemeter.aggregator.replay.Replayer;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.schema.jooq.Tables;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
@@ -75,10 +74,10 @@ class PipelineEndToEndIT {
     @TempDir
     static Path stateDir;
 
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static DataSource dataSource;
     private static DSLContext dsl;
-    private static final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    private static String bootstrap;
     private static final HttpClient http = HttpClient.newHttpClient();
     private static IngestService ingest;
     private static AggregatorConfig aggregatorConfig;
@@ -88,8 +87,9 @@ class PipelineEndToEndIT {
 
     @BeforeAll
     static void start() {
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("meter");
+        postgres = TestStack.withSharedBroker();
+        bootstrap = postgres.kafkaBootstrap();
+        postgres.jdbcUrl("meter");
         dataSource = postgres.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
         dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
@@ -99,15 +99,15 @@ class PipelineEndToEndIT {
         // As meter dev does: one key with every scope for the apps.
         apiKey = new ApiKeyStore(dataSource, TIME.clock()).issue("enforcer-e2e-it", ApiKeyScopes.ALL).secret();
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0), TIME.clock()).start();
+                postgres.user(), postgres.password()).withPort(0), TIME.clock()).start();
         aggregatorConfig = AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
                 .withApplicationId("aggregator-e2e-it");
         // With its PostgreSQL sink, as meter dev and meter aggregator run it.
         SinkConfig sink = new SinkConfig(bootstrap, "e2e-it-sink", SinkTopics.standard(), SinkConfig.DEFAULT_MAX_POLL_RECORDS,
-                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
+                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), postgres.user(), postgres.password());
         aggregator = new AggregatorService(aggregatorConfig, TIME.clock(), sink).start();
         enforcer = new EnforcerService(EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"),
-                postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "").withApplicationId("enforcer-e2e-it"), dsl,
+                postgres.jdbcUrl("meter"), postgres.user(), postgres.password()).withApplicationId("enforcer-e2e-it"), dsl,
                 TIME.clock(), new Properties()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> aggregator.state() == KafkaStreams.State.RUNNING
                 && enforcer.streams().state() == KafkaStreams.State.RUNNING);
@@ -125,7 +125,9 @@ class PipelineEndToEndIT {
             ingest.close();
         }
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
     }
 

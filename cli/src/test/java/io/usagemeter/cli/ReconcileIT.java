@@ -10,7 +10,7 @@ import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.ingest.IngestConfig;
@@ -82,8 +82,8 @@ class ReconcileIT {
     @TempDir
     static Path stateDir;
 
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack kafka;
+    private static TestStack postgres;
     private static DSLContext dsl;
     private static String bootstrap;
     private static IngestService ingest;
@@ -98,10 +98,10 @@ class ReconcileIT {
 
     @BeforeAll
     static void start() {
-        kafka = EmbeddedKafkaBroker.start();
-        bootstrap = kafka.bootstrapServers();
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("meter");
+        kafka = TestStack.start();
+        bootstrap = kafka.kafkaBootstrap();
+        postgres = TestStack.withSharedBroker();
+        postgres.jdbcUrl("meter");
         FlywayMigrations.flyway(postgres.dataSource("meter")).migrate();
         dsl = DSL.using(postgres.dataSource("meter"), SQLDialect.POSTGRES);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
@@ -111,7 +111,7 @@ class ReconcileIT {
         token = AdminTokens.hs256(SECRET.getBytes(StandardCharsets.UTF_8), "admin@example.com", Duration.ofMinutes(30),
                 Clock.systemUTC());
         ingest = IngestService.create(IngestConfig.defaults(bootstrap, postgres.jdbcUrl("meter"),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0)).start();
+                postgres.user(), postgres.password()).withPort(0)).start();
         aggregator = startAggregator();
         enforcer = startEnforcer();
         for (int i = 0; i < USERS; i++) {
@@ -134,7 +134,7 @@ class ReconcileIT {
 
     private static AggregatorService startAggregator() {
         SinkConfig sink = new SinkConfig(bootstrap, SINK_NAME, SinkTopics.standard(), SinkConfig.DEFAULT_MAX_POLL_RECORDS,
-                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "");
+                Duration.ofMillis(50), Duration.ofMillis(400), postgres.jdbcUrl("meter"), postgres.user(), postgres.password());
         AggregatorService started = new AggregatorService(AggregatorConfig.defaults(bootstrap, stateDir.resolve("aggregator"))
                 .withApplicationId(AGGREGATOR_ID), Clock.systemUTC(), sink).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> started.state() == KafkaStreams.State.RUNNING);
@@ -143,7 +143,7 @@ class ReconcileIT {
 
     private static EnforcerService startEnforcer() {
         EnforcerConfig config = EnforcerConfig.defaults(bootstrap, stateDir.resolve("enforcer"), postgres.jdbcUrl("meter"),
-                        EmbeddedPostgresServer.SUPERUSER, "")
+                        postgres.user(), postgres.password())
                 .withApplicationId("reconcile-it-enforcer")
                 .withAdminAuth(SECRET, null, Set.of("admin@example.com"));
         EnforcerService started = new EnforcerService(config, dsl, Clock.systemUTC(), new Properties(), null,
@@ -155,6 +155,7 @@ class ReconcileIT {
     @Test
     @Order(1)
     void afterFaultsUnderLoadEveryAcceptedEventIsCountedOnceEverywhere() throws Exception {
+        TestStack.requireEmbedded("among its faults it stops the broker and restarts it on the same data");
         AtomicBoolean loading = new AtomicBoolean(true);
         AtomicLong offered = new AtomicLong();
         AtomicLong retried = new AtomicLong();
@@ -176,10 +177,11 @@ class ReconcileIT {
             Thread.sleep(3_000);
             enforcer = startEnforcer();
             Thread.sleep(3_000);
-            kafka.stop();
+            EmbeddedKafkaBroker broker = ((TestStack.Embedded) kafka).kafka();
+            broker.stop();
             faults.add("broker stopped for 5 s");
             Thread.sleep(5_000);
-            kafka.restart();
+            broker.restart();
             Thread.sleep(5_000);
         } finally {
             loading.set(false);

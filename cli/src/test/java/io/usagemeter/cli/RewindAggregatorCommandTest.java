@@ -2,7 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
@@ -55,7 +55,7 @@ class RewindAggregatorCommandTest {
      * A broker of its own: the usage events sent here (this month's among them) would otherwise be read by
      * every later replay of the month on the shared broker, where no live aggregator counted them.
      */
-    private static EmbeddedKafkaBroker kafka;
+    private static TestStack kafka;
     private static String bootstrap;
 
     @TempDir
@@ -67,8 +67,8 @@ class RewindAggregatorCommandTest {
 
     @BeforeAll
     static void topics() throws Exception {
-        kafka = EmbeddedKafkaBroker.start();
-        bootstrap = kafka.bootstrapServers();
+        kafka = TestStack.start();
+        bootstrap = kafka.kafkaBootstrap();
         try (Admin admin = admin()) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.fromEnv(Map.of()));
         }
@@ -88,7 +88,9 @@ class RewindAggregatorCommandTest {
     @AfterAll
     static void stopBroker() {
         if (kafka != null) {
-            kafka.close();
+            if (kafka != null) {
+                kafka.close();
+            }
         }
     }
 

@@ -2,7 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -23,16 +23,18 @@ class SchemaBaselineCommandTest {
 
     static final Path OLDER_SYSTEM = Path.of("../schema/src/test/resources/legacy/older-system.sql");
 
-    static EmbeddedPostgresServer server;
+    static TestStack server;
 
     @BeforeAll
     static void start() {
-        server = EmbeddedPostgresServer.start();
+        server = TestStack.withSharedBroker();
     }
 
     @AfterAll
     static void stop() {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
     }
 
     @Test

@@ -2,7 +2,7 @@ package io.usagemeter.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.Map;
@@ -21,27 +21,31 @@ import picocli.CommandLine;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ShippedMigrationsSyncTest {
 
-    static EmbeddedPostgresServer dev;
-    static EmbeddedPostgresServer prod;
+    static TestStack dev;
+    static TestStack prod;
     static Map<String, String> env;
 
     record Run(int code, String out, String err) {}
 
     @BeforeAll
     static void start() {
-        dev = EmbeddedPostgresServer.start();
-        prod = EmbeddedPostgresServer.start();
+        dev = TestStack.withSharedBroker();
+        prod = TestStack.withSharedBroker();
         env = Map.of(
-                "METER_DB_DEV_URL", dev.createDatabase("meter_dev"), "METER_DB_DEV_USER", "postgres",
-                "METER_DB_DEV_PASSWORD", "",
-                "METER_DB_PROD_URL", prod.createDatabase("meter_prod"), "METER_DB_PROD_USER", "postgres",
-                "METER_DB_PROD_PASSWORD", "");
+                "METER_DB_DEV_URL", dev.jdbcUrl("meter_dev"), "METER_DB_DEV_USER", dev.user(),
+                "METER_DB_DEV_PASSWORD", dev.password(),
+                "METER_DB_PROD_URL", prod.jdbcUrl("meter_prod"), "METER_DB_PROD_USER", prod.user(),
+                "METER_DB_PROD_PASSWORD", prod.password());
     }
 
     @AfterAll
     static void stop() {
-        dev.close();
-        prod.close();
+        if (dev != null) {
+            dev.close();
+        }
+        if (prod != null) {
+            prod.close();
+        }
     }
 
     static Run meter(String... args) {

@@ -9,7 +9,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.vault.TokenKeyset;
 import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
@@ -46,7 +46,7 @@ class TokensCommandTest {
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static DSLContext db;
     private static String dbUrl;
     private static ListAppender<ILoggingEvent> logs;
@@ -62,8 +62,8 @@ class TokensCommandTest {
 
     @BeforeAll
     static void startDatabase() {
-        postgres = EmbeddedPostgresServer.start();
-        dbUrl = postgres.createDatabase("vault_cli");
+        postgres = TestStack.withSharedBroker();
+        dbUrl = postgres.jdbcUrl("vault_cli");
         DataSource ds = postgres.dataSource("vault_cli");
         FlywayMigrations.flyway(ds).migrate();
         db = DSL.using(ds, SQLDialect.POSTGRES);
@@ -75,7 +75,9 @@ class TokensCommandTest {
     @AfterAll
     static void stopDatabase() {
         ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(logs);
-        postgres.close();
+        if (postgres != null) {
+            postgres.close();
+        }
     }
 
     @BeforeEach
@@ -86,7 +88,7 @@ class TokensCommandTest {
         env = new HashMap<>(Map.of(
                 "METER_TOKEN_KEYSET", keysetFile.toString(),
                 "METER_DB_URL", dbUrl,
-                "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER));
+                "METER_DB_USER", postgres.user(), "METER_DB_PASSWORD", postgres.password()));
     }
 
     @AfterEach

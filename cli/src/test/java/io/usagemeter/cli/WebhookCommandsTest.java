@@ -5,8 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.notifier.NotifierConfig;
@@ -52,7 +51,7 @@ class WebhookCommandsTest {
 
     private static final String DATABASE = "webhook_verbs";
     private static final String JWT_SECRET = "webhook-verbs-test-admin-jwt-secret-32-bytes-long";
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static NotifierService notifier;
     private static HttpServer receiver;
     private static final List<String> received = new CopyOnWriteArrayList<>();
@@ -60,15 +59,15 @@ class WebhookCommandsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase(DATABASE);
+        postgres = TestStack.withSharedBroker();
+        postgres.jdbcUrl(DATABASE);
         FlywayMigrations.flyway(postgres.dataSource(DATABASE)).migrate();
-        String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+        String bootstrap = postgres.kafkaBootstrap();
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
         notifier = new NotifierService(new NotifierConfig(bootstrap, "webhook-verbs-" + UUID.randomUUID(), 0,
-                postgres.jdbcUrl(DATABASE), EmbeddedPostgresServer.SUPERUSER, "", TokenKeyset.generate(),
+                postgres.jdbcUrl(DATABASE), postgres.user(), postgres.password(), TokenKeyset.generate(),
                 RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", "200ms"), true,
                 new AdminJwtSettings(JWT_SECRET, null, Set.of("ops@example.com"), null, null), null),
                 postgres.dataSource(DATABASE), null, Clock.systemUTC()).start();
@@ -93,7 +92,9 @@ class WebhookCommandsTest {
             notifier.close();
         }
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
     }
 
@@ -165,7 +166,7 @@ class WebhookCommandsTest {
 
     private static void publish(LimitEvent event) throws Exception {
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestStack.sharedKafkaBootstrap());
         try (var producer = new KafkaProducer<>(p, new StringSerializer(), Topics.LIMIT_EVENTS.valueSerde().serializer())) {
             producer.send(new ProducerRecord<>(Topics.LIMIT_EVENTS.name(), event.userId().toString(), event))
                     .get(30, TimeUnit.SECONDS);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.EnforcerConfig;
 import io.usagemeter.enforcer.EnforcerService;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -18,7 +18,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -28,6 +27,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.utils.Utils;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 class LimitWebhooksPipelineIT {
 
     private static final String DATABASE = "notifier_pipeline";
+    /** The one clock of the test and the enforcer: the month of the summaries is the enforcer's month. */
+    private static final TestMonth TIME = TestMonth.current();
 
     @TempDir
     Path stateDir;
@@ -45,9 +48,10 @@ class LimitWebhooksPipelineIT {
     @Test
     void crossingsResolutionAndRearmingReachTheReceiverOnceEachInOrder() throws Exception {
         try (NotifierTestSupport stack = new NotifierTestSupport(DATABASE);
-             EnforcerService enforcer = EnforcerService.create(EnforcerConfig.defaults(stack.bootstrap, stateDir,
-                     stack.postgres.jdbcUrl(DATABASE), EmbeddedPostgresServer.SUPERUSER, "")
-                     .withApplicationId("pipeline-" + UUID.randomUUID())).start();
+             EnforcerService enforcer = new EnforcerService(EnforcerConfig.defaults(stack.bootstrap, stateDir,
+                     stack.postgres.jdbcUrl(DATABASE), stack.postgres.user(), stack.postgres.password())
+                     .withApplicationId("pipeline-" + UUID.randomUUID()),
+                     DSL.using(stack.postgres.dataSource(DATABASE), SQLDialect.POSTGRES), TIME.clock(), new Properties()).start();
              NotifierService notifier = new NotifierService(
                      stack.config(DATABASE, "pipeline-" + UUID.randomUUID(), "200ms,200ms", true),
                      stack.postgres.dataSource(DATABASE), null, Clock.systemUTC()).start();
@@ -87,11 +91,11 @@ class LimitWebhooksPipelineIT {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
-        YearMonth month = YearMonth.now(ZoneOffset.UTC);
+        YearMonth month = TIME.month();
         try (var producer = new KafkaProducer<>(p, Topics.USAGE_SUMMARIES.keySerde().serializer(),
                 Topics.USAGE_SUMMARIES.valueSerde().serializer())) {
             for (long u : units) {
-                Instant at = Instant.now();
+                Instant at = TIME.now();
                 MonthlySummary s = new MonthlySummary(user, month, u, u, u, 0, 0, 0, 0, 0, 0,
                         u == 0 ? null : at, u == 0 ? null : at, u == 0 ? Map.of() : Map.of(Provider.OPENAI, u));
                 int partition = Utils.toPositive(Utils.murmur2(user.toString().getBytes(StandardCharsets.UTF_8)))

@@ -17,8 +17,11 @@ import java.time.ZoneOffset;
  * {@link #MARGIN} stays in one month and may send events up to an hour into it. The clock never runs
  * ahead of the real time, so the broker (which refuses record times far in its future) and ingest's
  * 5-minute bound accept what it stamps.
+ *
+ * <p>{@link #offset()} is how far the clock is moved from the real one: a child JVM that moves its own
+ * real clock by it ({@code Clock.offset(Clock.systemUTC(), offset)}) has the same clock as the test.
  */
-public record TestMonth(YearMonth month, Clock clock) {
+public record TestMonth(YearMonth month, Clock clock, Duration offset) {
 
     /** How long after the anchor the clock stays in {@link #month()}. */
     public static final Duration MARGIN = Duration.ofHours(2);
@@ -42,7 +45,8 @@ public record TestMonth(YearMonth month, Clock clock) {
         } else if (now.isAfter(end.minus(MARGIN))) {
             anchor = end.minus(MARGIN);
         }
-        return new TestMonth(month, Clock.offset(real, Duration.between(now, anchor)));
+        Duration offset = Duration.between(now, anchor);
+        return new TestMonth(month, Clock.offset(real, offset), offset);
     }
 
     /** The test's current instant. */

@@ -36,6 +36,7 @@ class BrokerOutageTest {
 
     @BeforeAll
     static void start() {
+        io.usagemeter.embedded.TestStack.requireEmbedded("it stops the broker and restarts it on the same data");
         stack = TestStack.start();
         service = IngestService.create(stack.config().withTimeouts(ACK_TIMEOUT, Duration.ofMinutes(5))).start();
         apiKey = stack.keys.issue("outage-test", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
@@ -53,8 +54,8 @@ class BrokerOutageTest {
 
     @AfterEach
     void brokerRunsAgain() {
-        if (!stack.kafka.isRunning()) {
-            stack.kafka.restart();
+        if (stack != null && !stack.kafka().isRunning()) {
+            stack.kafka().restart();
         }
     }
 
@@ -63,7 +64,7 @@ class BrokerOutageTest {
         UUID user = UUID.randomUUID();
         assertThat(post("before-" + user, user).statusCode()).isEqualTo(202);
 
-        stack.kafka.stop();
+        stack.kafka().stop();
         long started = System.nanoTime();
         HttpResponse<String> during = post("during-" + user, user);
         Duration took = Duration.ofNanos(System.nanoTime() - started);
@@ -76,7 +77,7 @@ class BrokerOutageTest {
         assertThat(took).isLessThan(ACK_TIMEOUT.multipliedBy(15));
         assertThat(stack.get(service, "/health/ready").statusCode()).isEqualTo(503);
 
-        stack.kafka.restart();
+        stack.kafka().restart();
         List<String> acknowledged = new ArrayList<>(List.of("before-" + user));
         await().atMost(60, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
             String id = "after-" + UUID.randomUUID();
@@ -103,16 +104,16 @@ class BrokerOutageTest {
         UUID run = UUID.randomUUID();
         int total = 2_000;
         List<CompletableFuture<Void>> delivered = new ArrayList<>();
-        try (UsageClient client = UsageClient.toKafka(stack.kafka.bootstrapServers())
+        try (UsageClient client = UsageClient.toKafka(stack.kafka().bootstrapServers())
                 .backoff(Duration.ofMillis(50), Duration.ofSeconds(1)).build()) {
             for (int i = 0; i < total / 2; i++) {
                 delivered.add(client.emit(usageEvent(run, i)));
             }
-            stack.kafka.stop();
+            stack.kafka().stop();
             for (int i = total / 2; i < total; i++) {
                 delivered.add(client.emit(usageEvent(run, i)));
             }
-            stack.kafka.restart();
+            stack.kafka().restart();
             client.flush();
         }
         assertThat(delivered).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
@@ -124,7 +125,7 @@ class BrokerOutageTest {
         UUID run = UUID.randomUUID();
         int total = 1_200;
         List<CompletableFuture<Void>> delivered = new ArrayList<>();
-        stack.kafka.stop();
+        stack.kafka().stop();
         try (UsageClient client = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), apiKey)
                 .backoff(Duration.ofMillis(100), Duration.ofSeconds(1)).build()) {
             for (int i = 0; i < total; i++) {
@@ -135,7 +136,7 @@ class BrokerOutageTest {
                     .find("meter.ingest.requests.rejected").tag("reason", "kafka_unavailable").counters().stream()
                     .mapToDouble(c -> c.count()).sum() >= 1);
             assertThat(delivered).noneMatch(CompletableFuture::isDone);
-            stack.kafka.restart();
+            stack.kafka().restart();
             client.flush();
         }
         assertThat(delivered).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());

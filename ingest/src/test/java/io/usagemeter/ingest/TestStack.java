@@ -1,7 +1,6 @@
 package io.usagemeter.ingest;
 
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.topics.Topic;
@@ -31,48 +30,59 @@ import org.apache.kafka.common.TopicPartition;
 import org.flywaydb.core.Flyway;
 import org.postgresql.ds.PGSimpleDataSource;
 
-/** One broker, one PostgreSQL with the migrations applied, and helpers to talk to them. */
+/**
+ * A broker of its own and one PostgreSQL with the migrations applied (from {@link io.usagemeter.embedded.TestStack},
+ * so embedded or on Docker), and helpers to talk to them.
+ */
 final class TestStack implements AutoCloseable {
 
     static final String DATABASE = "meter";
 
-    final EmbeddedKafkaBroker kafka;
-    final EmbeddedPostgresServer postgres;
+    final io.usagemeter.embedded.TestStack servers;
+    final String bootstrap;
     final ApiKeyStore keys;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    private TestStack(EmbeddedKafkaBroker kafka, EmbeddedPostgresServer postgres) {
-        this.kafka = kafka;
-        this.postgres = postgres;
-        String url = postgres.createDatabase(DATABASE);
-        Flyway.configure().dataSource(url, EmbeddedPostgresServer.SUPERUSER, "")
+    private TestStack(io.usagemeter.embedded.TestStack servers) {
+        this.servers = servers;
+        this.bootstrap = servers.kafkaBootstrap();
+        String url = servers.jdbcUrl(DATABASE);
+        Flyway.configure().dataSource(url, servers.user(), servers.password())
                 .locations("classpath:db/migration").load().migrate();
         this.keys = new ApiKeyStore(dataSource(), Clock.systemUTC());
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
     }
 
     static TestStack start() {
-        EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start();
+        io.usagemeter.embedded.TestStack servers = io.usagemeter.embedded.TestStack.start();
         try {
-            return new TestStack(kafka, EmbeddedPostgresServer.start());
+            return new TestStack(servers);
         } catch (RuntimeException e) {
-            kafka.close();
+            servers.close();
             throw e;
         }
     }
 
+    /**
+     * The in-process broker, for the tests that stop and restart it; they call
+     * {@link io.usagemeter.embedded.TestStack#requireEmbedded} first.
+     */
+    EmbeddedKafkaBroker kafka() {
+        return ((io.usagemeter.embedded.TestStack.Embedded) servers).kafka();
+    }
+
     PGSimpleDataSource dataSource() {
         PGSimpleDataSource ds = new PGSimpleDataSource();
-        ds.setUrl(postgres.jdbcUrl(DATABASE));
-        ds.setUser(EmbeddedPostgresServer.SUPERUSER);
+        ds.setUrl(servers.jdbcUrl(DATABASE));
+        ds.setUser(servers.user());
+        ds.setPassword(servers.password());
         return ds;
     }
 
     IngestConfig config() {
-        return IngestConfig.defaults(kafka.bootstrapServers(), postgres.jdbcUrl(DATABASE),
-                EmbeddedPostgresServer.SUPERUSER, "").withPort(0);
+        return IngestConfig.defaults(bootstrap, servers.jdbcUrl(DATABASE), servers.user(), servers.password()).withPort(0);
     }
 
     HttpResponse<String> post(IngestService service, String path, String contentType, String body, String apiKey) {
@@ -133,7 +143,7 @@ final class TestStack implements AutoCloseable {
     <K, V> List<ConsumerRecord<K, V>> read(Topic<K, V> topic, Predicate<ConsumerRecord<K, V>> filter,
                                            Predicate<List<ConsumerRecord<K, V>>> done, Duration timeout) {
         Properties props = new Properties();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         List<ConsumerRecord<K, V>> matching = new ArrayList<>();
         try (var consumer = new KafkaConsumer<>(props, topic.keySerde().deserializer(), topic.valueSerde().deserializer())) {
@@ -155,10 +165,6 @@ final class TestStack implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            kafka.close();
-        } finally {
-            postgres.close();
-        }
+        servers.close();
     }
 }

@@ -60,7 +60,7 @@ class UsageClientTest {
     void kafkaTransportDeliversEveryEventKeyedByUserAtItsEventTime() throws Exception {
         UUID run = UUID.randomUUID();
         List<UsageEvent> sent = events(run, 1_000);
-        try (UsageClient client = UsageClient.toKafka(stack.kafka.bootstrapServers()).build()) {
+        try (UsageClient client = UsageClient.toKafka(stack.bootstrap).build()) {
             List<CompletableFuture<Void>> acks = sent.stream().map(client::emit).toList();
             client.flush();
             assertThat(acks).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
@@ -87,7 +87,7 @@ class UsageClientTest {
 
     @Test
     void anInvalidEventIsRejectedAtEmitAndNothingIsQueued() {
-        try (UsageClient client = UsageClient.toKafka(stack.kafka.bootstrapServers()).build()) {
+        try (UsageClient client = UsageClient.toKafka(stack.bootstrap).build()) {
             UsageEvent tooOld = new UsageEvent("old-1", UUID.randomUUID(), Instant.now().minus(40, ChronoUnit.DAYS),
                     Provider.GITHUB, "/repos", "GET", 200, 1, 1, 1, 0, 1);
             UsageEvent badStatus = new UsageEvent("bad-1", UUID.randomUUID(), Instant.now(),
@@ -108,7 +108,7 @@ class UsageClientTest {
     void eventsOutOfBoundsAreRejectedAtEmitByBothTransports() {
         UsageEvent poison = new UsageEvent("nul\u0000", UUID.randomUUID(), Instant.now(), Provider.GITHUB,
                 "/a\u0000b", "M".repeat(33), 200, 86_400_001L, 1L << 40, 0, 100_000_001L, Long.MAX_VALUE);
-        try (UsageClient kafka = UsageClient.toKafka(stack.kafka.bootstrapServers()).build();
+        try (UsageClient kafka = UsageClient.toKafka(stack.bootstrap).build();
              UsageClient http = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), "um_unused").build()) {
             for (UsageClient client : List.of(kafka, http)) {
                 assertThatThrownBy(() -> client.emit(poison)).isInstanceOf(InvalidUsageEventException.class)

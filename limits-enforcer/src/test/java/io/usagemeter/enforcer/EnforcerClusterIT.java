@@ -3,7 +3,7 @@ package io.usagemeter.enforcer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.schema.json.Json;
 import java.net.ConnectException;
@@ -11,10 +11,8 @@ import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.YearMonth;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -35,7 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EnforcerClusterIT {
 
-    private static final YearMonth MONTH = YearMonth.now(ZoneOffset.UTC);
+    /** The one clock of the test and of both instances (the child gets it through {@link ClockedEnforcerMain}). */
+    private static final TestMonth TIME = TestMonth.current();
+    private static final YearMonth MONTH = TIME.month();
     private static final String APP_ID = "enforcer-cluster-it-" + UUID.randomUUID();
 
     @TempDir
@@ -54,20 +54,12 @@ class EnforcerClusterIT {
             USAGE.put(user, 100L + USAGE.size() * 37);
         }
         stack.publishUsage(USAGE, MONTH);
-        local = new EnforcerService(stack.config(APP_ID, dir.resolve("a")), stack.dsl, Clock.systemUTC(), new Properties()).start();
+        local = new EnforcerService(stack.config(APP_ID, dir.resolve("a")), stack.dsl, TIME.clock(), new Properties()).start();
 
         try (ServerSocket socket = new ServerSocket(0)) {
             remotePort = socket.getLocalPort();
         }
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), EnforcerMain.class.getName());
-        pb.environment().putAll(Map.of(
-                "METER_KAFKA_BOOTSTRAP", stack.bootstrap,
-                "METER_ENFORCER_APPLICATION_ID", APP_ID,
-                "METER_ENFORCER_PORT", Integer.toString(remotePort),
-                "METER_ENFORCER_STATE_DIR", dir.resolve("b").toString(),
-                "METER_DB_URL", stack.postgres.jdbcUrl("meter"),
-                "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER));
+        ProcessBuilder pb = stack.enforcerProcess(TIME, APP_ID, remotePort, dir.resolve("b"));
         Path log = Path.of(System.getProperty("java.io.tmpdir"), "enforcer-cluster-remote.log");
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         remote = pb.start();

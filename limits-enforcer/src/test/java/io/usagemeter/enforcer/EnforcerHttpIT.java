@@ -20,8 +20,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -147,6 +149,53 @@ class EnforcerHttpIT {
                 assertThat(answer.state()).isEqualTo(LimitStatus.WARNING);
                 assertThat(answer.stale()).isFalse();
             });
+        }
+    }
+
+    /** {@code as_of} is the event time of the summary the answer reflects: it moves with each newer summary. */
+    @Test
+    void asOfIsTheEventTimeOfTheSummaryTheAnswerReflects() throws Exception {
+        UUID user = UUID.randomUUID();
+        // Whole seconds an hour and less into the past: inside MONTH (TIME is at least an hour into it).
+        Instant first = TIME.now().minus(Duration.ofMinutes(50)).truncatedTo(ChronoUnit.SECONDS);
+        stack.publishUsage(Map.of(user, 300L), MONTH, first);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(300));
+        assertThat(limit(user).asOf()).isEqualTo(first);
+        assertThat(Instant.parse(Json.tree(stack.get(port, "/v1/limits/" + user).body()).get("as_of").asText()))
+                .isEqualTo(first);
+
+        Instant later = first.plus(Duration.ofMinutes(7));
+        stack.publishUsage(Map.of(user, 820L), MONTH, later);
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(limit(user).used()).isEqualTo(820));
+        assertThat(limit(user).asOf()).isEqualTo(later);
+        assertThat(limit(user).state()).isEqualTo(LimitStatus.WARNING);
+    }
+
+    /**
+     * The clock problem of a run that starts at 23:59:59.9 UTC on the last day of a month: an enforcer and the
+     * test on {@link TestMonth#around} a real clock that reads exactly that (the last tenth of a second of the
+     * month before this one) agree on the month for the whole test, and the answers are that month's.
+     */
+    @Test
+    void aRunStartedAtTheLastTenthOfASecondOfAMonthAnswersForThatMonth(@TempDir Path state) throws Exception {
+        Instant edge = TIME.monthStart().minusMillis(100);
+        assertThat(edge.atOffset(ZoneOffset.UTC).toLocalTime()).hasToString("23:59:59.900");
+        TestMonth atEdge = TestMonth.around(Clock.offset(Clock.systemUTC(), Duration.between(Instant.now(), edge)));
+        YearMonth month = atEdge.month();
+        assertThat(month).isEqualTo(MONTH.minusMonths(1));
+        UUID user = UUID.randomUUID();
+        EnforcerConfig config = stack.config("enforcer-month-edge-it-" + UUID.randomUUID(), state);
+        try (EnforcerService edgeEnforcer = new EnforcerService(config, stack.dsl, atEdge.clock(), new Properties()).start()) {
+            stack.publishUsage(Map.of(user, 1000L), month, atEdge.now());
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(limitFrom(edgeEnforcer.port(), user).used()).isEqualTo(1000));
+            LimitAnswer answer = limitFrom(edgeEnforcer.port(), user);
+            assertThat(answer.month()).isEqualTo(month);
+            assertThat(answer.resetsAt()).isEqualTo(TIME.monthStart());
+            assertThat(answer.state()).isEqualTo(LimitStatus.EXCEEDED);
+            assertThat(answer.allowed()).isFalse();
+            assertThat(YearMonth.from(atEdge.now().atOffset(ZoneOffset.UTC))).as("still the same month at the end")
+                    .isEqualTo(month);
         }
     }
 

@@ -3,7 +3,6 @@ package io.usagemeter.enforcer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.enforcer.client.LimitAnswer;
 import io.usagemeter.schema.events.AdminCommand;
@@ -72,15 +71,7 @@ class EnforcerKillIT {
         try (ServerSocket socket = new ServerSocket(0)) {
             remotePort = socket.getLocalPort();
         }
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), EnforcerMain.class.getName());
-        pb.environment().putAll(Map.of(
-                "METER_KAFKA_BOOTSTRAP", stack.bootstrap,
-                "METER_ENFORCER_APPLICATION_ID", APP_ID,
-                "METER_ENFORCER_PORT", Integer.toString(remotePort),
-                "METER_ENFORCER_STATE_DIR", dir.resolve("b").toString(),
-                "METER_DB_URL", stack.postgres.jdbcUrl("meter"),
-                "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER));
+        ProcessBuilder pb = stack.enforcerProcess(TIME, APP_ID, remotePort, dir.resolve("b"));
         Path log = Path.of(System.getProperty("java.io.tmpdir"), "enforcer-kill-remote.log");
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         remote = pb.start();

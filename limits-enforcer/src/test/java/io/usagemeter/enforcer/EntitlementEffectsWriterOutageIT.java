@@ -54,10 +54,12 @@ class EntitlementEffectsWriterOutageIT {
     private static int port;
     private static EmbeddedPostgresServer server;
     private static DSLContext dsl;
-    private static final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    private static String bootstrap;
 
     @BeforeAll
     static void start() throws Exception {
+        io.usagemeter.embedded.TestStack.requireEmbedded("it stops PostgreSQL and starts it again on the same port and data");
+        bootstrap = SharedEmbeddedKafka.bootstrapServers();
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
@@ -74,7 +76,9 @@ class EntitlementEffectsWriterOutageIT {
 
     @AfterAll
     static void stop() {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
     }
 
     private static void send(AdminCommand command) throws Exception {

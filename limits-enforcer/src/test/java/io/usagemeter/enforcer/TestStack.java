@@ -1,7 +1,6 @@
 package io.usagemeter.enforcer;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.schema.FlywayMigrations;
@@ -32,20 +31,22 @@ import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 
-/** One migrated PostgreSQL per test class, the shared broker with every topic, and HTTP helpers. */
+/**
+ * One migrated PostgreSQL per test class and the JVM's shared broker with every topic (both from
+ * {@link io.usagemeter.embedded.TestStack}, so embedded or on Docker), and HTTP helpers.
+ */
 final class TestStack implements AutoCloseable {
 
-    final EmbeddedPostgresServer postgres = EmbeddedPostgresServer.start();
+    final io.usagemeter.embedded.TestStack servers = io.usagemeter.embedded.TestStack.withSharedBroker();
     final DataSource dataSource;
     final DSLContext dsl;
-    final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    final String bootstrap = servers.kafkaBootstrap();
     final HttpClient http = HttpClient.newHttpClient();
     /** An API key with the scope limits:read, sent by {@link #get}. */
     final String readKey;
 
     TestStack() {
-        postgres.createDatabase("meter");
-        dataSource = postgres.dataSource("meter");
+        dataSource = servers.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
         dsl = DSL.using(dataSource, SQLDialect.POSTGRES);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
@@ -56,19 +57,46 @@ final class TestStack implements AutoCloseable {
     }
 
     EnforcerConfig config(String applicationId, Path stateDir) {
-        return EnforcerConfig.defaults(bootstrap, stateDir, postgres.jdbcUrl("meter"), EmbeddedPostgresServer.SUPERUSER, "")
+        return EnforcerConfig.defaults(bootstrap, stateDir, jdbcUrl(), servers.user(), servers.password())
                 .withApplicationId(applicationId);
+    }
+
+    String jdbcUrl() {
+        return servers.jdbcUrl("meter");
+    }
+
+    /**
+     * An enforcer instance in a child JVM ({@link ClockedEnforcerMain}) on this stack, with the clock of
+     * {@code time}: the same month and time as the test and the instances in this JVM.
+     */
+    ProcessBuilder enforcerProcess(TestMonth time, String applicationId, int port, Path stateDir) {
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-D" + ClockedEnforcerMain.OFFSET_PROPERTY + "=" + time.offset(),
+                "-cp", System.getProperty("java.class.path"), ClockedEnforcerMain.class.getName());
+        pb.environment().putAll(Map.of(
+                "METER_KAFKA_BOOTSTRAP", bootstrap,
+                "METER_ENFORCER_APPLICATION_ID", applicationId,
+                "METER_ENFORCER_PORT", Integer.toString(port),
+                "METER_ENFORCER_STATE_DIR", stateDir.toString(),
+                "METER_DB_URL", jdbcUrl(),
+                "METER_DB_USER", servers.user(),
+                "METER_DB_PASSWORD", servers.password()));
+        return pb;
     }
 
     /** Summaries as the aggregator writes them: partitioned by user like everything keyed by user_id. */
     void publishUsage(Map<UUID, Long> unitsByUser, YearMonth month) {
+        // Inside the month, also when the test's month is the one before the real time's.
+        Instant monthEnd = month.plusMonths(1).atDay(1).atStartOfDay().toInstant(java.time.ZoneOffset.UTC);
+        publishUsage(unitsByUser, month, Instant.now().isBefore(monthEnd) ? Instant.now() : monthEnd.minusMillis(1));
+    }
+
+    /** As {@link #publishUsage(Map, YearMonth)}, with {@code at} as the summaries' record time and event times. */
+    void publishUsage(Map<UUID, Long> unitsByUser, YearMonth month, Instant at) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         try (var producer = new KafkaProducer<>(p, Topics.USAGE_SUMMARIES.keySerde().serializer(),
                 Topics.USAGE_SUMMARIES.valueSerde().serializer())) {
-            // Inside the month, also when the test's month is the one before the real time's.
-            Instant monthEnd = month.plusMonths(1).atDay(1).atStartOfDay().toInstant(java.time.ZoneOffset.UTC);
-            Instant at = Instant.now().isBefore(monthEnd) ? Instant.now() : monthEnd.minusMillis(1);
             unitsByUser.forEach((user, units) -> {
                 MonthlySummary s = new MonthlySummary(user, month, units, units, units, 0, 0, 0, 0, 0, 0, at, at,
                         Map.of(Provider.GITHUB, units));
@@ -109,6 +137,6 @@ final class TestStack implements AutoCloseable {
 
     @Override
     public void close() {
-        postgres.close();
+        servers.close();
     }
 }

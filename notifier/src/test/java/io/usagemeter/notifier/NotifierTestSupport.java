@@ -1,8 +1,7 @@
 package io.usagemeter.notifier;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.AdminTokens;
 import io.usagemeter.notifier.internal.RetrySchedule;
@@ -37,15 +36,15 @@ final class NotifierTestSupport implements AutoCloseable {
     static final String ADMIN_EMAIL = "admin@example.com";
     static final String ADMIN_JWT_SECRET = "notifier-test-admin-jwt-secret-of-at-least-32-bytes";
 
-    final EmbeddedPostgresServer postgres = EmbeddedPostgresServer.start();
-    final String bootstrap = SharedEmbeddedKafka.bootstrapServers();
+    /** One PostgreSQL of its own and the JVM's shared broker. */
+    final TestStack postgres = TestStack.withSharedBroker();
+    final String bootstrap = postgres.kafkaBootstrap();
     final TokenKeyset keyset = TokenKeyset.generate();
     final String adminToken = AdminTokens.hs256(ADMIN_JWT_SECRET.getBytes(StandardCharsets.UTF_8), ADMIN_EMAIL,
             Duration.ofHours(1), Clock.systemUTC());
     private final HttpClient http = HttpClient.newHttpClient();
 
     NotifierTestSupport(String database) {
-        postgres.createDatabase(database);
         FlywayMigrations.flyway(postgres.dataSource(database)).migrate();
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
@@ -53,24 +52,25 @@ final class NotifierTestSupport implements AutoCloseable {
     }
 
     NotifierConfig config(String database, String groupId, String retrySchedule, boolean allowPrivate) {
-        return new NotifierConfig(bootstrap, groupId, 0, postgres.jdbcUrl(database), EmbeddedPostgresServer.SUPERUSER, "",
+        return new NotifierConfig(bootstrap, groupId, 0, postgres.jdbcUrl(database), postgres.user(), postgres.password(),
                 keyset, RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", retrySchedule), allowPrivate,
                 new AdminJwtSettings(ADMIN_JWT_SECRET, null, Set.of(ADMIN_EMAIL), null, null), null);
     }
 
     /** The environment {@code meter notifier} would run with, for a child process. */
     Map<String, String> environment(String database, String groupId, String retrySchedule) {
-        return Map.of(
-                "METER_KAFKA_BOOTSTRAP", bootstrap,
-                "METER_NOTIFIER_GROUP_ID", groupId,
-                "METER_NOTIFIER_PORT", "0",
-                "METER_DB_URL", postgres.jdbcUrl(database),
-                "METER_DB_USER", EmbeddedPostgresServer.SUPERUSER,
-                "METER_TOKEN_KEYSET", keyset.toJson(),
-                "METER_WEBHOOK_RETRY_SCHEDULE", retrySchedule,
-                "METER_WEBHOOK_ALLOW_PRIVATE", "true",
-                "METER_ADMIN_JWT_SECRET", ADMIN_JWT_SECRET,
-                "METER_ADMIN_EMAILS", ADMIN_EMAIL);
+        return Map.ofEntries(
+                Map.entry("METER_KAFKA_BOOTSTRAP", bootstrap),
+                Map.entry("METER_NOTIFIER_GROUP_ID", groupId),
+                Map.entry("METER_NOTIFIER_PORT", "0"),
+                Map.entry("METER_DB_URL", postgres.jdbcUrl(database)),
+                Map.entry("METER_DB_USER", postgres.user()),
+                Map.entry("METER_DB_PASSWORD", postgres.password()),
+                Map.entry("METER_TOKEN_KEYSET", keyset.toJson()),
+                Map.entry("METER_WEBHOOK_RETRY_SCHEDULE", retrySchedule),
+                Map.entry("METER_WEBHOOK_ALLOW_PRIVATE", "true"),
+                Map.entry("METER_ADMIN_JWT_SECRET", ADMIN_JWT_SECRET),
+                Map.entry("METER_ADMIN_EMAILS", ADMIN_EMAIL));
     }
 
     HttpResponse<String> api(int port, String method, String path, Object body) throws Exception {

@@ -1,6 +1,6 @@
 package io.usagemeter.schema;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.sql.Connection;
 import java.sql.SQLException;
 import javax.sql.DataSource;
@@ -8,16 +8,16 @@ import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 
-/** An embedded PostgreSQL with one database migrated to the latest version; one per test class. */
+/** A PostgreSQL of {@link TestStack} with one database migrated to the latest version; one per test class. */
 final class MigratedDatabase implements AutoCloseable {
 
-    private final EmbeddedPostgresServer server;
+    private final TestStack server;
     private final DataSource dataSource;
     private final int migrationsApplied;
     // The data source is unpooled: one connection for the whole class keeps hundreds of calls cheap.
     private final Connection connection;
 
-    private MigratedDatabase(EmbeddedPostgresServer server, DataSource dataSource, int migrationsApplied)
+    private MigratedDatabase(TestStack server, DataSource dataSource, int migrationsApplied)
             throws SQLException {
         this.server = server;
         this.dataSource = dataSource;
@@ -26,8 +26,7 @@ final class MigratedDatabase implements AutoCloseable {
     }
 
     static MigratedDatabase start() {
-        EmbeddedPostgresServer server = EmbeddedPostgresServer.start();
-        server.createDatabase("meter");
+        TestStack server = TestStack.withSharedBroker();
         DataSource dataSource = server.dataSource("meter");
         int applied = FlywayMigrations.flyway(dataSource).migrate().migrationsExecuted;
         try {

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -71,7 +71,7 @@ class AggregatorRewindTest {
     @TempDir
     static Path temp;
 
-    private static EmbeddedKafkaBroker kafka;
+    private static TestStack kafka;
     private static AggregatorConfig config;
     private static KafkaProducer<String, Object> producer;
     /** Every usage event and reset sent, in order: what the reference is computed from. */
@@ -80,18 +80,22 @@ class AggregatorRewindTest {
 
     @BeforeAll
     static void start() {
-        kafka = EmbeddedKafkaBroker.start();
+        kafka = TestStack.start();
         try (Admin admin = admin()) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
-        config = AggregatorConfig.defaults(kafka.bootstrapServers(), temp.resolve("state")).withApplicationId(APP_ID);
-        producer = InputProducer.create(kafka.bootstrapServers());
+        config = AggregatorConfig.defaults(kafka.kafkaBootstrap(), temp.resolve("state")).withApplicationId(APP_ID);
+        producer = InputProducer.create(kafka.kafkaBootstrap());
     }
 
     @AfterAll
     static void stop() {
-        producer.close();
-        kafka.close();
+        if (producer != null) {
+            producer.close();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
     }
 
     @Test
@@ -298,7 +302,7 @@ class AggregatorRewindTest {
 
     /** The latest summary per key of {@code users} on meter.usage-summaries: calls and units. */
     private static Map<MonthlySummaryKey, List<Long>> stream(List<UUID> users, YearMonth month) {
-        return LiveSummaries.read(kafka.bootstrapServers(), ReplayRange.month(month)).summaries().entrySet().stream()
+        return LiveSummaries.read(kafka.kafkaBootstrap(), ReplayRange.month(month)).summaries().entrySet().stream()
                 .filter(e -> users.contains(e.getKey().userId()))
                 .collect(Collectors.toMap(Map.Entry::getKey, e -> numbers(e.getValue().summary())));
     }
@@ -312,7 +316,7 @@ class AggregatorRewindTest {
             throws Exception {
         Set<YearMonth> months = new java.util.HashSet<>();
         try (KafkaConsumer<MonthlySummaryKey, MonthlySummary> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap(),
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
                 Topics.USAGE_SUMMARIES.keySerde().deserializer(), Topics.USAGE_SUMMARIES.valueSerde().deserializer())) {
             Map<TopicPartition, Long> ends = summariesEnd();
@@ -438,7 +442,7 @@ class AggregatorRewindTest {
     }
 
     private static Admin admin() {
-        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap()));
     }
 
     /**

@@ -8,8 +8,7 @@ import io.usagemeter.aggregator.AggregatorConfig;
 import io.usagemeter.aggregator.AggregatorService;
 import io.usagemeter.aggregator.sink.SinkConfig;
 import io.usagemeter.aggregator.sink.SinkTopics;
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.embedded.TestMonth;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.AdminCommand;
@@ -75,8 +74,8 @@ class ReplayTest {
     @TempDir
     static Path temp;
 
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack kafka;
+    private static TestStack postgres;
     private static DSLContext db;
     private static AggregatorConfig config;
     private static AggregatorService aggregator;
@@ -85,27 +84,35 @@ class ReplayTest {
 
     @BeforeAll
     static void start() throws Exception {
-        kafka = EmbeddedKafkaBroker.start();
-        postgres = EmbeddedPostgresServer.start();
-        String url = postgres.createDatabase("meter");
+        kafka = TestStack.start();
+        postgres = TestStack.withSharedBroker();
+        String url = postgres.jdbcUrl("meter");
         FlywayMigrations.flyway(postgres.dataSource("meter")).migrate();
         db = DSL.using(postgres.dataSource("meter"), SQLDialect.POSTGRES);
         try (Admin admin = admin()) {
             TopicBootstrapper.bootstrap(admin, TopicSettings.singleBroker());
         }
-        config = AggregatorConfig.defaults(kafka.bootstrapServers(), temp.resolve("aggregator"));
-        SinkConfig sink = new SinkConfig(kafka.bootstrapServers(), "replay-test-sink", SinkTopics.standard(), 5000,
-                Duration.ofMillis(50), Duration.ofMillis(400), url, EmbeddedPostgresServer.SUPERUSER, "");
+        config = AggregatorConfig.defaults(kafka.kafkaBootstrap(), temp.resolve("aggregator"));
+        SinkConfig sink = new SinkConfig(kafka.kafkaBootstrap(), "replay-test-sink", SinkTopics.standard(), 5000,
+                Duration.ofMillis(50), Duration.ofMillis(400), url, postgres.user(), postgres.password());
         aggregator = new AggregatorService(config, TIME.clock(), sink).start();
-        producer = InputProducer.create(kafka.bootstrapServers());
+        producer = InputProducer.create(kafka.kafkaBootstrap());
     }
 
     @AfterAll
     static void stop() {
-        producer.close();
-        aggregator.close();
-        postgres.close();
-        kafka.close();
+        if (producer != null) {
+            producer.close();
+        }
+        if (aggregator != null) {
+            aggregator.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
     }
 
     @Test
@@ -523,7 +530,7 @@ class ReplayTest {
     }
 
     private static Map<MonthlySummaryKey, MonthlySummary> stream(List<UUID> users) {
-        return LiveSummaries.read(kafka.bootstrapServers(), ReplayRange.month(MONTH)).summaries().entrySet().stream()
+        return LiveSummaries.read(kafka.kafkaBootstrap(), ReplayRange.month(MONTH)).summaries().entrySet().stream()
                 .filter(e -> users.contains(e.getKey().userId()))
                 .collect(Collectors.toMap(Map.Entry::getKey, e -> SummaryTable.stored(e.getValue().summary())));
     }
@@ -559,7 +566,7 @@ class ReplayTest {
 
     private static ReplayStatus latestStatus(String jobId) {
         try (KafkaConsumer<String, ReplayStatus> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), new StringDeserializer(),
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap()), new StringDeserializer(),
                 Topics.REPLAYS.valueSerde().deserializer())) {
             TopicPartition tp = new TopicPartition(Topics.REPLAYS.name(), 0);
             consumer.assign(List.of(tp));
@@ -578,7 +585,7 @@ class ReplayTest {
     }
 
     private static Admin admin() {
-        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.kafkaBootstrap()));
     }
 
     /**

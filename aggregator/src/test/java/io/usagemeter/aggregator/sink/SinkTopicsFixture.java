@@ -1,6 +1,6 @@
 package io.usagemeter.aggregator.sink;
 
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
@@ -44,13 +44,13 @@ final class SinkTopicsFixture implements AutoCloseable {
     static SinkTopicsFixture create(String prefix, int partitions) throws Exception {
         String run = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
         SinkTopics topics = new SinkTopics(run + ".usage-summaries", run + ".usage-events", run + ".dead-letter");
-        Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers()));
+        Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestStack.sharedKafkaBootstrap()));
         admin.createTopics(List.of(
                 new NewTopic(topics.usageSummaries(), partitions, (short) 1),
                 new NewTopic(topics.usageEvents(), partitions, (short) 1),
                 new NewTopic(topics.deadLetter(), 1, (short) 1))).all().get();
         Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestStack.sharedKafkaBootstrap());
         props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, run + "-producer");
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
@@ -60,7 +60,7 @@ final class SinkTopicsFixture implements AutoCloseable {
     }
 
     SinkConfig sinkConfig(String name) {
-        return SinkConfig.defaults(SharedEmbeddedKafka.bootstrapServers()).withTopics(topics).withName(name)
+        return SinkConfig.defaults(TestStack.sharedKafkaBootstrap()).withTopics(topics).withName(name)
                 .withRetryBackoff(Duration.ofMillis(50), Duration.ofMillis(400));
     }
 

@@ -7,7 +7,7 @@ import static io.usagemeter.aggregator.sink.SinkFixtures.readSummaries;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.usagemeter.aggregator.sink.SinkBatch.SummaryWrite;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
@@ -40,15 +40,15 @@ class SinkWriterTest {
     private static final String EVENTS = "events";
     private static final Instant NOW = Instant.parse("2026-02-10T12:00:00Z");
 
-    private static EmbeddedPostgresServer server;
+    private static TestStack server;
     private static Connection connection;
     private static DSLContext db;
     private final Set<YearMonth> knownMonths = new HashSet<>();
 
     @BeforeAll
     static void startDatabase() throws Exception {
-        server = EmbeddedPostgresServer.start();
-        server.createDatabase("meter");
+        server = TestStack.withSharedBroker();
+        server.jdbcUrl("meter");
         DataSource dataSource = server.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
         connection = dataSource.getConnection();
@@ -57,8 +57,12 @@ class SinkWriterTest {
 
     @AfterAll
     static void stopDatabase() throws Exception {
-        connection.close();
-        server.close();
+        if (connection != null) {
+            connection.close();
+        }
+        if (server != null) {
+            server.close();
+        }
     }
 
     @BeforeEach

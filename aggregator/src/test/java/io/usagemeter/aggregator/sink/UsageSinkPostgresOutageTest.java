@@ -10,6 +10,7 @@ import static org.awaitility.Awaitility.await;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.UsageEvent;
@@ -47,6 +48,7 @@ class UsageSinkPostgresOutageTest {
 
     @BeforeAll
     static void start() throws Exception {
+        TestStack.requireEmbedded("it stops PostgreSQL and starts it again on the same port and data");
         SharedEmbeddedKafka.get();
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
@@ -68,7 +70,9 @@ class UsageSinkPostgresOutageTest {
 
     @AfterAll
     static void stop() {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
     }
 
     @Test

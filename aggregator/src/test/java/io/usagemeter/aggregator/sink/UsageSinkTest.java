@@ -11,8 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
-import io.usagemeter.embedded.SharedEmbeddedKafka;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -53,14 +52,14 @@ import org.junit.jupiter.api.Test;
 /** The sink on a real broker and a real PostgreSQL, fed by a transactional producer as the aggregator does. */
 class UsageSinkTest {
 
-    private static EmbeddedPostgresServer server;
+    private static TestStack server;
     private static DataSource dataSource;
 
     @BeforeAll
     static void start() {
-        SharedEmbeddedKafka.get();
-        server = EmbeddedPostgresServer.start();
-        server.createDatabase("meter");
+        TestStack.sharedKafkaBootstrap();
+        server = TestStack.withSharedBroker();
+        server.jdbcUrl("meter");
         dataSource = server.dataSource("meter");
         FlywayMigrations.flyway(dataSource).migrate();
     }
@@ -72,7 +71,9 @@ class UsageSinkTest {
 
     @AfterAll
     static void stop() {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
     }
 
     @Test
@@ -173,7 +174,7 @@ class UsageSinkTest {
 
     private static List<DeadLetter> readDeadLetters(SinkTopicsFixture kafka, int expected) {
         Properties props = new Properties();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, SharedEmbeddedKafka.bootstrapServers());
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestStack.sharedKafkaBootstrap());
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-reader-" + UUID.randomUUID());
         List<DeadLetter> letters = new ArrayList<>();

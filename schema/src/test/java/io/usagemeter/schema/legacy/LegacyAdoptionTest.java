@@ -10,7 +10,7 @@ import static io.usagemeter.schema.jooq.Tables.USER_TOKENS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.jooq.Routines;
 import java.io.IOException;
@@ -43,16 +43,18 @@ class LegacyAdoptionTest {
     private static final List<String> LEGACY_TABLES = List.of("users", "user_sessions", "analytics_events",
             "user_tokens", "api_usage", "monthly_usage_summary", "subscription_limits", "user_referrals");
 
-    private static EmbeddedPostgresServer server;
+    private static TestStack server;
 
     @BeforeAll
     static void start() {
-        server = EmbeddedPostgresServer.start();
+        server = TestStack.withSharedBroker();
     }
 
     @AfterAll
     static void stop() {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
     }
 
     @Test

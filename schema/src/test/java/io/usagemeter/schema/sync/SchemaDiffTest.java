@@ -2,7 +2,7 @@ package io.usagemeter.schema.sync;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -16,21 +16,25 @@ import org.junit.jupiter.api.io.TempDir;
 /** The live-catalog diff between two real PostgreSQL servers migrated from the same files. */
 class SchemaDiffTest {
 
-    static EmbeddedPostgresServer devServer;
-    static EmbeddedPostgresServer prodServer;
+    static TestStack devServer;
+    static TestStack prodServer;
     static Path migrations;
 
     @BeforeAll
     static void startServers(@TempDir Path temp) {
-        devServer = EmbeddedPostgresServer.start();
-        prodServer = EmbeddedPostgresServer.start();
+        devServer = TestStack.withSharedBroker();
+        prodServer = TestStack.withSharedBroker();
         migrations = TestMigrations.copy(temp.resolve("migrations"), "base");
     }
 
     @AfterAll
     static void stopServers() {
-        devServer.close();
-        prodServer.close();
+        if (devServer != null) {
+            devServer.close();
+        }
+        if (prodServer != null) {
+            prodServer.close();
+        }
     }
 
     private final SchemaDiff diff = new SchemaDiff(List.of("public"));
@@ -38,8 +42,8 @@ class SchemaDiffTest {
     /** Fresh databases on both servers, migrated identically. */
     static List<DatabaseEnvironment> migrated(String db) {
         List<DatabaseEnvironment> envs = List.of(
-                new DatabaseEnvironment("dev", devServer.recreateDatabase(db), EmbeddedPostgresServer.SUPERUSER, ""),
-                new DatabaseEnvironment("prod", prodServer.recreateDatabase(db), EmbeddedPostgresServer.SUPERUSER, ""));
+                new DatabaseEnvironment("dev", devServer.recreateDatabase(db), devServer.user(), devServer.password()),
+                new DatabaseEnvironment("prod", prodServer.recreateDatabase(db), prodServer.user(), prodServer.password()));
         new SchemaMigrator(MigrationSource.directory(migrations)).sync(envs);
         return envs;
     }

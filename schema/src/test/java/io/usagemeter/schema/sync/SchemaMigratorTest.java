@@ -2,7 +2,7 @@ package io.usagemeter.schema.sync;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -19,29 +19,33 @@ import org.junit.jupiter.api.io.TempDir;
 /** Sync, status and validation against two real PostgreSQL servers standing in for dev and prod. */
 class SchemaMigratorTest {
 
-    static EmbeddedPostgresServer devServer;
-    static EmbeddedPostgresServer prodServer;
+    static TestStack devServer;
+    static TestStack prodServer;
 
     @TempDir
     Path temp;
 
     @BeforeAll
     static void startServers() {
-        devServer = EmbeddedPostgresServer.start();
-        prodServer = EmbeddedPostgresServer.start();
+        devServer = TestStack.withSharedBroker();
+        prodServer = TestStack.withSharedBroker();
     }
 
     @AfterAll
     static void stopServers() {
-        devServer.close();
-        prodServer.close();
+        if (devServer != null) {
+            devServer.close();
+        }
+        if (prodServer != null) {
+            prodServer.close();
+        }
     }
 
     /** A fresh empty database named {@code db} on each server. */
     static List<DatabaseEnvironment> freshEnvironments(String db) {
         return List.of(
-                new DatabaseEnvironment("dev", devServer.recreateDatabase(db), EmbeddedPostgresServer.SUPERUSER, ""),
-                new DatabaseEnvironment("prod", prodServer.recreateDatabase(db), EmbeddedPostgresServer.SUPERUSER, ""));
+                new DatabaseEnvironment("dev", devServer.recreateDatabase(db), devServer.user(), devServer.password()),
+                new DatabaseEnvironment("prod", prodServer.recreateDatabase(db), prodServer.user(), prodServer.password()));
     }
 
     @Test

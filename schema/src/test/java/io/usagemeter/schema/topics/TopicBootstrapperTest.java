@@ -2,7 +2,7 @@ package io.usagemeter.schema.topics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.usagemeter.embedded.EmbeddedKafkaBroker;
+import io.usagemeter.embedded.TestStack;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import java.time.Duration;
@@ -27,26 +27,28 @@ import org.junit.jupiter.api.Test;
 /** The bootstrapper against a real broker; the create-then-nothing-to-do test has a broker of its own, so it sees an empty cluster. */
 class TopicBootstrapperTest {
 
-    static EmbeddedKafkaBroker broker;
+    static TestStack broker;
 
     @BeforeAll
     static void startBroker() {
-        broker = EmbeddedKafkaBroker.start();
+        broker = TestStack.start();
     }
 
     @AfterAll
     static void stopBroker() {
-        broker.close();
+        if (broker != null) {
+            broker.close();
+        }
     }
 
     static Admin admin() {
-        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()));
+        return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.kafkaBootstrap()));
     }
 
     @Test
     void createsEveryTopicThenHasNothingToDoThenReportsDriftWithoutAltering() throws Exception {
-        try (EmbeddedKafkaBroker empty = EmbeddedKafkaBroker.start();
-             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, empty.bootstrapServers()))) {
+        try (TestStack empty = TestStack.start();
+             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, empty.kafkaBootstrap()))) {
             TopicSettings settings = TopicSettings.singleBroker();
 
             BootstrapReport first = TopicBootstrapper.bootstrap(admin, settings);
@@ -120,13 +122,13 @@ class TopicBootstrapperTest {
         UsageEvent event = new UsageEvent("evt-it", UUID.randomUUID(), Instant.parse("2025-01-15T10:00:00Z"),
                 Provider.GEMINI, "/v1/models", "GET", 200, 10, 100, 200, 0, 1);
         try (KafkaProducer<String, UsageEvent> producer = new KafkaProducer<>(
-                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all"),
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.kafkaBootstrap(), ProducerConfig.ACKS_CONFIG, "all"),
                 topic.keySerde().serializer(), topic.valueSerde().serializer())) {
             producer.send(new ProducerRecord<>(topic.name(), null, event.occurredAt().toEpochMilli(),
                     event.userId().toString(), event)).get();
         }
         try (KafkaConsumer<String, UsageEvent> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.kafkaBootstrap(),
                 ConsumerConfig.GROUP_ID_CONFIG, "it-" + UUID.randomUUID(),
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
                 topic.keySerde().deserializer(), topic.valueSerde().deserializer())) {

@@ -18,7 +18,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +52,7 @@ class TokenVaultTest {
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static DSLContext db;
     private static ListAppender<ILoggingEvent> logs;
     /** Every token a test stored: none may ever appear in a log line. */
@@ -60,8 +60,8 @@ class TokenVaultTest {
 
     @BeforeAll
     static void startDatabase() {
-        postgres = EmbeddedPostgresServer.start();
-        postgres.createDatabase("vault");
+        postgres = TestStack.withSharedBroker();
+        postgres.jdbcUrl("vault");
         DataSource ds = postgres.dataSource("vault");
         FlywayMigrations.flyway(ds).migrate();
         db = DSL.using(ds, SQLDialect.POSTGRES);
@@ -73,7 +73,9 @@ class TokenVaultTest {
     @AfterAll
     static void stopDatabase() {
         ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(logs);
-        postgres.close();
+        if (postgres != null) {
+            postgres.close();
+        }
     }
 
     @BeforeEach

@@ -3,7 +3,7 @@ package io.usagemeter.kit.keys;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.usagemeter.embedded.EmbeddedPostgresServer;
+import io.usagemeter.embedded.TestStack;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,26 +22,29 @@ import org.postgresql.ds.PGSimpleDataSource;
 /** API keys in a real PostgreSQL (migration V6) and the TTL cache in front of them. */
 class ApiKeyStoreTest {
 
-    private static EmbeddedPostgresServer postgres;
+    private static TestStack postgres;
     private static PGSimpleDataSource dataSource;
     private static ApiKeyStore store;
 
     @BeforeAll
     static void start() {
-        postgres = EmbeddedPostgresServer.start();
-        String url = postgres.createDatabase("keys");
-        Flyway.configure().dataSource(url, EmbeddedPostgresServer.SUPERUSER, "")
+        postgres = TestStack.withSharedBroker();
+        String url = postgres.jdbcUrl("keys");
+        Flyway.configure().dataSource(url, postgres.user(), postgres.password())
                 .locations("classpath:db/migration").load().migrate();
         dataSource = new PGSimpleDataSource();
         dataSource.setUrl(url);
-        dataSource.setUser(EmbeddedPostgresServer.SUPERUSER);
+        dataSource.setUser(postgres.user());
+        dataSource.setPassword(postgres.password());
         store = new ApiKeyStore(dataSource, Clock.systemUTC());
     }
 
     @AfterAll
     static void stop() {
         if (postgres != null) {
-            postgres.close();
+            if (postgres != null) {
+                postgres.close();
+            }
         }
     }
 
