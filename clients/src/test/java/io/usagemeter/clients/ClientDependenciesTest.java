@@ -3,7 +3,12 @@ package io.usagemeter.clients;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.usagemeter.clients.ClientRuntime.Artifact;
+import io.usagemeter.enforcer.client.LimitClient;
+import io.usagemeter.enforcer.client.LimitDecision;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLClassLoader;
@@ -22,7 +27,7 @@ class ClientDependenciesTest {
     /** The groups an app may inherit (kafka-clients brings its compression codecs). */
     private static final Set<String> ALLOWED_GROUPS = Set.of(
             "com.fasterxml.jackson.core", "com.fasterxml.jackson.datatype",
-            "org.apache.kafka", "com.github.luben", "org.lz4", "org.xerial.snappy",
+            "org.apache.kafka", "com.github.luben", "at.yawk.lz4", "org.xerial.snappy",
             "io.cloudevents", "org.slf4j");
 
     /** The modules of ours that are contracts, not servers. */
@@ -52,35 +57,55 @@ class ClientDependenciesTest {
                 .allMatch(a -> ALLOWED_GROUPS.contains(a.groupId()), "in " + ALLOWED_GROUPS);
     }
 
+    /** Micrometer is the app's to provide: LimitClient records into the registry it is given. */
     @Test
-    void micrometerIsOptional() {
-        assertThat(ClientRuntime.all()).filteredOn(a -> a.groupId().startsWith("io.micrometer"))
-                .isNotEmpty().allMatch(Artifact::optional);
+    void limitClientRecordsIntoTheAppsRegistry() throws Exception {
+        assertThat(ClientRuntime.all()).noneMatch(a -> a.groupId().startsWith("io.micrometer"));
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        LimitClient client = LimitClient.builder(URI.create("http://localhost:" + unusedPort()))
+                .timeout(Duration.ofSeconds(2)).meterRegistry(registry).build();
+
+        LimitDecision decision = client.check(UUID.randomUUID());
+
+        assertThat(decision.allowed()).isTrue();
+        assertThat(decision.source()).isEqualTo(LimitDecision.Source.FAIL_POLICY);
+        assertThat(registry.get("meter.limit.client.request").tag("outcome", "unreachable").timer().count()).isEqualTo(1);
+        assertThat(registry.get("meter.limit.client.decisions").tag("source", "fail_policy").tag("allowed", "true")
+                .counter().count()).isEqualTo(1.0);
     }
 
     /**
      * LimitClient in a class loader holding only what an app inherits (no Micrometer, no test library):
-     * with no enforcer answering, the fail policy decides.
+     * with no enforcer answering, the fail policy decides. Methods are linked one by one, as an app's
+     * compiled calls are ({@code Class.getMethod} would resolve every signature of the class, the
+     * registry-taking one included).
      */
     @Test
-    void limitClientRunsOnWhatAnAppInherits() throws Exception {
+    void limitClientRunsOnWhatAnAppInherits() throws Throwable {
         try (URLClassLoader app = ClientRuntime.appClassLoader()) {
             assertThatThrownBy(() -> app.loadClass("io.micrometer.core.instrument.MeterRegistry"))
                     .isInstanceOf(ClassNotFoundException.class);
             Class<?> clientClass = app.loadClass("io.usagemeter.enforcer.client.LimitClient");
             assertThat(clientClass.getClassLoader()).isSameAs(app);
+            Class<?> builderClass = app.loadClass("io.usagemeter.enforcer.client.LimitClient$Builder");
             Class<?> policyClass = app.loadClass("io.usagemeter.enforcer.client.LimitClient$FailPolicy");
+            Class<?> decisionClass = app.loadClass("io.usagemeter.enforcer.client.LimitDecision");
+            MethodHandles.Lookup lookup = MethodHandles.publicLookup();
 
-            Object builder = clientClass.getMethod("builder", URI.class)
-                    .invoke(null, URI.create("http://localhost:" + unusedPort()));
-            Class<?> builderClass = builder.getClass();
-            builderClass.getMethod("failPolicy", policyClass).invoke(builder, enumConstant(policyClass, "CLOSED"));
-            builderClass.getMethod("timeout", Duration.class).invoke(builder, Duration.ofSeconds(2));
-            Object client = builderClass.getMethod("build").invoke(builder);
+            Object builder = lookup.findStatic(clientClass, "builder", MethodType.methodType(builderClass, URI.class))
+                    .invoke(URI.create("http://localhost:" + unusedPort()));
+            lookup.findVirtual(builderClass, "failPolicy", MethodType.methodType(builderClass, policyClass))
+                    .invoke(builder, enumConstant(policyClass, "CLOSED"));
+            lookup.findVirtual(builderClass, "timeout", MethodType.methodType(builderClass, Duration.class))
+                    .invoke(builder, Duration.ofSeconds(2));
+            Object client = lookup.findVirtual(builderClass, "build", MethodType.methodType(clientClass)).invoke(builder);
 
-            Object decision = clientClass.getMethod("check", UUID.class).invoke(client, UUID.randomUUID());
-            assertThat(decision.getClass().getMethod("allowed").invoke(decision)).isEqualTo(false);
-            assertThat(decision.getClass().getMethod("source").invoke(decision)).hasToString("FAIL_POLICY");
+            Object decision = lookup.findVirtual(clientClass, "check", MethodType.methodType(decisionClass, UUID.class))
+                    .invoke(client, UUID.randomUUID());
+            assertThat(lookup.findVirtual(decisionClass, "allowed", MethodType.methodType(boolean.class)).invoke(decision))
+                    .isEqualTo(false);
+            assertThat(decisionClass.getRecordComponents()).isNotEmpty();
+            assertThat(String.valueOf(decision)).contains("source=FAIL_POLICY");
         }
     }
 

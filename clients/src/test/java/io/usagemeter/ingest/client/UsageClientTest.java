@@ -141,11 +141,19 @@ class UsageClientTest {
             Class<?> eventClass = isolated.loadClass(UsageEvent.class.getName());
             Object event = copyInto(isolated, eventClass, sent);
 
-            Object builder = clientClass.getMethod("toKafka", String.class).invoke(null, broker.bootstrapServers());
-            try (AutoCloseable client = (AutoCloseable) builder.getClass().getMethod("build").invoke(builder)) {
-                CompletableFuture<?> ack = (CompletableFuture<?>) clientClass.getMethod("emit", eventClass)
-                        .invoke(client, event);
-                ack.get(30, TimeUnit.SECONDS);
+            // Kafka loads its plugins (reporters, serdes) through the context class loader: the app's own.
+            Thread thread = Thread.currentThread();
+            ClassLoader previous = thread.getContextClassLoader();
+            thread.setContextClassLoader(isolated);
+            try {
+                Object builder = clientClass.getMethod("toKafka", String.class).invoke(null, broker.bootstrapServers());
+                try (AutoCloseable client = (AutoCloseable) builder.getClass().getMethod("build").invoke(builder)) {
+                    CompletableFuture<?> ack = (CompletableFuture<?>) clientClass.getMethod("emit", eventClass)
+                            .invoke(client, event);
+                    ack.get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                thread.setContextClassLoader(previous);
             }
         }
         assertDelivered(user, List.of(sent));
