@@ -1,9 +1,6 @@
 package io.usagemeter.enforcer.client;
 
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.usagemeter.schema.json.Json;
 import java.io.IOException;
 import java.net.URI;
@@ -27,7 +24,8 @@ import java.util.UUID;
  * refused key (401/403) counts as no answer, so the cache and then the fail policy decide, and the
  * {@code meter.limit.client.request} timer shows the status.
  *
- * <p>Needs only {@code java.net.http}, the schema module and Micrometer. Thread-safe.
+ * <p>Needs only {@code java.net.http}, Jackson and the contracts module; Micrometer only when the app passes
+ * its registry. Thread-safe.
  */
 public final class LimitClient {
 
@@ -41,7 +39,7 @@ public final class LimitClient {
     private final Duration timeout;
     private final Clock clock;
     private final HttpClient http;
-    private final MeterRegistry registry;
+    private final LimitMetrics metrics;
     private final Map<UUID, Cached> cache;
 
     private record Cached(LimitAnswer answer, Instant fetchedAt) {}
@@ -54,7 +52,7 @@ public final class LimitClient {
         this.failPolicy = b.failPolicy;
         this.timeout = b.timeout;
         this.clock = b.clock;
-        this.registry = b.registry;
+        this.metrics = b.metrics;
         this.http = HttpClient.newBuilder().connectTimeout(b.timeout).build();
         int maxEntries = b.maxCachedUsers;
         this.cache = new LinkedHashMap<>(16, 0.75f, true) {
@@ -99,7 +97,7 @@ public final class LimitClient {
 
     /** The enforcer's answer, or {@code null} when it could not give one. */
     private LimitAnswer fetch(UUID user) {
-        Timer.Sample sample = Timer.start(registry);
+        long start = System.nanoTime();
         String outcome = "error";
         try {
             HttpRequest.Builder request = HttpRequest.newBuilder(baseUrl.resolve("/v1/limits/" + user))
@@ -121,16 +119,12 @@ public final class LimitClient {
             outcome = "interrupted";
             return null;
         } finally {
-            sample.stop(Timer.builder("meter.limit.client.request").description("Limit checks sent to the enforcer")
-                    .tag("outcome", outcome).register(registry));
+            metrics.request(System.nanoTime() - start, outcome);
         }
     }
 
     private LimitDecision decided(LimitDecision decision) {
-        Counter.builder("meter.limit.client.decisions").description("Limit decisions by source and result")
-                .tag("source", decision.source().name().toLowerCase(java.util.Locale.ROOT))
-                .tag("allowed", Boolean.toString(decision.allowed()))
-                .register(registry).increment();
+        metrics.decision(decision);
         return decision;
     }
 
@@ -143,7 +137,7 @@ public final class LimitClient {
         private Duration timeout = Duration.ofMillis(500);
         private int maxCachedUsers = 100_000;
         private Clock clock = Clock.systemUTC();
-        private MeterRegistry registry = new SimpleMeterRegistry();
+        private LimitMetrics metrics = LimitMetrics.NONE;
 
         private Builder(URI baseUrl) {
             this.baseUrl = Objects.requireNonNull(baseUrl, "enforcer URL");
@@ -192,8 +186,9 @@ public final class LimitClient {
             return this;
         }
 
+        /** Records {@code meter.limit.client.request} and {@code meter.limit.client.decisions} in {@code r}. */
         public Builder meterRegistry(MeterRegistry r) {
-            this.registry = Objects.requireNonNull(r, "registry");
+            this.metrics = new MicrometerLimitMetrics(Objects.requireNonNull(r, "registry"));
             return this;
         }
 
