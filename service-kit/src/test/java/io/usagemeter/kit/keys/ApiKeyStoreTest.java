@@ -42,9 +42,7 @@ class ApiKeyStoreTest {
     @AfterAll
     static void stop() {
         if (postgres != null) {
-            if (postgres != null) {
-                postgres.close();
-            }
+            postgres.close();
         }
     }
 
@@ -108,7 +106,9 @@ class ApiKeyStoreTest {
         IssuedApiKey issued = store.issue("through-an-outage", List.of(ApiKeyScopes.LIMITS_READ));
         PGSimpleDataSource moving = new PGSimpleDataSource();
         moving.setUrl(dataSource.getUrl());
-        moving.setUser(EmbeddedPostgresServer.SUPERUSER);
+        moving.setUser(postgres.user());
+        moving.setPassword(postgres.password());
+        int[] reachablePort = moving.getPortNumbers();
         ApiKeyStore reachable = new ApiKeyStore(moving, Clock.systemUTC());
         MutableClock clock = new MutableClock(Instant.parse("2025-03-01T00:00:00Z"));
         AtomicInteger lookups = new AtomicInteger();
@@ -137,7 +137,7 @@ class ApiKeyStoreTest {
                 .isInstanceOf(org.jooq.exception.DataAccessException.class);
         assertThat(lookups).hasValue(4);
 
-        moving.setPortNumbers(new int[] {postgres.port()});
+        moving.setPortNumbers(reachablePort);
         assertThat(store.revoke(issued.key().prefix())).isPresent();
         clock.advance(ApiKeyAuthenticator.RETRY_AFTER_FAILURE);
         assertThat(auth.authenticate(issued.secret())).as("store back: the revocation is seen").isEmpty();
