@@ -55,10 +55,14 @@ import org.postgresql.ds.PGSimpleDataSource;
  */
 class IngestOverloadIT {
 
-    private static final HttpLimits LIMITS = IngestConfig.DEFAULT_HTTP_LIMITS;
-    private static final int BOUND = LIMITS.maxInFlight();
-    /** {@code meter load}'s default: the bound's worth held by accepted requests, the rest cycling through 503s. */
-    private static final int OVERLOAD_CONNECTIONS = LoadGenerator.DEFAULT_CONNECTIONS;
+    /** Ingest's default; {@code -Doverload.maxInFlight=N} (through {@code -DargLine}) compares another bound. */
+    private static final int BOUND = Integer.getInteger("overload.maxInFlight", IngestConfig.DEFAULT_MAX_IN_FLIGHT);
+    private static final HttpLimits LIMITS = IngestConfig.DEFAULT_HTTP_LIMITS.withMaxInFlight(BOUND);
+    /**
+     * Four times the bound ({@code meter load}'s default for ingest's default bound): the bound's worth held by
+     * accepted requests, the rest cycling through 503s.
+     */
+    private static final int OVERLOAD_CONNECTIONS = 4 * BOUND;
     private static final Duration WARM_UP = Duration.ofSeconds(10);
     private static final Duration MEASURE = Duration.ofSeconds(10);
     private static final Duration OVERLOAD = Duration.ofSeconds(30);
@@ -85,7 +89,8 @@ class IngestOverloadIT {
         ds.setUser(EmbeddedPostgresServer.SUPERUSER);
         apiKey = new ApiKeyStore(ds, Clock.systemUTC()).issue("overload-test", Set.of(ApiKeyScopes.EVENTS_WRITE)).secret();
         ingest = IngestService.create(IngestConfig.defaults(kafka.bootstrapServers(), url, EmbeddedPostgresServer.SUPERUSER, "")
-                .withPort(0)).start();
+                .withPort(0).withHttpLimits(LIMITS.withMaxConnections(Math.max(LIMITS.maxConnections(), OVERLOAD_CONNECTIONS))))
+                .start();
     }
 
     @AfterAll
