@@ -252,24 +252,32 @@ class DevCommandProcessTest {
                 kept.add(c);
                 assertThat(c.send("GET", "/health/live", null, null)).as(service.toString()).isEqualTo(200);
             }
-            // Every port at once, each with far more idle connections than its cap.
+            // Every port at once, each with far more idle connections than its cap. Connects are not waited
+            // for one by one (a full accept queue would hold each up to a timeout): all are started, then counted.
             int perService = 4 * cap + 100;
-            Map<URI, Integer> connected = new LinkedHashMap<>();
+            Map<URI, List<SocketChannel>> byService = new LinkedHashMap<>();
             for (URI service : services) {
-                int n = 0;
+                List<SocketChannel> channels = new ArrayList<>();
                 for (int i = 0; i < perService; i++) {
-                    try {
-                        SocketChannel channel = SocketChannel.open();
-                        flood.add(channel);
-                        channel.socket().connect(new InetSocketAddress("localhost", service.getPort()), 1_000);
-                        n++;
-                    } catch (IOException refused) {
-                        // a full accept queue refuses outright: that is a refusal too
-                    }
+                    SocketChannel channel = SocketChannel.open();
+                    flood.add(channel);
+                    channel.configureBlocking(false);
+                    channel.connect(new InetSocketAddress("localhost", service.getPort()));
+                    channels.add(channel);
                 }
-                connected.put(service, n);
+                byService.put(service, channels);
             }
-            Thread.sleep(500);
+            Thread.sleep(2_000);
+            Map<URI, Integer> connected = new LinkedHashMap<>();
+            byService.forEach((service, channels) -> connected.put(service, (int) channels.stream().filter(c -> {
+                try {
+                    return c.finishConnect();
+                } catch (IOException refused) {
+                    return false;
+                }
+            }).count()));
+            assertThat(connected.values()).as("the flood reached every service, past its cap: %s", connected)
+                    .allSatisfy(n -> assertThat(n).isGreaterThan(cap));
 
             assertThat(first.process.isAlive()).as("meter dev survives the flood: " + first.errors()).isTrue();
             for (int i = 0; i < services.size(); i++) {
@@ -327,8 +335,7 @@ class DevCommandProcessTest {
     }
 
     /** Whether the server closed this connection: a non-blocking read sees the end of the stream or a reset. */
-    private static boolean closedByServer(SocketChannel channel) throws IOException {
-        channel.configureBlocking(false);
+    private static boolean closedByServer(SocketChannel channel) {
         try {
             return channel.read(java.nio.ByteBuffer.allocate(1)) < 0;
         } catch (IOException reset) {
