@@ -29,8 +29,10 @@ final class LoadCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--rate", required = true, paramLabel = "N", description = "events per second offered")
-    int rate;
+    @Option(names = "--rate", required = true, paramLabel = "N|max",
+            description = "events per second offered; `max` for a closed loop (each connection sends its next request"
+                    + " when its answer is read: what the server takes at --connections requests in flight)")
+    String rate;
 
     @Option(names = "--users", defaultValue = "1000", paramLabel = "U", description = "distinct users (default ${DEFAULT-VALUE})")
     int users;
@@ -72,13 +74,20 @@ final class LoadCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("METER_INGEST_URL is not a URL: " + e.getMessage(), e);
         }
-        var plan = new LoadGenerator.Plan(events, apiKey, rate, users, parseDuration("--duration", duration), batch,
-                connections, parseDuration("--timeout", timeout),
-                retryWithin == null ? Duration.ZERO : parseDuration("--retry", retryWithin));
+        Duration length = parseDuration("--duration", duration);
+        Duration answerTimeout = parseDuration("--timeout", timeout);
+        boolean closedLoop = rate.strip().equalsIgnoreCase("max");
+        if (closedLoop && retryWithin != null) {
+            throw new IllegalArgumentException("--retry applies to an open loop (--rate N), not to --rate max");
+        }
+        var plan = closedLoop
+                ? LoadGenerator.Plan.closedLoop(events, apiKey, users, length, batch, connections, answerTimeout)
+                : new LoadGenerator.Plan(events, apiKey, parseRate(rate), users, length, batch, connections, answerTimeout,
+                        retryWithin == null ? Duration.ZERO : parseDuration("--retry", retryWithin));
         PrintWriter err = spec.commandLine().getErr();
-        err.printf(Locale.ROOT, "offering %d events/s over %d users for %s to %s, %d per request, at most %d connections%s%n",
-                rate, users, plan.duration(), events, batch, connections,
-                plan.retryWithin().isZero() ? "" : ", retrying within " + plan.retryWithin());
+        err.printf(Locale.ROOT, "offering %s over %d users for %s to %s, %d per request, at most %d connections%s%n",
+                closedLoop ? "a closed loop" : plan.eventsPerSecond() + " events/s", users, plan.duration(), events, batch,
+                connections, plan.retryWithin().isZero() ? "" : ", retrying within " + plan.retryWithin());
         err.flush();
         LoadReport report = new LoadGenerator().run(plan);
         PrintWriter out = spec.commandLine().getOut();
@@ -89,6 +98,14 @@ final class LoadCommand implements Callable<Integer> {
 
     private String required(String name) {
         return MeterEnvironment.of(env).required(name, "e.g. `source .meter/dev.env`");
+    }
+
+    private static int parseRate(String text) {
+        try {
+            return Integer.parseInt(text.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--rate: events per second (a whole number) or `max`, not " + text, e);
+        }
     }
 
     static Duration parseDuration(String option, String text) {

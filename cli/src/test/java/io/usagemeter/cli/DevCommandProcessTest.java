@@ -19,6 +19,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -232,6 +233,173 @@ class DevCommandProcessTest {
 
     @Test
     @Order(5)
+    void aConnectionFloodOnEveryHttpPortLeavesTheBrokerPostgresAndEveryServiceWorking() throws Exception {
+        Matcher capLine = Pattern.compile("HTTP connections capped at ([\\d,]+) per service").matcher(first.output());
+        assertThat(capLine.find()).as(first.output()).isTrue();
+        int cap = Integer.parseInt(capLine.group(1).replace(",", ""));
+        List<URI> services = new ArrayList<>();
+        for (Matcher m = METRICS_URL.matcher(first.output()); m.find(); ) {
+            services.add(URI.create(m.group(1).replace("/metrics", "")));
+        }
+        URI ingest = URI.create(firstEnv.get("METER_INGEST_URL"));
+        assertThat(services.stream().map(URI::getPort)).as("every HTTP service prints its metrics URL")
+                .contains(ingest.getPort(), URI.create(firstEnv.get("METER_ENFORCER_URL")).getPort(),
+                        URI.create(firstEnv.get("METER_NOTIFIER_URL")).getPort());
+        String event = "flood-" + UUID.randomUUID();
+
+        List<KeptConnection> kept = new ArrayList<>();
+        List<SocketChannel> flood = new ArrayList<>();
+        try {
+            for (URI service : services) {
+                KeptConnection c = new KeptConnection(service.getPort());
+                kept.add(c);
+                assertThat(c.send("GET", "/health/live", null, null)).as(service.toString()).isEqualTo(200);
+            }
+            // Every port at once, each with far more idle connections than its cap. Connects are not waited
+            // for one by one (a full accept queue would hold each up to a timeout): all are started, then counted.
+            int perService = 4 * cap + 100;
+            Map<URI, List<SocketChannel>> byService = new LinkedHashMap<>();
+            for (URI service : services) {
+                List<SocketChannel> channels = new ArrayList<>();
+                for (int i = 0; i < perService; i++) {
+                    SocketChannel channel = SocketChannel.open();
+                    flood.add(channel);
+                    channel.configureBlocking(false);
+                    channel.connect(new InetSocketAddress("localhost", service.getPort()));
+                    channels.add(channel);
+                }
+                byService.put(service, channels);
+            }
+            Thread.sleep(2_000);
+            Map<URI, Integer> connected = new LinkedHashMap<>();
+            byService.forEach((service, channels) -> connected.put(service, (int) channels.stream().filter(c -> {
+                try {
+                    return c.finishConnect();
+                } catch (IOException refused) {
+                    return false;
+                }
+            }).count()));
+            assertThat(connected.values()).as("the flood reached every service, past its cap: %s", connected)
+                    .allSatisfy(n -> assertThat(n).isGreaterThan(cap));
+
+            assertThat(first.process.isAlive()).as("meter dev survives the flood: " + first.errors()).isTrue();
+            for (int i = 0; i < services.size(); i++) {
+                assertThat(kept.get(i).send("GET", "/health/live", null, null)).as("alive during the flood: " + services.get(i))
+                        .isEqualTo(200);
+            }
+            assertThat(kept.get(ingestIndex(services, ingest)).send("POST", "/v1/events", firstEnv.get("METER_API_KEY"),
+                    eventJson(event, FLOOD_USER))).as("a valid event on a connection opened before the flood").isEqualTo(202);
+            // The broker took it (acks=all) and serves it to a new consumer; PostgreSQL takes a new session and a write.
+            assertThat(committedValues(firstEnv.get("METER_KAFKA_BOOTSTRAP"), Topics.USAGE_EVENTS.name()).stream()
+                    .map(v -> new String(v, StandardCharsets.UTF_8))).as("the flood-time event in the topic")
+                    .anySatisfy(v -> assertThat(v).contains(event));
+            try (Connection db = connect(firstEnv.get("METER_DB_URL"), "meter", firstEnv.get("METER_DB_PASSWORD"))) {
+                db.createStatement().execute("CREATE TEMPORARY TABLE flood_probe (n int)");
+                assertThat(db.createStatement().executeUpdate("INSERT INTO flood_probe VALUES (1)")).isEqualTo(1);
+            }
+            int stillOpen = 0;
+            for (SocketChannel channel : flood) {
+                if (channel.isConnected() && !closedByServer(channel)) {
+                    stillOpen++;
+                }
+            }
+            assertThat(stillOpen).as("flood connections the services kept: at most their caps (%d each), of %s", cap, connected)
+                    .isLessThanOrEqualTo(cap * services.size());
+        } finally {
+            for (SocketChannel channel : flood) {
+                channel.close();
+            }
+            for (KeptConnection c : kept) {
+                c.close();
+            }
+        }
+        // Once the flood is gone, a fresh connection is served.
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            try (KeptConnection fresh = new KeptConnection(ingest.getPort())) {
+                assertThat(fresh.send("POST", "/v1/events", firstEnv.get("METER_API_KEY"), eventJson(event + "-after", FLOOD_USER)))
+                        .isEqualTo(202);
+                break;
+            } catch (IOException stillClosing) {
+                assertThat(System.nanoTime()).as("a fresh connection within 10 s: " + stillClosing).isLessThan(deadline);
+                Thread.sleep(100);
+            }
+        }
+        assertThat(first.output() + first.errors()).doesNotContain("Too many open files");
+    }
+
+    private static int ingestIndex(List<URI> services, URI ingest) {
+        for (int i = 0; i < services.size(); i++) {
+            if (services.get(i).getPort() == ingest.getPort()) {
+                return i;
+            }
+        }
+        throw new AssertionError("no ingest among " + services);
+    }
+
+    /** Whether the server closed this connection: a non-blocking read sees the end of the stream or a reset. */
+    private static boolean closedByServer(SocketChannel channel) {
+        try {
+            return channel.read(java.nio.ByteBuffer.allocate(1)) < 0;
+        } catch (IOException reset) {
+            return true;
+        }
+    }
+
+    /** One keep-alive HTTP/1.1 connection, requests written by hand, so that "the same connection" is certain. */
+    private static final class KeptConnection implements AutoCloseable {
+        private final java.net.Socket socket;
+        private final java.io.DataInputStream in;
+
+        KeptConnection(int port) throws IOException {
+            socket = new java.net.Socket();
+            socket.connect(new InetSocketAddress("localhost", port), 2_000);
+            socket.setSoTimeout(10_000);
+            in = new java.io.DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
+        }
+
+        /** Sends one request and reads its whole answer (framed by Content-Length); returns the status. */
+        int send(String method, String path, String apiKey, String json) throws IOException {
+            byte[] body = json == null ? new byte[0] : json.getBytes(StandardCharsets.UTF_8);
+            String head = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n"
+                    + (apiKey == null ? "" : "Authorization: Bearer " + apiKey + "\r\n")
+                    + (json == null ? "" : "Content-Type: application/json\r\n")
+                    + "Content-Length: " + body.length + "\r\n\r\n";
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().write(body);
+            socket.getOutputStream().flush();
+            String status = line();
+            long length = 0;
+            for (String header = line(); !header.isEmpty(); header = line()) {
+                if (header.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                    length = Long.parseLong(header.substring("content-length:".length()).strip());
+                }
+            }
+            in.skipNBytes(length);
+            return Integer.parseInt(status.split(" ")[1]);
+        }
+
+        private String line() throws IOException {
+            StringBuilder s = new StringBuilder();
+            for (int b = in.read(); b != '\n'; b = in.read()) {
+                if (b < 0) {
+                    throw new IOException("connection closed mid-answer");
+                }
+                if (b != '\r') {
+                    s.append((char) b);
+                }
+            }
+            return s.toString();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+
+    @Test
+    @Order(6)
     void aSecondStackOnTheSameDataIsRefusedInOneLine() throws Exception {
         DevProcess second = DevProcess.start(work, "--data", work.resolve("data").toString(),
                 "--port-base", Integer.toString(freePortBase()));
@@ -244,7 +412,7 @@ class DevCommandProcessTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void portsInUseAreNamedInOneLine() throws Exception {
         DevProcess clash = DevProcess.start(work, "--data", work.resolve("other").toString(),
                 "--port-base", Integer.toString(portBase));
@@ -255,7 +423,7 @@ class DevCommandProcessTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void sigtermStopsEverythingWithExitZeroAndARestartKeepsTheData() throws Exception {
         assertThat(first.process.isAlive()).as("still running before SIGTERM: " + first.output() + first.errors()).isTrue();
         first.sigterm();
@@ -309,17 +477,26 @@ class DevCommandProcessTest {
     // --- helpers -------------------------------------------------------------------------------
 
     private static final String USER = "3f2b8c1e-9d4a-4e6b-8c2d-1a2b3c4d5e6f";
+    /** Not {@link #USER}, whose usage the other tests count. */
+    private static final String FLOOD_USER = "7a1d2e3f-4b5c-4d6e-8f70-8192a3b4c5d6";
 
     private static HttpResponse<String> post(Map<String, String> env, String eventId) throws Exception {
-        String event = "{\"event_id\":\"" + eventId + "\",\"user_id\":\"" + USER + "\",\"occurred_at\":\""
-                + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\",\"provider\":\"openai\","
-                + "\"endpoint\":\"/v1/chat/completions\",\"method\":\"POST\",\"status_code\":200,"
-                + "\"response_time_ms\":420,\"request_bytes\":512,\"response_bytes\":2048}";
         return HTTP.send(HttpRequest.newBuilder(URI.create(env.get("METER_INGEST_URL") + "/v1/events"))
                         .header("Authorization", "Bearer " + env.get("METER_API_KEY"))
                         .header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString(event)).build(),
+                        .POST(HttpRequest.BodyPublishers.ofString(eventJson(eventId))).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String eventJson(String eventId) {
+        return eventJson(eventId, USER);
+    }
+
+    private static String eventJson(String eventId, String user) {
+        return "{\"event_id\":\"" + eventId + "\",\"user_id\":\"" + user + "\",\"occurred_at\":\""
+                + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\",\"provider\":\"openai\","
+                + "\"endpoint\":\"/v1/chat/completions\",\"method\":\"POST\",\"status_code\":200,"
+                + "\"response_time_ms\":420,\"request_bytes\":512,\"response_bytes\":2048}";
     }
 
     /** The limit answer once it counts {@code used} units (the stream is asynchronous), or the last one seen. */

@@ -140,6 +140,33 @@ class LoadCommandTest {
     }
 
     @Test
+    void rateMaxIsAClosedLoopThatReportsWhatTheServerTookAndTheGeneratorsOwnCpu() {
+        Run load = run(env, "--rate", "max", "--users", "3", "--duration", "1s", "--connections", "4");
+
+        assertThat(load.exit()).as(load.out() + load.err()).isZero();
+        assertThat(load.err()).contains("offering a closed loop");
+        Matcher accepted = Pattern.compile("events accepted ([\\d,]+) \\((\\d+)/s in a closed loop\\)").matcher(load.out());
+        assertThat(accepted.find()).as(load.out()).isTrue();
+        long events = Long.parseLong(accepted.group(1).replace(",", ""));
+        assertThat(events).as("a closed loop sends until the duration passed, more than one round of 4").isGreaterThan(4);
+        assertThat(load.out()).contains("answers: 202 " + accepted.group(1) + "\n")
+                .contains("closed loop: each connection sent its next request when its answer was read")
+                .containsPattern("generator: [\\d.]+ s of CPU in [\\d.]+ s \\(\\d+% of one core\\)")
+                .doesNotContain("behind schedule");
+    }
+
+    @Test
+    void aRateThatIsNeitherANumberNorMaxIsAOneLineErrorNamingTheOption() {
+        Run soon = run(env, "--rate", "fast");
+        assertThat(soon.exit()).isEqualTo(1);
+        assertThat(soon.err()).contains("--rate").contains("fast");
+
+        Run retried = run(env, "--rate", "max", "--retry");
+        assertThat(retried.exit()).isEqualTo(1);
+        assertThat(retried.err()).contains("--retry").contains("--rate max");
+    }
+
+    @Test
     void aStoppedServerIsReportedAsConnectRefusedByNameAndFailsTheRun() throws Exception {
         int closedPort;
         try (ServerSocket socket = new ServerSocket(0)) {

@@ -45,6 +45,19 @@ class IngestConfigTest {
     }
 
     @Test
+    void ingestsInFlightBoundIsItsOwnDefaultUnlessTheVariableSetsIt() {
+        assertThat(IngestConfig.fromEnv(MINIMAL).httpLimits().maxInFlight()).isEqualTo(64);
+        assertThat(IngestConfig.fromEnv(MINIMAL).httpLimits().maxConnections()).isEqualTo(512);
+        var env = new java.util.HashMap<>(MINIMAL);
+        env.put("METER_HTTP_MAX_IN_FLIGHT", "300");
+        env.put("METER_HTTP_MAX_CONNECTIONS", "1000");
+        assertThat(IngestConfig.fromEnv(env).httpLimits().maxInFlight()).isEqualTo(300);
+        assertThat(IngestConfig.fromEnv(env).httpLimits().maxConnections()).isEqualTo(1000);
+        env.put("METER_HTTP_MAX_IN_FLIGHT", "0");
+        assertThatThrownBy(() -> IngestConfig.fromEnv(env)).hasMessageContaining("METER_HTTP_MAX_IN_FLIGHT");
+    }
+
+    @Test
     void secretsNeverAppearInToString() {
         String text = IngestConfig.fromEnv(MINIMAL).toString();
         assertThat(text).doesNotContain("s3cret").doesNotContain("hunter2").contains("jdbc:postgresql://db:5432/meter");

@@ -36,11 +36,17 @@ public record HttpLimits(int maxConnections, int maxInFlight, long maxBodyBytes)
     }
 
     public static HttpLimits fromEnv(Map<String, String> variables) {
+        return fromEnv(variables, defaults());
+    }
+
+    /** The variables set in {@code variables}, the service's own {@code defaults} for the others. */
+    public static HttpLimits fromEnv(Map<String, String> variables, HttpLimits defaults) {
         MeterEnvironment env = MeterEnvironment.of(variables);
         return new HttpLimits(
-                env.positiveInt("METER_HTTP_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
-                env.positiveInt("METER_HTTP_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT),
-                env.intIn("METER_HTTP_MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE));
+                env.positiveInt("METER_HTTP_MAX_CONNECTIONS", defaults.maxConnections()),
+                env.positiveInt("METER_HTTP_MAX_IN_FLIGHT", defaults.maxInFlight()),
+                env.intIn("METER_HTTP_MAX_BODY_BYTES", (int) Math.min(Integer.MAX_VALUE, defaults.maxBodyBytes()), 1024,
+                        Integer.MAX_VALUE));
     }
 
     public HttpLimits withMaxBodyBytes(long bytes) {

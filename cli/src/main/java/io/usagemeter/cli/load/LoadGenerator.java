@@ -4,6 +4,8 @@ import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.json.Json;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -34,7 +36,8 @@ import org.HdrHistogram.Histogram;
 
 /**
  * An open-loop load generator for HTTP ingest over at most {@code connections} HTTP/1.1 keep-alive
- * connections, all driven by one thread and one selector.
+ * connections, all driven by one thread and one selector; or, for a plan made with
+ * {@link Plan#closedLoop}, a closed loop that measures what the server can take.
  *
  * <p>Request {@code r} is due at {@code start + r * interval} whatever the answers do. It leaves on
  * an idle connection, or on a new one while fewer than {@code connections} are open; when every
@@ -47,10 +50,19 @@ import org.HdrHistogram.Histogram;
  * sent again (same events, same ids: ingest dedupes them) after its {@code Retry-After}, or after
  * an exponential backoff with jitter (100 ms doubling to 10 s) when none was given, as
  * {@code UsageClient} does, until {@code retryWithin} after it was first due.
+ *
+ * <p>In a closed loop each connection sends its next request as soon as its answer is read, until the
+ * duration has passed: the server's throughput at that many requests in flight. Latency then runs from
+ * the send. The report gives the generator thread's CPU time, so a run can tell whether the generator
+ * or the server was the bound.
  */
 public final class LoadGenerator {
 
-    public static final int DEFAULT_CONNECTIONS = 64;
+    /**
+     * Four times ingest's default in-flight bound ({@code IngestConfig.DEFAULT_MAX_IN_FLIGHT}): past what ingest
+     * takes, requests meet that bound and are shed with 503 instead of waiting for a connection here.
+     */
+    public static final int DEFAULT_CONNECTIONS = 256;
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_RETRY_WITHIN = Duration.ofSeconds(60);
     private static final long INITIAL_BACKOFF_MS = 100;
@@ -66,7 +78,7 @@ public final class LoadGenerator {
      *     due it may still be sent again
      */
     public record Plan(URI events, String apiKey, int eventsPerSecond, int users, Duration duration, int batch,
-                       int connections, Duration timeout, Duration retryWithin) {
+                       int connections, Duration timeout, Duration retryWithin, boolean closedLoop) {
         public Plan {
             Objects.requireNonNull(events, "events");
             Objects.requireNonNull(apiKey, "apiKey");
@@ -76,7 +88,7 @@ public final class LoadGenerator {
             if (!"http".equalsIgnoreCase(events.getScheme()) || events.getHost() == null) {
                 throw new IllegalArgumentException("meter load speaks plain HTTP/1.1 to http://host:port, not " + events);
             }
-            if (eventsPerSecond < 1) {
+            if (eventsPerSecond < 1 && !closedLoop) {
                 throw new IllegalArgumentException("rate must be at least 1 event/s, was " + eventsPerSecond);
             }
             if (users < 1) {
@@ -99,14 +111,30 @@ public final class LoadGenerator {
             }
         }
 
+        /** An open-loop plan. */
+        public Plan(URI events, String apiKey, int eventsPerSecond, int users, Duration duration, int batch,
+                    int connections, Duration timeout, Duration retryWithin) {
+            this(events, apiKey, eventsPerSecond, users, duration, batch, connections, timeout, retryWithin, false);
+        }
+
+        /**
+         * A closed loop over {@code connections}: each sends its next request when the previous answer is read,
+         * for {@code duration}, without retries.
+         */
+        public static Plan closedLoop(URI events, String apiKey, int users, Duration duration, int batch, int connections,
+                                      Duration timeout) {
+            return new Plan(events, apiKey, 0, users, duration, batch, connections, timeout, Duration.ZERO, true);
+        }
+
         /** A plan with the default connections and timeout, and no retries. */
         public Plan(URI events, String apiKey, int eventsPerSecond, int users, Duration duration, int batch) {
             this(events, apiKey, eventsPerSecond, users, duration, batch, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT,
                     Duration.ZERO);
         }
 
+        /** Requests an open loop sends; a closed loop sends until its duration has passed. */
         long requests() {
-            return Math.max(1, duration.toNanos() * eventsPerSecond / batch / 1_000_000_000L);
+            return closedLoop ? Long.MAX_VALUE : Math.max(1, duration.toNanos() * eventsPerSecond / batch / 1_000_000_000L);
         }
     }
 
@@ -179,6 +207,7 @@ public final class LoadGenerator {
         private long maxLag;
         private long lateSends;
         private long opened;
+        private long sendUntil;
 
         Run(Plan plan) {
             this.plan = plan;
@@ -195,7 +224,7 @@ public final class LoadGenerator {
                 users[i] = new UUID(runUsers.getMostSignificantBits(), i);
             }
             this.requests = plan.requests();
-            this.intervalNanos = 1e9 * plan.batch() / plan.eventsPerSecond();
+            this.intervalNanos = plan.closedLoop() ? 0 : 1e9 * plan.batch() / plan.eventsPerSecond();
             this.timeoutNanos = plan.timeout().toNanos();
         }
 
@@ -203,10 +232,13 @@ public final class LoadGenerator {
             if (address.isUnresolved()) {
                 throw new IOException("cannot resolve " + address.getHostString());
             }
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            long cpuAtStart = threads.isCurrentThreadCpuTimeSupported() ? threads.getCurrentThreadCpuTime() : -1;
             try (Selector s = Selector.open()) {
                 selector = s;
                 start = System.nanoTime();
-                while (next < requests || !retryQueue.isEmpty() || busy > 0) {
+                sendUntil = start + plan.duration().toNanos();
+                while (moreToSend(System.nanoTime()) || !retryQueue.isEmpty() || busy > 0) {
                     long now = System.nanoTime();
                     expire(now);
                     boolean waitingForConnection = dispatch(now);
@@ -218,20 +250,28 @@ public final class LoadGenerator {
                 }
             }
             double seconds = (System.nanoTime() - start) / 1e9;
-            return new LoadReport(requests, plan.batch(), plan.connections(), seconds, plan.eventsPerSecond(),
-                    firstAttempts, retries, accepted, gaveUp, latency, acceptedLatency, maxLag, lateSends, opened,
+            long generatorCpu = cpuAtStart < 0 ? -1 : threads.getCurrentThreadCpuTime() - cpuAtStart;
+            return new LoadReport(plan.closedLoop() ? next : requests, plan.batch(), plan.connections(), seconds,
+                    plan.closedLoop() ? 0 : plan.eventsPerSecond(), plan.closedLoop(), firstAttempts, retries, accepted,
+                    gaveUp, latency, acceptedLatency, maxLag, lateSends, opened, generatorCpu,
                     new LoadReport.AcceptedEvents(eventIdPrefix(), plan.batch(), acceptedNumbers));
         }
 
-        private long due(long r) {
-            return start + (long) (r * intervalNanos);
+        /** A new request may still be sent: an open loop has some left, a closed loop is within its duration. */
+        private boolean moreToSend(long now) {
+            return plan.closedLoop() ? now - sendUntil < 0 : next < requests;
+        }
+
+        /** When request {@code r} is due; in a closed loop, now (it leaves as soon as a connection is free). */
+        private long due(long r, long now) {
+            return plan.closedLoop() ? now : start + (long) (r * intervalNanos);
         }
 
         /** Sends what is due while a connection is free; true when due work waits for a connection. */
         private boolean dispatch(long now) {
             while (true) {
                 boolean retryDue = !retryQueue.isEmpty() && retryQueue.peek().due <= now;
-                boolean newDue = next < requests && due(next) <= now;
+                boolean newDue = moreToSend(now) && due(next, now) <= now;
                 if (!retryDue && !newDue) {
                     return false;
                 }
@@ -239,7 +279,7 @@ public final class LoadGenerator {
                 if (c == null && open >= plan.connections()) {
                     return true;
                 }
-                Request request = retryDue ? retryQueue.poll() : newRequest();
+                Request request = retryDue ? retryQueue.poll() : newRequest(now);
                 long lag = now - request.due;
                 maxLag = Math.max(maxLag, lag);
                 if (lag > LATE_NANOS) {
@@ -260,7 +300,7 @@ public final class LoadGenerator {
             }
         }
 
-        private Request newRequest() {
+        private Request newRequest(long now) {
             long r = next++;
             byte[] body = body(r).getBytes(StandardCharsets.UTF_8);
             byte[] length = (body.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
@@ -268,7 +308,7 @@ public final class LoadGenerator {
             System.arraycopy(head, 0, bytes, 0, head.length);
             System.arraycopy(length, 0, bytes, head.length, length.length);
             System.arraycopy(body, 0, bytes, head.length + length.length, body.length);
-            return new Request(r, due(r), bytes);
+            return new Request(r, due(r, now), bytes);
         }
 
         /** A new connection, connected or on its way (a refusal may come at once, or later as OP_CONNECT). */
@@ -324,8 +364,8 @@ public final class LoadGenerator {
         private void await(long now, boolean waitingForConnection) throws IOException {
             long wake = Long.MAX_VALUE;
             if (!waitingForConnection) {
-                if (next < requests) {
-                    wake = Math.min(wake, due(next));
+                if (moreToSend(now) && !plan.closedLoop()) {
+                    wake = Math.min(wake, due(next, now));
                 }
                 if (!retryQueue.isEmpty()) {
                     wake = Math.min(wake, retryQueue.peek().due);
@@ -334,7 +374,7 @@ public final class LoadGenerator {
             if (!deadlines.isEmpty()) {
                 wake = Math.min(wake, deadlines.peek().at());
             }
-            if (next >= requests && retryQueue.isEmpty() && busy == 0) {
+            if (!moreToSend(now) && retryQueue.isEmpty() && busy == 0) {
                 return;
             }
             long wait = wake - now;

@@ -18,6 +18,8 @@ import org.HdrHistogram.Histogram;
  * send time, so that a slow server or a generator short of connections shows in the percentiles
  * instead of silently lowering the offered rate (coordinated omission).
  *
+ * @param offeredEventsPerSecond the open loop's rate; 0 in a closed loop
+ * @param closedLoop each connection sent its next request when its answer was read (a capacity measurement)
  * @param firstAttempts how the scheduled requests were answered the first time
  * @param retries how the retried sends were answered ({@code --retry}; empty without it)
  * @param acceptedRequests requests finally answered 202, after retries or not
@@ -27,12 +29,14 @@ import org.HdrHistogram.Histogram;
  * @param maxLagNanos how far behind its schedule a request left at worst (no free connection, or a busy generator)
  * @param lateSends requests that left more than a millisecond behind schedule
  * @param connectionsOpened connections opened during the run (at most {@code connections} at once)
+ * @param generatorCpuNanos CPU time of the generator's thread during the run, -1 where the JVM cannot tell: far below
+ *     the run's duration, the generator had time to spare and the server set the pace
  * @param acceptedEventIds which events were answered 202, for a reconciliation afterwards
  */
 public record LoadReport(long requests, int batch, int connections, double seconds, double offeredEventsPerSecond,
-                         Tally firstAttempts, Tally retries, long acceptedRequests, long gaveUp,
+                         boolean closedLoop, Tally firstAttempts, Tally retries, long acceptedRequests, long gaveUp,
                          Histogram latency, Histogram acceptedLatency, long maxLagNanos, long lateSends,
-                         long connectionsOpened, AcceptedEvents acceptedEventIds) {
+                         long connectionsOpened, long generatorCpuNanos, AcceptedEvents acceptedEventIds) {
 
     /** The ids of the events of the requests answered 202: {@code prefix} and the event number. */
     public record AcceptedEvents(String prefix, int batch, BitSet requests) {
@@ -115,6 +119,11 @@ public record LoadReport(long requests, int batch, int connections, double secon
         return acceptedEvents() / seconds;
     }
 
+    /** The generator thread's CPU time as a share of the run's duration (1.0 = one core all the time); NaN if unknown. */
+    public double generatorCpuShare() {
+        return generatorCpuNanos < 0 ? Double.NaN : generatorCpuNanos / 1e9 / seconds;
+    }
+
     /** Every request ended in a 202. */
     public boolean allAccepted() {
         return acceptedRequests == requests;
@@ -124,9 +133,9 @@ public record LoadReport(long requests, int batch, int connections, double secon
     public String summary() {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "requests %,d in %.1f s over at most %d connections (%,d opened); "
-                        + "events accepted %,d (%.0f/s of %.0f/s offered)%n",
+                        + "events accepted %,d (%.0f/s %s)%n",
                 requests, seconds, connections, connectionsOpened, acceptedEvents(), acceptedEventsPerSecond(),
-                offeredEventsPerSecond));
+                closedLoop ? "in a closed loop" : String.format(Locale.ROOT, "of %.0f/s offered", offeredEventsPerSecond)));
         s.append("answers: ").append(firstAttempts.describe()).append(System.lineSeparator());
         if (retries.total() > 0 || gaveUp > 0) {
             s.append(String.format(Locale.ROOT, "retries: %,d sent, answered %s; gave up on %,d requests%n",
@@ -139,8 +148,17 @@ public record LoadReport(long requests, int batch, int connections, double secon
         s.append("latency from intended send (ms), all answers: ").append(percentiles(latency)).append(System.lineSeparator());
         s.append("latency from intended send (ms), 202 answers").append(retries.total() > 0 ? " incl. retries" : "")
                 .append(": ").append(percentiles(acceptedLatency)).append(System.lineSeparator());
-        s.append(String.format(Locale.ROOT, "behind schedule: max %.2f ms; %,d requests left more than 1 ms late "
-                + "(no free connection, or the generator was busy)", maxLagNanos / 1e6, lateSends));
+        if (closedLoop) {
+            s.append("closed loop: each connection sent its next request when its answer was read");
+        } else {
+            s.append(String.format(Locale.ROOT, "behind schedule: max %.2f ms; %,d requests left more than 1 ms late "
+                    + "(no free connection, or the generator was busy)", maxLagNanos / 1e6, lateSends));
+        }
+        if (generatorCpuNanos >= 0) {
+            s.append(System.lineSeparator()).append(String.format(Locale.ROOT,
+                    "generator: %.2f s of CPU in %.1f s (%.0f%% of one core)", generatorCpuNanos / 1e9, seconds,
+                    100 * generatorCpuShare()));
+        }
         return s.toString();
     }
 
