@@ -22,23 +22,35 @@ import java.util.concurrent.atomic.AtomicReference;
  *       the task into a standby, so before anything but the processors writes the store);</li>
  *   <li>each write of the processors goes to the store first, then replaces the copy's entry;</li>
  *   <li>a state read from the store on a miss is added only if no write came first ({@code putIfAbsent}), into
- *       the map the reader looked in before reading the store; a map that grows past
- *       {@value #MAX_USERS_PER_PARTITION} users is replaced whole by an empty one, never trimmed per user, so a
- *       reader late with an older state can only add it to a map no one reads any more.</li>
+ *       the map the reader looked in before reading the store;</li>
+ *   <li>memory is bounded: when the instance holds {@link #maxUsers} users, the largest partition's map is replaced
+ *       whole by an empty one (its users are read from the store again), never trimmed per user, so a reader late
+ *       with an older state can only add it to a map no one reads any more.</li>
  * </ul>
  * Standby copies are not held: their stores change by restoration, outside any processor; they are read from the
  * store, as is a partition whose task restores.
  */
 public final class LocalLimitStates {
 
-    static final int MAX_USERS_PER_PARTITION = 100_000;
+    /** About 1 KB each (the state, its answer and the answer's JSON): 200 MB at most. */
+    static final int MAX_USERS = 200_000;
 
+    private final int maxUsers;
     private final ConcurrentHashMap<Integer, Partition> running = new ConcurrentHashMap<>();
     private final AtomicLong planChanges = new AtomicLong();
 
+    public LocalLimitStates() {
+        this(MAX_USERS);
+    }
+
+    /** @param maxUsers how many users the instance holds at most, over all its partitions */
+    LocalLimitStates(int maxUsers) {
+        this.maxUsers = maxUsers;
+    }
+
     /** The task of {@code partition} starts its processors: its copy starts empty (its store is restored). */
     Partition started(int partition) {
-        Partition copy = new Partition();
+        Partition copy = new Partition(this);
         running.put(partition, copy);
         return copy;
     }
@@ -90,10 +102,31 @@ public final class LocalLimitStates {
         return planChanges.get();
     }
 
+    /** Makes room for one more user: empties the largest copy when the instance holds {@link #maxUsers}. */
+    private void makeRoom() {
+        int held = 0;
+        Partition largest = null;
+        for (Partition copy : running.values()) {
+            int size = copy.users().size();
+            held += size;
+            if (largest == null || size > largest.users().size()) {
+                largest = copy;
+            }
+        }
+        if (held >= maxUsers && largest != null) {
+            largest.empty();
+        }
+    }
+
     /** One partition's users, as its task's processors wrote them or as its store held them when first read. */
     static final class Partition {
+        private final LocalLimitStates states;
         private final AtomicReference<ConcurrentHashMap<UUID, Held>> users =
                 new AtomicReference<>(new ConcurrentHashMap<>());
+
+        private Partition(LocalLimitStates states) {
+            this.states = states;
+        }
 
         /** The map to read and, after a store read, to {@link #learned learn} into. */
         ConcurrentHashMap<UUID, Held> users() {
@@ -108,23 +141,21 @@ public final class LocalLimitStates {
          * @return the entry the map holds now
          */
         Held learned(ConcurrentHashMap<UUID, Held> users, UUID user, LimitState stored) {
+            states.makeRoom();
             Held fresh = new Held(stored);
-            if (users.size() >= MAX_USERS_PER_PARTITION) {
-                this.users.compareAndSet(users, new ConcurrentHashMap<>());
-                return fresh;
-            }
             Held known = users.putIfAbsent(user, fresh);
             return known == null ? fresh : known;
         }
 
         private void written(LimitState state) {
-            ConcurrentHashMap<UUID, Held> current = users.get();
-            if (current.size() >= MAX_USERS_PER_PARTITION && !current.containsKey(state.userId())) {
-                ConcurrentHashMap<UUID, Held> emptied = new ConcurrentHashMap<>();
-                users.compareAndSet(current, emptied);
-                current = users.get();
+            if (!users.get().containsKey(state.userId())) {
+                states.makeRoom();
             }
-            current.put(state.userId(), new Held(state));
+            users.get().put(state.userId(), new Held(state));
+        }
+
+        private void empty() {
+            users.set(new ConcurrentHashMap<>());
         }
     }
 

@@ -87,38 +87,39 @@ class LocalLimitStatesTest {
     }
 
     @Test
-    void aFullCopyIsReplacedWholeSoALateReaderCannotPutBackAnOlderState() {
-        LocalLimitStates held = new LocalLimitStates();
-        LocalLimitStates.Partition copy = held.started(0);
-        ConcurrentHashMap<UUID, LocalLimitStates.Held> full = copy.users();
-        for (int i = 0; i < LocalLimitStates.MAX_USERS_PER_PARTITION; i++) {
-            full.put(new UUID(0, i), new LocalLimitStates.Held(null));
-        }
-        // A reader looked in the full map and read USER's older state from the store.
+    void pastItsBoundTheLargestCopyIsReplacedWholeSoALateReaderCannotPutBackAnOlderState() {
+        LocalLimitStates held = new LocalLimitStates(3);
+        LocalLimitStates.Partition small = held.started(0);
+        LocalLimitStates.Partition large = held.started(1);
+        held.written(0, used(new UUID(0, 1), 1));
+        held.written(1, used(new UUID(1, 1), 1));
+        // A reader looked in partition 1's map and read USER's older state from the store ...
+        ConcurrentHashMap<UUID, LocalLimitStates.Held> looked = large.users();
         LimitState older = used(USER, 1);
+        held.written(1, used(new UUID(1, 2), 1));
+        // ... meanwhile a fourth user is written: the largest copy (partition 1) is emptied first.
+        held.written(1, used(USER, 2));
 
-        held.written(0, used(USER, 2));
-        assertThat(copy.users()).as("the write went to an empty map that replaced the full one").isNotSameAs(full)
-                .hasSize(1);
-        copy.learned(full, USER, older);
+        assertThat(large.users()).as("replaced whole, then the write").isNotSameAs(looked)
+                .containsOnlyKeys(USER);
+        assertThat(small.users()).hasSize(1);
+        large.learned(looked, USER, older);
 
-        assertThat(copy.users().get(USER).state).isEqualTo(used(USER, 2));
-        assertThat(held.heldIn(0)).hasSize(1);
+        assertThat(held.heldIn(1)).isEqualTo(Map.of(USER, Optional.of(used(USER, 2))));
     }
 
     @Test
-    void aReaderThatFindsTheCopyFullEmptiesItAndKeepsNothingOfItsRead() {
-        LocalLimitStates held = new LocalLimitStates();
+    void aReaderPastTheBoundEmptiesTheLargestCopyAndKeepsItsReadInTheMapItLookedIn() {
+        LocalLimitStates held = new LocalLimitStates(2);
         LocalLimitStates.Partition copy = held.started(0);
-        ConcurrentHashMap<UUID, LocalLimitStates.Held> full = copy.users();
-        for (int i = 0; i < LocalLimitStates.MAX_USERS_PER_PARTITION; i++) {
-            full.put(new UUID(0, i), new LocalLimitStates.Held(null));
-        }
+        held.written(0, used(new UUID(0, 1), 1));
+        held.written(0, used(new UUID(0, 2), 1));
+        ConcurrentHashMap<UUID, LocalLimitStates.Held> looked = copy.users();
 
-        LocalLimitStates.Held read = copy.learned(full, USER, used(USER, 7));
+        LocalLimitStates.Held read = copy.learned(looked, USER, used(USER, 7));
 
         assertThat(read.state).isEqualTo(used(USER, 7));
-        assertThat(copy.users()).isNotSameAs(full).isEmpty();
+        assertThat(copy.users()).isNotSameAs(looked).isEmpty();
     }
 
     @Test
