@@ -8,6 +8,7 @@ import io.usagemeter.enforcer.admin.ReplayRunner;
 import io.usagemeter.enforcer.db.EntitlementEffectsWriter;
 import io.usagemeter.enforcer.db.PlanCatalog;
 import io.usagemeter.enforcer.internal.LimitQueries;
+import io.usagemeter.enforcer.internal.LocalLimitStates;
 import io.usagemeter.enforcer.internal.PartitionOwners;
 import io.usagemeter.enforcer.internal.ReplayWatch;
 import io.usagemeter.enforcer.internal.UsersByState;
@@ -73,6 +74,7 @@ public final class EnforcerService implements AutoCloseable {
     private volatile KafkaStreams streams;
     private volatile HostInfo self;
     private volatile LimitQueries queries;
+    private volatile LocalLimitStates heldLimits;
     private volatile EntitlementEffectsWriter writer;
     private volatile ReplayWatch replayWatch;
 
@@ -173,9 +175,11 @@ public final class EnforcerService implements AutoCloseable {
         Properties props = config.streamsProperties(advertised);
         props.putAll(topics.streamsProperties());
         props.putAll(streamsOverrides);
-        PartitionOwners owners = new PartitionOwners();
+        PartitionOwners owners = new PartitionOwners(EnforcerTopology.LIMITS_STORE,
+                EnforcerTopology.userStoreSourceTopics(config.applicationId()));
+        LocalLimitStates held = new LocalLimitStates();
         KafkaStreams kafkaStreams = LocalStateRecovery.start(() -> {
-            KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config), props);
+            KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config, held), props);
             instance.setStateListener(owners);
             // A dead stream thread is replaced (its tasks restore from their changelogs) within a budget.
             instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("enforcer", config.threadReplacements(),
@@ -186,7 +190,8 @@ public final class EnforcerService implements AutoCloseable {
         streamsMetrics.bindTo(registry);
         owned.add(0, streamsMetrics);
         this.self = new HostInfo(advertised.getHost(), advertised.getPort());
-        this.queries = new LimitQueries(kafkaStreams, self, config.grace(), clock, owners);
+        this.heldLimits = held;
+        this.queries = new LimitQueries(kafkaStreams, self, config.grace(), clock, owners, held);
         this.streams = kafkaStreams;
         this.writer = new EntitlementEffectsWriter(config.applicationId() + "-db", config.kafkaBootstrap(), dsl,
                 config.resetHorizon(), Topics.DEAD_LETTER.name(), clock).start();
@@ -206,6 +211,16 @@ public final class EnforcerService implements AutoCloseable {
 
     public KafkaStreams streams() {
         return streams;
+    }
+
+    /** The limit queries the routes answer from, null before {@link #start()}. */
+    public LimitQueries queries() {
+        return queries;
+    }
+
+    /** The limit states of the partitions running here, as the read path holds them; null before {@link #start()}. */
+    public LocalLimitStates heldLimits() {
+        return heldLimits;
     }
 
     public PrometheusMeterRegistry registry() {

@@ -2,6 +2,7 @@ package io.usagemeter.enforcer;
 
 import io.usagemeter.enforcer.internal.AdminCommandProcessor;
 import io.usagemeter.enforcer.internal.LimitStateSerde;
+import io.usagemeter.enforcer.internal.LocalLimitStates;
 import io.usagemeter.enforcer.internal.PlanLoader;
 import io.usagemeter.enforcer.internal.ReferralCreditProcessor;
 import io.usagemeter.enforcer.internal.ReferralDecider;
@@ -17,6 +18,7 @@ import io.usagemeter.schema.serde.JsonSerde;
 import io.usagemeter.schema.topics.Topic;
 import io.usagemeter.schema.topics.Topics;
 import java.math.BigDecimal;
+import java.util.List;
 import java.util.Properties;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
@@ -58,12 +60,22 @@ public final class EnforcerTopology {
     private EnforcerTopology() {
     }
 
-    public static Topology build(EnforcerConfig config) {
-        return build(config.grace());
+    /** @param held where the processors keep the limit states of their running tasks for the read path */
+    public static Topology build(EnforcerConfig config, LocalLimitStates held) {
+        return build(config.grace(), held);
     }
 
     /** The topology with {@code grace} as the fraction usage may exceed the limit before checks refuse. */
     public static Topology build(BigDecimal grace) {
+        return build(grace, new LocalLimitStates());
+    }
+
+    /**
+     * The topology with {@code grace} as the fraction usage may exceed the limit before checks refuse.
+     *
+     * @param held where the processors keep the limit states of their running tasks for the read path
+     */
+    public static Topology build(BigDecimal grace, LocalLimitStates held) {
         StreamsBuilder builder = new StreamsBuilder();
 
         builder.addGlobalStore(
@@ -71,7 +83,7 @@ public final class EnforcerTopology {
                         Serdes.String(), EnforcerTopics.PLAN_SERDE).withLoggingDisabled(),
                 EnforcerTopics.PLANS.name(),
                 consumed(EnforcerTopics.PLANS, "plans-source"),
-                PlanLoader::new);
+                () -> new PlanLoader(held));
 
         builder.addStateStore(store(REFERRALS_STORE, Serdes.String(), EventSerdes.referralEvent()));
         builder.addStateStore(store(REFERRAL_REFUSALS_STORE, Serdes.String(), REFUSAL_SERDE));
@@ -99,15 +111,15 @@ public final class EnforcerTopology {
                 .selectKey((referred, referral) -> referral.referrerId().toString(), Named.as("referral-rekey-by-referrer"))
                 .repartition(Repartitioned.<String, ReferralEvent>as(REFERRALS_BY_REFERRER)
                         .withKeySerde(Serdes.String()).withValueSerde(EventSerdes.referralEvent()))
-                .process(() -> new ReferralCreditProcessor(grace), Named.as("referral-credits"), userStores);
+                .process(() -> new ReferralCreditProcessor(grace, held), Named.as("referral-credits"), userStores);
 
         KStream<String, LimitEvent> fromCommands = builder
                 .stream(Topics.ADMIN_COMMANDS.name(), consumed(Topics.ADMIN_COMMANDS, "admin-commands-source"))
-                .process(() -> new AdminCommandProcessor(grace), Named.as("admin-commands"),
+                .process(() -> new AdminCommandProcessor(grace, held), Named.as("admin-commands"),
                         ENTITLEMENTS_STORE, USAGE_STORE, LIMITS_STORE, THRESHOLDS_STORE, APPLIED_COMMANDS_STORE);
 
         KStream<String, LimitEvent> fromUsage = usage.toStream(Named.as("usage-summaries-changes"))
-                .process(() -> new UsageSummaryProcessor(grace), Named.as("usage-summaries"), userStores);
+                .process(() -> new UsageSummaryProcessor(grace, held), Named.as("usage-summaries"), userStores);
 
         fromUsage.merge(fromCommands, Named.as("limit-events-from-commands"))
                 .merge(fromReferrals, Named.as("limit-events-from-referrals"))
@@ -116,6 +128,15 @@ public final class EnforcerTopology {
         Properties optimizations = new Properties();
         optimizations.put(StreamsConfig.TOPOLOGY_OPTIMIZATION_CONFIG, StreamsConfig.REUSE_KTABLE_SOURCE_TOPICS);
         return builder.build(optimizations);
+    }
+
+    /**
+     * The topics the sub-topology holding the users' stores reads, as Kafka Streams names them for the app
+     * {@code applicationId}: what locates a user's partition of {@link #LIMITS_STORE}.
+     */
+    public static List<String> userStoreSourceTopics(String applicationId) {
+        return List.of(Topics.USAGE_SUMMARIES.name(), Topics.ADMIN_COMMANDS.name(),
+                applicationId + "-" + REFERRALS_BY_REFERRER + "-repartition");
     }
 
     private static <K, V> Consumed<K, V> consumed(Topic<K, V> topic, String name) {

@@ -48,6 +48,24 @@ class EnforcerTopologyNamesTest {
         assertThat(description.subtopologies()).hasSize(2);
     }
 
+    /** What locates a user's partition of the limits store: the topics its sub-topology reads, named as deployed. */
+    @Test
+    void theUserStoresSourceTopicsAreThoseTheirSubTopologyReads() {
+        var userSubtopology = description.subtopologies().stream()
+                .filter(sub -> sub.nodes().stream().anyMatch(n -> n instanceof TopologyDescription.Processor p
+                        && p.stores().contains(EnforcerTopology.LIMITS_STORE)))
+                .findFirst().orElseThrow();
+        Set<String> read = new TreeSet<>();
+        userSubtopology.nodes().forEach(node -> {
+            if (node instanceof TopologyDescription.Source source) {
+                // An internal topic is described without the application id it is prefixed with when deployed.
+                source.topicSet().forEach(t -> read.add(t.startsWith("enforcer-") ? "app-" + t : t));
+            }
+        });
+
+        assertThat(read).containsExactlyInAnyOrderElementsOf(EnforcerTopology.userStoreSourceTopics("app"));
+    }
+
     /**
      * The topics it reads and writes, spelled out: the wire names of the contract, and the internal topic
      * whose name (with the application id) holds the repartitioned referrals. Any grace gives the same.

@@ -24,19 +24,28 @@ public final class AdminCommandProcessor implements Processor<String, AdminComma
     private static final Logger LOG = LoggerFactory.getLogger(AdminCommandProcessor.class);
 
     private final BigDecimal grace;
+    private final LocalLimitStates held;
     private ProcessorContext<String, LimitEvent> context;
     private LimitLedger ledger;
     private KeyValueStore<String, Long> appliedCommands;
 
-    public AdminCommandProcessor(BigDecimal grace) {
+    public AdminCommandProcessor(BigDecimal grace, LocalLimitStates held) {
         this.grace = grace;
+        this.held = held;
     }
 
     @Override
     public void init(ProcessorContext<String, LimitEvent> context) {
         this.context = context;
-        this.ledger = new LimitLedger(context, grace);
+        this.ledger = new LimitLedger(context, grace, held);
         this.appliedCommands = context.getStateStore(EnforcerTopology.APPLIED_COMMANDS_STORE);
+    }
+
+    @Override
+    public void close() {
+        if (ledger != null) {
+            ledger.close();
+        }
     }
 
     @Override

@@ -37,9 +37,19 @@ public final class LimitLedger {
     private final KeyValueStore<MonthlySummaryKey, ValueAndTimestamp<MonthlySummary>> usage;
     private final KeyValueStore<String, LimitState> limits;
     private final KeyValueStore<String, Integer> emittedThresholds;
+    private final LocalLimitStates held;
+    private final int partition;
+    private final LocalLimitStates.Partition copy;
 
-    public LimitLedger(ProcessingContext context, BigDecimal grace) {
+    /**
+     * Called from a processor's {@code init}, when its task runs (its stores restored): the partition's copy in
+     * {@code held} starts empty; {@link #close()} from the processor's {@code close} drops it.
+     */
+    public LimitLedger(ProcessingContext context, BigDecimal grace, LocalLimitStates held) {
         this.grace = grace;
+        this.held = held;
+        this.partition = context.taskId().partition();
+        this.copy = held.started(partition);
         this.plans = context.getStateStore(EnforcerTopology.PLANS_STORE);
         this.entitlements = context.getStateStore(EnforcerTopology.ENTITLEMENTS_STORE);
         this.usage = context.getStateStore(EnforcerTopology.USAGE_STORE);
@@ -92,6 +102,7 @@ public final class LimitLedger {
         Instant asOf = previous != null && previous.month().equals(month) && previous.asOf().isAfter(at) ? previous.asOf() : at;
         LimitState state = LimitRules.explain(user, month, entitlement, planUnits(entitlement.plan()), used, grace, asOf);
         limits.put(key, state);
+        held.written(partition, state);
         if (armedInLastMonth && state.state() == LimitStatus.OK) {
             // A new month resolves last month's crossing; the new month arms afresh.
             return List.of(LimitEvent.resolved(user, month, state.used(), state.effectiveLimit(), at));
@@ -134,6 +145,11 @@ public final class LimitLedger {
         for (YearMonth m = from.minusMonths(1); m.isBefore(keepFrom); m = m.plusMonths(1)) {
             emittedThresholds.delete(thresholdsKey(user, m));
         }
+    }
+
+    /** The processor stops (the task is suspended, closed, recycled or wiped next): the partition's copy goes. */
+    public void close() {
+        held.stopped(partition, copy);
     }
 
     private static String thresholdsKey(UUID user, YearMonth month) {

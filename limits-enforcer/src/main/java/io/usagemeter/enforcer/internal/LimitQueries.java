@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,7 @@ public final class LimitQueries {
     private static final Logger LOG = LoggerFactory.getLogger(LimitQueries.class);
     private static final Duration FORWARD_TIMEOUT = Duration.ofSeconds(2);
     static final int MAX_DERIVED = 200_000;
+    private static final int MAX_PLANS = 1_000;
 
     private final KafkaStreams streams;
     private final HostInfo self;
@@ -57,6 +59,7 @@ public final class LimitQueries {
     private final Clock clock;
     private final HttpClient http;
     private final PartitionOwners owners;
+    private final LocalLimitStates held;
     /** Answers derived per user, bounded: cleared when full (simpler than an LRU, and enough to bound memory). */
     private final ConcurrentHashMap<UUID, Derived> derived = new ConcurrentHashMap<>();
     private final Map<Integer, ReadOnlyKeyValueStore<String, LimitState>> limitStores = new ConcurrentHashMap<>();
@@ -67,24 +70,31 @@ public final class LimitQueries {
      * readers at once than cores only contend for it (spinning, then parking), so reads queue here instead.
      */
     private final Semaphore storeReaders = new Semaphore(Math.max(2, Runtime.getRuntime().availableProcessors()));
+    /** Plans read since the last change of the plans store; none when {@code held} is not fed by the processors. */
+    private volatile KnownPlans knownPlans;
+    private volatile MonthSpan currentMonth;
     /** The global plans store's handle, once it could be opened. */
     private volatile ReadOnlyKeyValueStore<String, Plan> planStore;
 
-    /** Queries that ask Kafka Streams for the partition's owners on every request. */
+    /** Queries that ask Kafka Streams for the partition's owners and read its stores on every request. */
     public LimitQueries(KafkaStreams streams, HostInfo self, BigDecimal grace, Clock clock) {
-        this(streams, self, grace, clock, null);
+        this(streams, self, grace, clock, null, null);
     }
 
     /**
-     * @param owners the partitions' owners remembered between rebalances, set as {@code streams}' state listener
-     *     before it started; null to ask Kafka Streams on every request
+     * @param owners the partitions' owners kept between rebalances, set as {@code streams}' state listener before it
+     *     started; null to ask Kafka Streams on every request
+     * @param held the limit states of the partitions running here, written by {@code streams}' processors; null to
+     *     read the store on every request
      */
-    public LimitQueries(KafkaStreams streams, HostInfo self, BigDecimal grace, Clock clock, PartitionOwners owners) {
+    public LimitQueries(KafkaStreams streams, HostInfo self, BigDecimal grace, Clock clock, PartitionOwners owners,
+                        LocalLimitStates held) {
         this.streams = streams;
         this.self = self;
         this.grace = grace;
         this.clock = clock;
         this.owners = owners;
+        this.held = held;
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
     }
 
@@ -120,6 +130,10 @@ public final class LimitQueries {
     public Outcome<ServedLimit> servedLimit(UUID user, boolean forwarded, String authorization) {
         return query(user, forwarded, authorization, "/v1/limits/" + user,
                 (partition, allowStale) -> {
+                    LocalLimitStates.Partition running = allowStale || held == null ? null : held.running(partition);
+                    if (running != null) {
+                        return servedHeld(user, running, partition);
+                    }
                     LimitState state = read(limitStores, EnforcerTopology.LIMITS_STORE, user.toString(), partition,
                             allowStale);
                     return servedNow(user, state, allowStale);
@@ -139,15 +153,43 @@ public final class LimitQueries {
                 });
     }
 
-    /** The plan's units from the global plans store (every instance holds all plans). */
+    /**
+     * The plan from the global plans store (every instance holds all plans). Remembered, when this instance's
+     * processors report the store's changes, until the store changes or the app changes state.
+     */
     public Optional<Plan> plan(String name) {
+        if (held == null || owners == null) {
+            return Optional.ofNullable(planStore().get(name));
+        }
+        long planChanges = held.planChanges();
+        long stateChanges = owners.generation();
+        KnownPlans known = knownPlans;
+        if (known == null || known.planChanges() != planChanges || known.stateChanges() != stateChanges) {
+            known = new KnownPlans(planChanges, stateChanges, new ConcurrentHashMap<>());
+            knownPlans = known;
+        }
+        Optional<Plan> plan = known.byName().get(name);
+        if (plan == null) {
+            plan = Optional.ofNullable(planStore().get(name));
+            if (known.byName().size() < MAX_PLANS) {
+                known.byName().putIfAbsent(name, plan);
+            }
+        }
+        return plan;
+    }
+
+    private ReadOnlyKeyValueStore<String, Plan> planStore() {
         ReadOnlyKeyValueStore<String, Plan> plans = planStore;
         if (plans == null) {
             plans = streams.store(StoreQueryParameters.fromNameAndType(
                     EnforcerTopology.PLANS_STORE, QueryableStoreTypes.<String, Plan>keyValueStore()));
             planStore = plans;
         }
-        return Optional.ofNullable(plans.get(name));
+        return plans;
+    }
+
+    /** Plans read while the plans store and the app's state were as counted (a missing plan as empty). */
+    private record KnownPlans(long planChanges, long stateChanges, Map<String, Optional<Plan>> byName) {
     }
 
     @FunctionalInterface
@@ -156,18 +198,12 @@ public final class LimitQueries {
     }
 
     private <T> Outcome<T> query(UUID user, boolean forwarded, String authorization, String path, LocalRead<T> local) {
-        KeyQueryMetadata where = owners == null ? null : owners.known(user);
-        if (where == null) {
-            long askedAt = owners == null ? 0 : owners.generation();
-            try {
-                where = streams.queryMetadataForKey(EnforcerTopology.LIMITS_STORE, user.toString(),
-                        Serdes.String().serializer());
-            } catch (IllegalStateException e) {
-                return new Outcome.Unavailable<>("the enforcer is not running: " + e.getMessage());
-            }
-            if (owners != null) {
-                owners.remember(user, where, askedAt);
-            }
+        KeyQueryMetadata where;
+        try {
+            where = owners != null ? owners.of(user, streams) : streams.queryMetadataForKey(
+                    EnforcerTopology.LIMITS_STORE, user.toString(), Serdes.String().serializer());
+        } catch (IllegalStateException e) {
+            return new Outcome.Unavailable<>("the enforcer is not running: " + e.getMessage());
         }
         if (where == null || where == KeyQueryMetadata.NOT_AVAILABLE) {
             return new Outcome.Unavailable<>("partition owners are not known yet (starting or rebalancing)");
@@ -260,13 +296,39 @@ public final class LimitQueries {
     }
 
     /**
+     * As {@link #servedNow}, from the copy of a partition whose task runs here; a user the copy does not hold yet
+     * is read from the store once.
+     */
+    private ServedLimit servedHeld(UUID user, LocalLimitStates.Partition running, int partition) {
+        ConcurrentHashMap<UUID, LocalLimitStates.Held> users = running.users();
+        LocalLimitStates.Held held = users.get(user);
+        if (held == null) {
+            LimitState stored = read(limitStores, EnforcerTopology.LIMITS_STORE, user.toString(), partition, false);
+            held = running.learned(users, user, stored);
+        }
+        LimitState stored = held.state;
+        if (stored == null) {
+            return servedNow(user, null, false);
+        }
+        YearMonth now = monthNow();
+        YearMonth month = now.isAfter(stored.month()) ? now : stored.month();
+        long units = plan(stored.plan()).map(Plan::monthlyUnits).orElse(stored.planUnits());
+        ServedLimit served = held.served;
+        if (served == null || served.answer().planUnits() != units || !served.answer().month().equals(month)) {
+            served = derive(user, stored, month, units);
+            held.served = served;
+        }
+        return served;
+    }
+
+    /**
      * The stored state as of now: the current plan units, and a fresh month (nothing used yet) when the
      * calendar moved on since the user's last event. Unknown users are free users with zero usage.
      * The answer of a stored state is derived and written once and then served until the state, the month
      * or the plan's units change; an unknown user's answer is as of now, so it is derived on every read.
      */
     private ServedLimit servedNow(UUID user, LimitState stored, boolean stale) {
-        YearMonth now = LimitRules.monthOf(clock.instant());
+        YearMonth now = monthNow();
         Entitlement entitlement = stored == null ? Entitlement.DEFAULT
                 : new Entitlement(stored.plan(), stored.referralCount(), stored.bonusCredits());
         YearMonth month = stored == null || now.isAfter(stored.month()) ? now : stored.month();
@@ -278,15 +340,36 @@ public final class LimitQueries {
         }
         Derived known = derived.get(user);
         if (known == null || !known.of(stored, month, units)) {
-            long used = stored.month().equals(month) ? stored.used() : 0;
-            known = new Derived(stored, month, units,
-                    new ServedLimit(explain(user, entitlement, month, used, units, stored.asOf())));
+            known = new Derived(stored, month, units, derive(user, stored, month, units));
             if (derived.size() >= MAX_DERIVED) {
                 derived.clear();
             }
             derived.put(user, known);
         }
         return stale ? known.served().stale() : known.served();
+    }
+
+    /** The calendar month (UTC) of the clock's now, worked out again only when the clock leaves it. */
+    private YearMonth monthNow() {
+        long now = clock.millis();
+        MonthSpan span = currentMonth;
+        if (span == null || now < span.fromMillis() || now >= span.untilMillis()) {
+            YearMonth month = LimitRules.monthOf(Instant.ofEpochMilli(now));
+            span = new MonthSpan(month, month.atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli(),
+                    LimitRules.resetsAt(month).toEpochMilli());
+            currentMonth = span;
+        }
+        return span.month();
+    }
+
+    private record MonthSpan(YearMonth month, long fromMillis, long untilMillis) {
+    }
+
+    /** The answer of a stored state in {@code month} (nothing used yet if the state's month is over). */
+    private ServedLimit derive(UUID user, LimitState stored, YearMonth month, long units) {
+        Entitlement entitlement = new Entitlement(stored.plan(), stored.referralCount(), stored.bonusCredits());
+        long used = stored.month().equals(month) ? stored.used() : 0;
+        return new ServedLimit(explain(user, entitlement, month, used, units, stored.asOf()));
     }
 
     private LimitAnswer explain(UUID user, Entitlement entitlement, YearMonth month, long used, long units,

@@ -7,10 +7,19 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
 
-/** Keeps the global plans store equal to the compacted {@code meter.plans} topic (a tombstone removes a plan). */
+/**
+ * Keeps the global plans store equal to the compacted {@code meter.plans} topic (a tombstone removes a plan), and
+ * tells the read path that plans it remembered may have changed.
+ */
 public final class PlanLoader implements Processor<String, Plan, Void, Void> {
 
+    private final LocalLimitStates held;
     private KeyValueStore<String, Plan> plans;
+
+    /** @param held told of every change, after the store has it */
+    public PlanLoader(LocalLimitStates held) {
+        this.held = held;
+    }
 
     @Override
     public void init(ProcessorContext<Void, Void> context) {
@@ -24,5 +33,6 @@ public final class PlanLoader implements Processor<String, Plan, Void, Void> {
         } else {
             plans.put(record.key(), record.value());
         }
+        held.plansChanged();
     }
 }

@@ -12,17 +12,26 @@ import org.apache.kafka.streams.processor.api.Record;
 public final class ReferralCreditProcessor implements Processor<String, ReferralEvent, String, LimitEvent> {
 
     private final BigDecimal grace;
+    private final LocalLimitStates held;
     private ProcessorContext<String, LimitEvent> context;
     private LimitLedger ledger;
 
-    public ReferralCreditProcessor(BigDecimal grace) {
+    public ReferralCreditProcessor(BigDecimal grace, LocalLimitStates held) {
         this.grace = grace;
+        this.held = held;
     }
 
     @Override
     public void init(ProcessorContext<String, LimitEvent> context) {
         this.context = context;
-        this.ledger = new LimitLedger(context, grace);
+        this.ledger = new LimitLedger(context, grace, held);
+    }
+
+    @Override
+    public void close() {
+        if (ledger != null) {
+            ledger.close();
+        }
     }
 
     @Override

@@ -49,6 +49,9 @@ public final class ReplayWatch implements AutoCloseable {
 
     /** Whether a replay is rebuilding {@code month} now (running, with a fresh heartbeat). */
     public boolean rebuilding(YearMonth month) {
+        if (replays.isEmpty()) {
+            return false;
+        }
         var now = clock.instant();
         return replays.values().stream().anyMatch(r -> r.rebuilds(month, now));
     }

@@ -18,17 +18,26 @@ import org.apache.kafka.streams.processor.api.Record;
 public final class UsageSummaryProcessor implements Processor<MonthlySummaryKey, MonthlySummary, String, LimitEvent> {
 
     private final BigDecimal grace;
+    private final LocalLimitStates held;
     private ProcessorContext<String, LimitEvent> context;
     private LimitLedger ledger;
 
-    public UsageSummaryProcessor(BigDecimal grace) {
+    public UsageSummaryProcessor(BigDecimal grace, LocalLimitStates held) {
         this.grace = grace;
+        this.held = held;
     }
 
     @Override
     public void init(ProcessorContext<String, LimitEvent> context) {
         this.context = context;
-        this.ledger = new LimitLedger(context, grace);
+        this.ledger = new LimitLedger(context, grace, held);
+    }
+
+    @Override
+    public void close() {
+        if (ledger != null) {
+            ledger.close();
+        }
     }
 
     @Override
