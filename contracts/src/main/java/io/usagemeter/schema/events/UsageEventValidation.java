@@ -93,6 +93,11 @@ public final class UsageEventValidation {
 
     /** Shape, types and ranges of one JSON event; no time rules (see {@link #validate}). */
     public static Result parse(JsonNode node) {
+        return parse(node, null, null);
+    }
+
+    /** With {@code now} set, the time rules too, so every violation of the event is named at once. */
+    private static Result parse(JsonNode node, Instant now, Duration lateness) {
         List<Violation> violations = new ArrayList<>();
         if (node == null || !node.isObject()) {
             return new Invalid(List.of(new Violation(Violation.DOCUMENT, "a usage event must be a JSON object")));
@@ -119,6 +124,9 @@ public final class UsageEventValidation {
 
         UUID userId = userIdText == null ? null : parseUserId(userIdText, violations);
         Instant occurredAt = occurredAtText == null ? null : parseOccurredAt(occurredAtText, violations);
+        if (occurredAt != null && now != null) {
+            checkTime(occurredAt, now, lateness, violations);
+        }
         Provider provider = null;
         if (providerText != null) {
             provider = Provider.fromWireName(providerText).orElse(null);
@@ -165,14 +173,7 @@ public final class UsageEventValidation {
     public static Result validate(JsonNode node, Instant now, Duration lateness) {
         Objects.requireNonNull(now, "now");
         Objects.requireNonNull(lateness, "lateness");
-        Result parsed = parse(node);
-        if (parsed instanceof Valid valid) {
-            // parse() already applied every range rule of check(): only the time rules can still fail.
-            List<Violation> violations = new ArrayList<>(0);
-            checkTime(valid.event().occurredAt(), now, lateness, violations);
-            return violations.isEmpty() ? parsed : new Invalid(violations);
-        }
-        return parsed;
+        return parse(node, now, lateness);
     }
 
     /**

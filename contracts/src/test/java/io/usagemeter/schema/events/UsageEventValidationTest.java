@@ -242,6 +242,16 @@ class UsageEventValidationTest {
     }
 
     @Test
+    void aTooOldEventWithAnotherBadFieldNamesBoth() {
+        UsageEventValidation.Result result = UsageEventValidation.validate(
+                valid().put("occurred_at", "2020-01-01T00:00:00Z").put("units", 0), NOW, LATENESS);
+        assertThat(result).isInstanceOf(UsageEventValidation.Invalid.class);
+        assertThat(((UsageEventValidation.Invalid) result).violations()).extracting(Violation::field)
+                .containsExactlyInAnyOrder("occurred_at", "units");
+        assertThat(fields(valid().put("occurred_at", "2020-01-01T00:00:00Z"))).as("parse alone has no time rules").isEmpty();
+    }
+
+    @Test
     void typedEventsGetTheSameRangeRules() {
         UsageEvent bad = new UsageEvent("x".repeat(129), UUID.fromString(USER), NOW, Provider.GITHUB, "", "BAD METHOD",
                 600, -1, -1, -1, -1, 0);
