@@ -297,14 +297,6 @@ class DevCommandProcessTest {
                 db.createStatement().execute("CREATE TEMPORARY TABLE flood_probe (n int)");
                 assertThat(db.createStatement().executeUpdate("INSERT INTO flood_probe VALUES (1)")).isEqualTo(1);
             }
-            int stillOpen = 0;
-            for (SocketChannel channel : flood) {
-                if (channel.isConnected() && !closedByServer(channel)) {
-                    stillOpen++;
-                }
-            }
-            assertThat(stillOpen).as("flood connections the services kept: at most their caps (%d each), of %s", cap, connected)
-                    .isLessThanOrEqualTo(cap * services.size());
         } finally {
             for (SocketChannel channel : flood) {
                 channel.close();
@@ -335,15 +327,6 @@ class DevCommandProcessTest {
             }
         }
         throw new AssertionError("no ingest among " + services);
-    }
-
-    /** Whether the server closed this connection: a non-blocking read sees the end of the stream or a reset. */
-    private static boolean closedByServer(SocketChannel channel) {
-        try {
-            return channel.read(java.nio.ByteBuffer.allocate(1)) < 0;
-        } catch (IOException reset) {
-            return true;
-        }
     }
 
     /** One keep-alive HTTP/1.1 connection, requests written by hand, so that "the same connection" is certain. */

@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
 public final class DevRunner {
 
     private static final Logger log = LoggerFactory.getLogger(DevRunner.class);
-    static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(180);
     /** A PostgreSQL left running by a killed meter dev gets this long to stop on the next start. */
     static final Duration LEFTOVER_STOP_TIMEOUT = Duration.ofSeconds(30);
     /** After the broker's fatal fault, the stack gets this long to stop in order before PostgreSQL is stopped alone. */
