@@ -3,27 +3,21 @@ package io.usagemeter.ingest;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.usagemeter.clients.ClientFixtures;
 import io.usagemeter.ingest.client.UsageClient;
 import io.usagemeter.ingest.client.UsageDeliveryException;
 import io.usagemeter.kit.keys.ApiKeyScopes;
-import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
-import io.usagemeter.schema.topics.Topics;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,7 +52,7 @@ class UsageClientHttpIT {
     @Test
     void httpTransportDeliversEveryEventInBatches() throws Exception {
         UUID run = UUID.randomUUID();
-        List<UsageEvent> sent = events(run, 1_200);
+        List<UsageEvent> sent = ClientFixtures.events(run, 1_200);
         double requestsBefore = acceptedRequests();
         try (UsageClient client = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), apiKey)
                 .batchSize(500).linger(Duration.ofMillis(50)).build()) {
@@ -66,14 +60,14 @@ class UsageClientHttpIT {
             client.flush();
             assertThat(acks).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
         }
-        assertDelivered(run, sent);
+        ClientFixtures.assertDelivered(stack.bootstrap, run, sent);
         // 1,200 events at most 500 per request: at least 3 requests, far fewer than 1,200.
         assertThat(acceptedRequests() - requestsBefore).isBetween(3.0, 100.0);
     }
 
     @Test
     void aRefusedBatchFailsItsEventsWithoutRetrying() {
-        UsageEvent event = events(UUID.randomUUID(), 1).get(0);
+        UsageEvent event = ClientFixtures.events(UUID.randomUUID(), 1).get(0);
         try (UsageClient client = UsageClient.overHttp(URI.create("http://localhost:" + service.port()), "um_wrong").build()) {
             CompletableFuture<Void> ack = client.emit(event);
             assertThatThrownBy(() -> ack.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
@@ -102,7 +96,7 @@ class UsageClientHttpIT {
         }
         assertThat(kept.size()).as("something was left out").isLessThan(classpath.size());
         UUID user = UUID.randomUUID();
-        UsageEvent sent = events(user, 1).get(0);
+        UsageEvent sent = ClientFixtures.events(user, 1).get(0);
         try (java.net.URLClassLoader isolated = new java.net.URLClassLoader(kept.toArray(java.net.URL[]::new),
                 ClassLoader.getPlatformClassLoader())) {
             Class<?> clientClass = isolated.loadClass(UsageClient.class.getName());
@@ -112,7 +106,7 @@ class UsageClientHttpIT {
                 assertThatThrownBy(() -> isolated.loadClass(absent)).as(absent).isInstanceOf(ClassNotFoundException.class);
             }
             Class<?> eventClass = isolated.loadClass(UsageEvent.class.getName());
-            Object event = copyInto(isolated, eventClass, sent);
+            Object event = ClientFixtures.copyInto(eventClass, sent);
 
             Object builder = clientClass.getMethod("overHttp", URI.class, String.class)
                     .invoke(null, URI.create("http://localhost:" + service.port()), apiKey);
@@ -122,55 +116,11 @@ class UsageClientHttpIT {
                 ack.get(30, TimeUnit.SECONDS);
             }
         }
-        assertDelivered(user, List.of(sent));
-    }
-
-    /** {@code event} as an instance of {@code eventClass} (the same record from another class loader). */
-    private static Object copyInto(ClassLoader loader, Class<?> eventClass, UsageEvent event) throws Exception {
-        java.lang.reflect.RecordComponent[] components = eventClass.getRecordComponents();
-        Object[] values = new Object[components.length];
-        Class<?>[] types = new Class<?>[components.length];
-        for (int i = 0; i < components.length; i++) {
-            types[i] = components[i].getType();
-            Object value = UsageEvent.class.getMethod(components[i].getName()).invoke(event);
-            values[i] = value instanceof Provider p ? enumConstant(types[i], p.name()) : value;
-        }
-        return eventClass.getDeclaredConstructor(types).newInstance(values);
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static Object enumConstant(Class<?> type, String name) {
-        return Enum.valueOf((Class) type, name);
+        ClientFixtures.assertDelivered(stack.bootstrap, user, List.of(sent));
     }
 
     private static double acceptedRequests() {
         var timer = service.registry().find("meter.ingest.request").tag("route", "events").tag("status", "202").timer();
         return timer == null ? 0 : timer.count();
-    }
-
-    private static List<UsageEvent> events(UUID run, int count) {
-        Instant base = Instant.now().minusSeconds(60).truncatedTo(ChronoUnit.MILLIS);
-        List<UsageEvent> events = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            UUID user = new UUID(run.getMostSignificantBits(), i % 20);
-            events.add(new UsageEvent(run + "-" + i, user, base.plusMillis(i), Provider.values()[i % 5],
-                    "/v1/endpoint/" + (i % 7), "POST", 200 + (i % 3) * 100, i % 500, 300, 1200, i % 100, 1 + i % 3));
-        }
-        return events;
-    }
-
-    private static void assertDelivered(UUID run, List<UsageEvent> sent) {
-        Map<String, ConsumerRecord<String, UsageEvent>> byId = new HashMap<>();
-        stack.read(Topics.USAGE_EVENTS, r -> r.value().eventId().startsWith(run.toString()), l -> {
-            l.forEach(r -> byId.put(r.value().eventId(), r));
-            return byId.size() >= sent.size();
-        }, Duration.ofSeconds(30));
-        assertThat(byId).hasSize(sent.size());
-        for (UsageEvent e : sent) {
-            ConsumerRecord<String, UsageEvent> record = byId.get(e.eventId());
-            assertThat(record.value()).isEqualTo(e);
-            assertThat(record.key()).isEqualTo(e.userId().toString());
-            assertThat(record.timestamp()).isEqualTo(e.occurredAt().toEpochMilli());
-        }
     }
 }

@@ -35,7 +35,9 @@ class EntitlementEffectsWriterIT {
 
     @AfterAll
     static void stop() {
-        stack.close();
+        if (stack != null) {
+            stack.close();
+        }
     }
 
     private void send(String topic, String key, Object value) throws Exception {

@@ -55,7 +55,9 @@ class DatabaseFunctionsTest {
 
     @AfterAll
     static void stop() {
-        db.close();
+        if (db != null) {
+            db.close();
+        }
     }
 
     @Test

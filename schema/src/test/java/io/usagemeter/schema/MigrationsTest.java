@@ -34,7 +34,9 @@ class MigrationsTest {
 
     @AfterAll
     static void stop() {
-        db.close();
+        if (db != null) {
+            db.close();
+        }
     }
 
     @Test

@@ -3,35 +3,26 @@ package io.usagemeter.ingest.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.usagemeter.clients.ClientFixtures;
 import io.usagemeter.clients.ClientRuntime;
 import io.usagemeter.embedded.EmbeddedKafkaBroker;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
-import io.usagemeter.schema.topics.Topic;
 import io.usagemeter.schema.topics.TopicBootstrapper;
 import io.usagemeter.schema.topics.TopicSettings;
-import io.usagemeter.schema.topics.Topics;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,14 +53,14 @@ class UsageClientTest {
     @Test
     void kafkaTransportDeliversEveryEventKeyedByUserAtItsEventTime() throws Exception {
         UUID run = UUID.randomUUID();
-        List<UsageEvent> sent = events(run, 1_000);
+        List<UsageEvent> sent = ClientFixtures.events(run, 1_000);
         try (UsageClient client = UsageClient.toKafka(broker.bootstrapServers()).build()) {
             List<CompletableFuture<Void>> acks = sent.stream().map(client::emit).toList();
             client.flush();
             assertThat(acks).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
             assertThat(client.pendingEvents()).isZero();
         }
-        assertDelivered(run, sent);
+        ClientFixtures.assertDelivered(broker.bootstrapServers(), run, sent);
     }
 
     @Test
@@ -113,7 +104,7 @@ class UsageClientTest {
         try (UsageClient client = UsageClient.overHttp(nowhere, "um_unused")
                 .maxPendingEvents(2).maxBlock(Duration.ZERO).closeTimeout(Duration.ZERO).build()) {
             UUID run = UUID.randomUUID();
-            List<UsageEvent> three = events(run, 3);
+            List<UsageEvent> three = ClientFixtures.events(run, 3);
             CompletableFuture<Void> first = client.emit(three.get(0));
             client.emit(three.get(1));
             assertThatThrownBy(() -> client.emit(three.get(2))).isInstanceOf(UsageClientFullException.class);
@@ -130,7 +121,7 @@ class UsageClientTest {
     @Test
     void theClientRunsOnWhatAnAppInherits() throws Exception {
         UUID user = UUID.randomUUID();
-        UsageEvent sent = events(user, 1).get(0);
+        UsageEvent sent = ClientFixtures.events(user, 1).get(0);
         try (java.net.URLClassLoader isolated = ClientRuntime.appClassLoader()) {
             Class<?> clientClass = isolated.loadClass(UsageClient.class.getName());
             assertThat(clientClass.getClassLoader()).isSameAs(isolated);
@@ -139,7 +130,7 @@ class UsageClientTest {
                 assertThatThrownBy(() -> isolated.loadClass(absent)).as(absent).isInstanceOf(ClassNotFoundException.class);
             }
             Class<?> eventClass = isolated.loadClass(UsageEvent.class.getName());
-            Object event = copyInto(isolated, eventClass, sent);
+            Object event = ClientFixtures.copyInto(eventClass, sent);
 
             // Kafka loads its plugins (reporters, serdes) through the context class loader: the app's own.
             Thread thread = Thread.currentThread();
@@ -156,74 +147,7 @@ class UsageClientTest {
                 thread.setContextClassLoader(previous);
             }
         }
-        assertDelivered(user, List.of(sent));
-    }
-
-    /** {@code event} as an instance of {@code eventClass} (the same record from another class loader). */
-    private static Object copyInto(ClassLoader loader, Class<?> eventClass, UsageEvent event) throws Exception {
-        java.lang.reflect.RecordComponent[] components = eventClass.getRecordComponents();
-        Object[] values = new Object[components.length];
-        Class<?>[] types = new Class<?>[components.length];
-        for (int i = 0; i < components.length; i++) {
-            types[i] = components[i].getType();
-            Object value = UsageEvent.class.getMethod(components[i].getName()).invoke(event);
-            values[i] = value instanceof Provider p ? enumConstant(types[i], p.name()) : value;
-        }
-        return eventClass.getDeclaredConstructor(types).newInstance(values);
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static Object enumConstant(Class<?> type, String name) {
-        return Enum.valueOf((Class) type, name);
-    }
-
-    private static List<UsageEvent> events(UUID run, int count) {
-        Instant base = Instant.now().minusSeconds(60).truncatedTo(ChronoUnit.MILLIS);
-        List<UsageEvent> events = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            UUID user = new UUID(run.getMostSignificantBits(), i % 20);
-            events.add(new UsageEvent(run + "-" + i, user, base.plusMillis(i), Provider.values()[i % 5],
-                    "/v1/endpoint/" + (i % 7), "POST", 200 + (i % 3) * 100, i % 500, 300, 1200, i % 100, 1 + i % 3));
-        }
-        return events;
-    }
-
-    private static void assertDelivered(UUID run, List<UsageEvent> sent) {
-        Map<String, ConsumerRecord<String, UsageEvent>> byId = new HashMap<>();
-        read(Topics.USAGE_EVENTS, r -> r.value().eventId().startsWith(run.toString()), l -> {
-            l.forEach(r -> byId.put(r.value().eventId(), r));
-            return byId.size() >= sent.size();
-        }, Duration.ofSeconds(30));
-        assertThat(byId).hasSize(sent.size());
-        for (UsageEvent e : sent) {
-            ConsumerRecord<String, UsageEvent> record = byId.get(e.eventId());
-            assertThat(record.value()).isEqualTo(e);
-            assertThat(record.key()).isEqualTo(e.userId().toString());
-            assertThat(record.timestamp()).isEqualTo(e.occurredAt().toEpochMilli());
-        }
-    }
-
-    /** Reads {@code topic} from the beginning until {@code done} holds for the records matching {@code filter}. */
-    private static <K, V> void read(Topic<K, V> topic, Predicate<ConsumerRecord<K, V>> filter,
-                                    Predicate<List<ConsumerRecord<K, V>>> done, Duration timeout) {
-        Properties props = new Properties();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        List<ConsumerRecord<K, V>> matching = new ArrayList<>();
-        try (var consumer = new KafkaConsumer<>(props, topic.keySerde().deserializer(), topic.valueSerde().deserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic.name()).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (!done.test(matching) && System.nanoTime() < deadline) {
-                for (ConsumerRecord<K, V> record : consumer.poll(Duration.ofMillis(200))) {
-                    if (filter.test(record)) {
-                        matching.add(record);
-                    }
-                }
-            }
-        }
+        ClientFixtures.assertDelivered(broker.bootstrapServers(), user, List.of(sent));
     }
 
     private static int unusedPort() throws IOException {
