@@ -5,6 +5,7 @@ import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.aggregator.internal.DeadLetterDeserializationHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProcessingHandler;
 import io.usagemeter.aggregator.internal.DeadLetterProductionHandler;
+import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.file.Path;
@@ -107,7 +108,7 @@ public record AggregatorConfig(
         // The sink next to the Streams app reads it: a placeholder secret stops the process here, with its name.
         PlaceholderSecrets.refuse("METER_DB_PASSWORD", env.get("METER_DB_PASSWORD"));
         return new AggregatorConfig(
-                e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
+                KafkaSettings.from(e).bootstrapServers(),
                 e.string("METER_AGGREGATOR_APPLICATION_ID", DEFAULT_APPLICATION_ID),
                 e.isoDuration("METER_AGGREGATOR_DEDUPE_WINDOW", Duration.ofHours(48)),
                 e.positiveInt("METER_AGGREGATOR_RETENTION_MONTHS", 13),

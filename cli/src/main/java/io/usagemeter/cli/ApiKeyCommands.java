@@ -1,15 +1,20 @@
 package io.usagemeter.cli;
 
+import com.zaxxer.hikari.HikariDataSource;
+import io.usagemeter.kit.DatabasePool;
 import io.usagemeter.kit.keys.ApiKey;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.kit.keys.ApiKeyStore;
 import io.usagemeter.kit.keys.IssuedApiKey;
+import io.usagemeter.schema.config.DatabaseSettings;
+import io.usagemeter.schema.config.MeterEnvironment;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.postgresql.ds.PGSimpleDataSource;
+import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -24,16 +29,13 @@ final class ApiKeyCommands {
 
     private ApiKeyCommands() {}
 
-    static ApiKeyStore store(Map<String, String> env) {
-        String url = env.get("METER_DB_URL");
-        if (url == null || url.isBlank()) {
-            throw new IllegalArgumentException("METER_DB_URL is not set (the database holding API keys)");
+    /** Runs {@code use} on the key store of the services' database, through a pool of one connection closed after it. */
+    static <T> T withStore(Map<String, String> env, Function<ApiKeyStore, T> use) {
+        DatabaseSettings db = DatabaseSettings.from(MeterEnvironment.of(env), "the database holding API keys");
+        try (HikariDataSource dataSource = DatabasePool.open("meter-admin-keys", db.url(),
+                db.user().isBlank() ? "postgres" : db.user(), db.password(), 1, Duration.ofSeconds(30))) {
+            return use.apply(new ApiKeyStore(dataSource, Clock.systemUTC()));
         }
-        PGSimpleDataSource dataSource = new PGSimpleDataSource();
-        dataSource.setUrl(url);
-        dataSource.setUser(env.getOrDefault("METER_DB_USER", "postgres"));
-        dataSource.setPassword(env.getOrDefault("METER_DB_PASSWORD", ""));
-        return new ApiKeyStore(dataSource, Clock.systemUTC());
     }
 
     @Command(name = "create-api-key", mixinStandardHelpOptions = true,
@@ -63,7 +65,7 @@ final class ApiKeyCommands {
 
         @Override
         public Integer call() {
-            IssuedApiKey issued = store(env).issue(name, scopes);
+            IssuedApiKey issued = withStore(env, store -> store.issue(name, scopes));
             ApiKey key = issued.key();
             spec.commandLine().getErr().println("created API key " + key.id() + " '" + key.name() + "' (prefix "
                     + key.prefix() + ", scopes " + String.join(",", key.scopes().stream().sorted().toList())
@@ -94,7 +96,7 @@ final class ApiKeyCommands {
 
         @Override
         public Integer call() {
-            Optional<ApiKey> revoked = store(env).revoke(prefixOrId);
+            Optional<ApiKey> revoked = withStore(env, store -> store.revoke(prefixOrId));
             if (revoked.isEmpty()) {
                 spec.commandLine().getErr().println("meter admin revoke-api-key: no active key matches '" + prefixOrId + "'");
                 return 1;

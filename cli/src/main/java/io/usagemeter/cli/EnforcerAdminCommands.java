@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.usagemeter.enforcer.LimitRules;
 import io.usagemeter.enforcer.db.AdminReports;
 import io.usagemeter.enforcer.http.AdminRequests;
+import io.usagemeter.schema.config.KafkaSettings;
+import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.json.Json;
@@ -166,11 +168,9 @@ final class EnforcerAdminCommands {
         }
 
         void publish(AdminCommand command) throws Exception {
-            if (!set("METER_KAFKA_BOOTSTRAP")) {
-                throw new IllegalArgumentException("set METER_KAFKA_BOOTSTRAP (direct mode) or METER_ENFORCER_URL and "
-                        + "METER_ADMIN_TOKEN (admin API)");
-            }
-            String bootstrap = env.get("METER_KAFKA_BOOTSTRAP").strip();
+            String bootstrap = KafkaSettings.ifSet(MeterEnvironment.of(env)).orElseThrow(() -> new IllegalArgumentException(
+                    "set METER_KAFKA_BOOTSTRAP (direct mode) or METER_ENFORCER_URL and METER_ADMIN_TOKEN (admin API)"))
+                    .bootstrapServers();
             say("via Kafka at " + bootstrap);
             Properties p = new Properties();
             p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

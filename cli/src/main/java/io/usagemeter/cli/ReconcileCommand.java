@@ -1,6 +1,8 @@
 package io.usagemeter.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.usagemeter.schema.config.KafkaSettings;
+import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.json.Json;
 import io.usagemeter.schema.reconcile.EnforcerUsage;
 import io.usagemeter.schema.reconcile.ReconcileSources;
@@ -99,13 +101,12 @@ final class ReconcileCommand extends EnforcerAdminCommands.AdminVerb {
 
     /** Against Kafka and PostgreSQL; the enforcer's {@code used} only when METER_ENFORCER_URL and METER_API_KEY are set. */
     private ReconcileOnce direct(YearMonth m) {
-        if (!set("METER_KAFKA_BOOTSTRAP")) {
-            throw new IllegalArgumentException("set METER_KAFKA_BOOTSTRAP and METER_DB_URL (direct mode) or "
-                    + "METER_ENFORCER_URL and METER_ADMIN_TOKEN (admin API)");
-        }
+        String bootstrap = KafkaSettings.ifSet(MeterEnvironment.of(env)).orElseThrow(() -> new IllegalArgumentException(
+                "set METER_KAFKA_BOOTSTRAP and METER_DB_URL (direct mode) or METER_ENFORCER_URL and METER_ADMIN_TOKEN (admin API)"))
+                .bootstrapServers();
         Properties kafka = new Properties();
-        kafka.put("bootstrap.servers", env.get("METER_KAFKA_BOOTSTRAP").strip());
-        say("via Kafka at " + env.get("METER_KAFKA_BOOTSTRAP").strip());
+        kafka.put("bootstrap.servers", bootstrap);
+        say("via Kafka at " + bootstrap);
         EnforcerUsage enforcer = set("METER_ENFORCER_URL") && set("METER_API_KEY")
                 ? new EnforcerOverHttp(URI.create(env.get("METER_ENFORCER_URL").strip()), env.get("METER_API_KEY").strip())
                 : EnforcerUsage.NONE;

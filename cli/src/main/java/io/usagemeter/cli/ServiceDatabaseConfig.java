@@ -1,5 +1,6 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.schema.config.DatabaseSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.sync.CredentialMask;
 import java.sql.Connection;
@@ -14,15 +15,14 @@ import java.util.Properties;
  */
 record ServiceDatabaseConfig(String url, String user, String password) {
 
-    static final String URL = "METER_DB_URL";
-    static final String USER = "METER_DB_USER";
-    static final String PASSWORD = "METER_DB_PASSWORD";
+    static final String URL = DatabaseSettings.URL;
+    static final String USER = DatabaseSettings.USER;
+    static final String PASSWORD = DatabaseSettings.PASSWORD;
 
     static ServiceDatabaseConfig fromEnvironment(Map<String, String> variables) {
-        MeterEnvironment env = MeterEnvironment.of(variables);
-        String url = env.postgresJdbcUrl(URL, "give the JDBC URL of the service database,"
+        DatabaseSettings db = DatabaseSettings.from(MeterEnvironment.of(variables), "give the JDBC URL of the service database,"
                 + " e.g. jdbc:postgresql://localhost:5432/meter (user and password in " + USER + " and " + PASSWORD + ")");
-        return new ServiceDatabaseConfig(url, env.string(USER, ""), env.secret(PASSWORD, ""));
+        return new ServiceDatabaseConfig(db.url(), db.user(), db.password());
     }
 
     String maskedUrl() {

@@ -2,6 +2,7 @@ package io.usagemeter.ingest;
 
 import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.auth.PlaceholderSecrets;
+import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.sync.CredentialMask;
 import java.time.Duration;
@@ -43,7 +44,7 @@ public record IngestConfig(
         HttpLimits httpLimits) {
 
     public static final int DEFAULT_PORT = 8080;
-    public static final String DEFAULT_KAFKA_BOOTSTRAP = "localhost:9092";
+    public static final String DEFAULT_KAFKA_BOOTSTRAP = KafkaSettings.DEFAULT_BOOTSTRAP_SERVERS;
     public static final int DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
     public static final int DEFAULT_MAX_BATCH_EVENTS = 1000;
     public static final Duration DEFAULT_ACK_TIMEOUT = Duration.ofSeconds(5);
@@ -95,7 +96,7 @@ public record IngestConfig(
         MeterEnvironment env = MeterEnvironment.of(variables);
         return new IngestConfig(
                 env.port("METER_INGEST_PORT", DEFAULT_PORT),
-                env.string("METER_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
+                KafkaSettings.from(env).bootstrapServers(),
                 env.required("METER_DB_URL", NEEDED),
                 env.required("METER_DB_USER", NEEDED),
                 env.secret("METER_DB_PASSWORD", ""),

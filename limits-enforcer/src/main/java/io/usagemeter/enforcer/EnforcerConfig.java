@@ -6,6 +6,7 @@ import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.enforcer.internal.DeadLetterDeserializationHandler;
 import io.usagemeter.enforcer.internal.DeadLetterProcessingHandler;
 import io.usagemeter.enforcer.internal.DeadLetterProductionHandler;
+import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.events.ResetHorizon;
 import io.usagemeter.schema.sync.CredentialMask;
@@ -132,7 +133,7 @@ public record EnforcerConfig(
     public static EnforcerConfig fromEnv(Map<String, String> env) {
         MeterEnvironment e = MeterEnvironment.of(env);
         return new EnforcerConfig(
-                e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
+                KafkaSettings.from(e).bootstrapServers(),
                 e.string("METER_ENFORCER_APPLICATION_ID", DEFAULT_APPLICATION_ID),
                 e.port("METER_ENFORCER_PORT", DEFAULT_PORT),
                 e.url("METER_ENFORCER_ADVERTISED_URL", null),

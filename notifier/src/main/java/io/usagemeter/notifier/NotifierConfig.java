@@ -4,6 +4,7 @@ import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.notifier.internal.RetrySchedule;
+import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.vault.TokenKeyset;
 import java.time.Duration;
@@ -73,7 +74,7 @@ public record NotifierConfig(
     public static NotifierConfig fromEnv(Map<String, String> env) {
         MeterEnvironment e = MeterEnvironment.of(env);
         return new NotifierConfig(
-                e.string("METER_KAFKA_BOOTSTRAP", "localhost:9092"),
+                KafkaSettings.from(e).bootstrapServers(),
                 e.string("METER_NOTIFIER_GROUP_ID", DEFAULT_GROUP_ID),
                 e.port("METER_NOTIFIER_PORT", DEFAULT_PORT),
                 e.postgresJdbcUrl("METER_DB_URL", DB_NEEDED),

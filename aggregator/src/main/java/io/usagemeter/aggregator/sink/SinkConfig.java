@@ -1,5 +1,7 @@
 package io.usagemeter.aggregator.sink;
 
+import io.usagemeter.schema.config.DatabaseSettings;
+import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.sync.CredentialMask;
 import java.time.Duration;
@@ -32,15 +34,15 @@ public record SinkConfig(
         String dbUser,
         String dbPassword) {
 
-    public static final String KAFKA_BOOTSTRAP = "METER_KAFKA_BOOTSTRAP";
+    public static final String KAFKA_BOOTSTRAP = KafkaSettings.BOOTSTRAP;
     public static final String SINK_NAME = "METER_SINK_NAME";
     public static final String MAX_POLL_RECORDS = "METER_SINK_MAX_POLL_RECORDS";
     public static final String RETRY_BACKOFF_MAX_MS = "METER_SINK_RETRY_BACKOFF_MAX_MS";
-    public static final String DB_URL = "METER_DB_URL";
-    public static final String DB_USER = "METER_DB_USER";
-    public static final String DB_PASSWORD = "METER_DB_PASSWORD";
+    public static final String DB_URL = DatabaseSettings.URL;
+    public static final String DB_USER = DatabaseSettings.USER;
+    public static final String DB_PASSWORD = DatabaseSettings.PASSWORD;
 
-    public static final String DEFAULT_BOOTSTRAP = "localhost:9092";
+    public static final String DEFAULT_BOOTSTRAP = KafkaSettings.DEFAULT_BOOTSTRAP_SERVERS;
     public static final String DEFAULT_NAME = "meter-usage-sink";
     public static final int DEFAULT_MAX_POLL_RECORDS = 5000;
     public static final Duration DEFAULT_RETRY_BACKOFF_MIN = Duration.ofMillis(100);
@@ -73,18 +75,18 @@ public record SinkConfig(
     /** Reads the sink's variables; fails naming the variable when one is malformed or missing. */
     public static SinkConfig fromEnvironment(Map<String, String> variables) {
         MeterEnvironment env = MeterEnvironment.of(variables);
-        String url = env.postgresJdbcUrl(DB_URL, "the sink writes to the service database,"
+        DatabaseSettings db = DatabaseSettings.from(env, "the sink writes to the service database,"
                 + " e.g. jdbc:postgresql://localhost:5432/meter (user and password in " + DB_USER + " and " + DB_PASSWORD + ")");
         return new SinkConfig(
-                env.string(KAFKA_BOOTSTRAP, DEFAULT_BOOTSTRAP),
+                KafkaSettings.from(env).bootstrapServers(),
                 env.string(SINK_NAME, DEFAULT_NAME),
                 SinkTopics.standard(),
                 env.positiveInt(MAX_POLL_RECORDS, DEFAULT_MAX_POLL_RECORDS),
                 DEFAULT_RETRY_BACKOFF_MIN,
                 Duration.ofMillis(env.positiveInt(RETRY_BACKOFF_MAX_MS, (int) DEFAULT_RETRY_BACKOFF_MAX.toMillis())),
-                url,
-                env.string(DB_USER, ""),
-                env.secret(DB_PASSWORD, ""));
+                db.url(),
+                db.user(),
+                db.password());
     }
 
     public SinkConfig withName(String name) {

@@ -1,11 +1,15 @@
 package io.usagemeter.cli.dev;
 
+import com.zaxxer.hikari.HikariDataSource;
+import io.usagemeter.kit.DatabasePool;
 import io.usagemeter.kit.keys.ApiKey;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.kit.keys.ApiKeyStore;
+import io.usagemeter.schema.config.DatabaseSettings;
+import io.usagemeter.schema.config.MeterEnvironment;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The local API key of the dev stack, issued through the same store as {@code meter admin
@@ -21,16 +25,16 @@ final class DevApiKey {
     }
 
     static String keepOrIssue(String current, Map<String, String> env) {
-        PGSimpleDataSource dataSource = new PGSimpleDataSource();
-        dataSource.setUrl(env.get("METER_DB_URL"));
-        dataSource.setUser(env.get("METER_DB_USER"));
-        dataSource.setPassword(env.get("METER_DB_PASSWORD"));
-        ApiKeyStore store = new ApiKeyStore(dataSource, Clock.systemUTC());
-        if (current != null && !current.isBlank()
-                && store.findBySecret(current).filter(ApiKey::active)
-                        .map(key -> key.scopes().containsAll(ApiKeyScopes.ALL)).orElse(false)) {
-            return current;
+        DatabaseSettings db = DatabaseSettings.from(MeterEnvironment.of(env), "meter dev's database");
+        try (HikariDataSource dataSource = DatabasePool.open("meter-dev-keys", db.url(), db.user(), db.password(), 1,
+                Duration.ofSeconds(30))) {
+            ApiKeyStore store = new ApiKeyStore(dataSource, Clock.systemUTC());
+            if (current != null && !current.isBlank()
+                    && store.findBySecret(current).filter(ApiKey::active)
+                            .map(key -> key.scopes().containsAll(ApiKeyScopes.ALL)).orElse(false)) {
+                return current;
+            }
+            return store.issue(NAME, ApiKeyScopes.ALL).secret();
         }
-        return store.issue(NAME, ApiKeyScopes.ALL).secret();
     }
 }
