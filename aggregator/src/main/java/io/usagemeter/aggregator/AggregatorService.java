@@ -100,7 +100,7 @@ public final class AggregatorService implements AutoCloseable {
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, inputReplicas);
         KafkaStreams instance = new KafkaStreams(AggregatorTopology.build(config, dedupeMemory), props);
         instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("aggregator",
-                config.threadFailures().replacements(), config.threadFailures().period(), clock));
+                config.streams().threadReplacements(), config.streams().threadReplacementPeriod(), clock));
         instance.setStateListener((now, before) -> {
             LOG.info("aggregator {} -> {}", before, now);
             // An instance closed because its local state could not be opened is not the service stopping.

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.usagemeter.enforcer.LimitRules;
 import io.usagemeter.enforcer.db.AdminReports;
 import io.usagemeter.enforcer.http.AdminRequests;
+import io.usagemeter.schema.config.ApiAccess;
+import io.usagemeter.schema.config.DatabaseSettings;
 import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.events.AdminCommand;
@@ -88,7 +90,7 @@ final class EnforcerAdminCommands {
         }
 
         boolean overApi() {
-            boolean apiConfigured = set("METER_ENFORCER_URL") && set("METER_ADMIN_TOKEN");
+            boolean apiConfigured = api().adminApi();
             if (via == null) {
                 return apiConfigured;
             }
@@ -121,9 +123,8 @@ final class EnforcerAdminCommands {
             return month == null ? LimitRules.monthOf(clock.instant()) : month;
         }
 
-        boolean set(String name) {
-            String v = env.get(name);
-            return v != null && !v.isBlank();
+        ApiAccess api() {
+            return ApiAccess.from(MeterEnvironment.of(env));
         }
 
         PrintWriter out() {
@@ -137,11 +138,11 @@ final class EnforcerAdminCommands {
         // ---- API
 
         JsonNode api(String method, String path, Object body) throws Exception {
-            URI base = URI.create(env.get("METER_ENFORCER_URL").strip());
+            URI base = api().enforcerUrl();
             say("via admin API at " + base);
             HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path))
                     .timeout(Duration.ofSeconds(15))
-                    .header("Authorization", "Bearer " + env.get("METER_ADMIN_TOKEN").strip())
+                    .header("Authorization", "Bearer " + api().adminToken())
                     .header("Content-Type", "application/json");
             request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                     : HttpRequest.BodyPublishers.ofString(Json.write(body)));
@@ -291,7 +292,7 @@ final class EnforcerAdminCommands {
 
         /** Refuses a plan subscription_limits does not know (when the database is configured), then publishes. */
         private void setPlanDirectly(String id) throws Exception {
-            if (set("METER_DB_URL")) {
+            if (DatabaseSettings.ifSet(MeterEnvironment.of(env)).isPresent()) {
                 Integer known = database().resultQuery("SELECT count(*) FROM subscription_limits WHERE plan = ?", plan)
                         .fetchOne(0, Integer.class);
                 if (known == null || known == 0) {

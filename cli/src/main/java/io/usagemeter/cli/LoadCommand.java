@@ -2,6 +2,7 @@ package io.usagemeter.cli;
 
 import io.usagemeter.cli.load.LoadGenerator;
 import io.usagemeter.cli.load.LoadReport;
+import io.usagemeter.schema.config.ApiAccess;
 import io.usagemeter.schema.config.MeterEnvironment;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -66,14 +67,10 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String base = required("METER_INGEST_URL");
-        String apiKey = required("METER_API_KEY");
-        URI events;
-        try {
-            events = URI.create(base.endsWith("/v1/events") ? base : base.replaceAll("/+$", "") + "/v1/events");
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("METER_INGEST_URL is not a URL: " + e.getMessage(), e);
-        }
+        ApiAccess access = ApiAccess.from(MeterEnvironment.of(env));
+        String base = access.ingestUrl().toString();
+        String apiKey = access.apiKey();
+        URI events = URI.create(base.endsWith("/v1/events") ? base : base.replaceAll("/+$", "") + "/v1/events");
         Duration length = parseDuration("--duration", duration);
         Duration answerTimeout = parseDuration("--timeout", timeout);
         boolean closedLoop = rate.strip().equalsIgnoreCase("max");
@@ -96,9 +93,6 @@ final class LoadCommand implements Callable<Integer> {
         return report.allAccepted() ? 0 : 1;
     }
 
-    private String required(String name) {
-        return MeterEnvironment.of(env).required(name, "e.g. `source .meter/dev.env`");
-    }
 
     private static int parseRate(String text) {
         try {

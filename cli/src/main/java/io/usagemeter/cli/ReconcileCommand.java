@@ -107,8 +107,9 @@ final class ReconcileCommand extends EnforcerAdminCommands.AdminVerb {
         Properties kafka = new Properties();
         kafka.put("bootstrap.servers", bootstrap);
         say("via Kafka at " + bootstrap);
-        EnforcerUsage enforcer = set("METER_ENFORCER_URL") && set("METER_API_KEY")
-                ? new EnforcerOverHttp(URI.create(env.get("METER_ENFORCER_URL").strip()), env.get("METER_API_KEY").strip())
+        ApiAccess access = api();
+        EnforcerUsage enforcer = access.enforcerReads()
+                ? new EnforcerOverHttp(access.enforcerUrl(), access.apiKey())
                 : EnforcerUsage.NONE;
         if (enforcer == EnforcerUsage.NONE) {
             say("the enforcer's used is not compared: set METER_ENFORCER_URL and METER_API_KEY");

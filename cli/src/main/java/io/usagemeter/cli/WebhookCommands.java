@@ -2,8 +2,9 @@ package io.usagemeter.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.usagemeter.schema.config.ApiAccess;
+import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.json.Json;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -62,11 +63,10 @@ final class WebhookCommands implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            String base = required("METER_NOTIFIER_URL");
-            String token = required("METER_ADMIN_TOKEN");
-            HttpRequest request = HttpRequest.newBuilder(URI.create(base.strip()).resolve(path()))
+            ApiAccess access = ApiAccess.from(MeterEnvironment.of(env));
+            HttpRequest request = HttpRequest.newBuilder(access.notifierUrl().resolve(path()))
                     .timeout(Duration.ofSeconds(15))
-                    .header("Authorization", "Bearer " + token.strip())
+                    .header("Authorization", "Bearer " + access.adminToken())
                     .header("Content-Type", "application/json")
                     .method(method(), body() == null ? HttpRequest.BodyPublishers.noBody()
                             : HttpRequest.BodyPublishers.ofString(Json.write(body())))
@@ -84,14 +84,6 @@ final class WebhookCommands implements Runnable {
                 spec.commandLine().getErr().println("done (" + response.statusCode() + ")");
             }
             return 0;
-        }
-
-        private String required(String name) {
-            String value = env.get(name);
-            if (value == null || value.isBlank()) {
-                throw new IllegalArgumentException(name + " is not set (source .meter/dev.env for the dev stack)");
-            }
-            return value;
         }
     }
 

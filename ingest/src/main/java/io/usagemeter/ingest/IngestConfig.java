@@ -2,6 +2,7 @@ package io.usagemeter.ingest;
 
 import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.auth.PlaceholderSecrets;
+import io.usagemeter.schema.config.DatabaseSettings;
 import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.sync.CredentialMask;
@@ -94,12 +95,13 @@ public record IngestConfig(
     /** Reads the configuration from {@code env} (usually {@link System#getenv()}), failing fast on bad values. */
     public static IngestConfig fromEnv(Map<String, String> variables) {
         MeterEnvironment env = MeterEnvironment.of(variables);
+        DatabaseSettings database = DatabaseSettings.forService(env, NEEDED);
         return new IngestConfig(
                 env.port("METER_INGEST_PORT", DEFAULT_PORT),
                 KafkaSettings.from(env).bootstrapServers(),
-                env.required("METER_DB_URL", NEEDED),
-                env.required("METER_DB_USER", NEEDED),
-                env.secret("METER_DB_PASSWORD", ""),
+                database.url(),
+                database.user(),
+                database.password(),
                 env.intIn("METER_INGEST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE),
                 env.positiveInt("METER_INGEST_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS),
                 env.duration("METER_INGEST_ACK_TIMEOUT", DEFAULT_ACK_TIMEOUT),

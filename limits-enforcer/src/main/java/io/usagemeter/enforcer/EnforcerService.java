@@ -182,8 +182,8 @@ public final class EnforcerService implements AutoCloseable {
             KafkaStreams instance = new KafkaStreams(EnforcerTopology.build(config, held), props);
             instance.setStateListener(owners);
             // A dead stream thread is replaced (its tasks restore from their changelogs) within a budget.
-            instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("enforcer", config.threadReplacements(),
-                    config.threadReplacementPeriod(), clock));
+            instance.setUncaughtExceptionHandler(new ThreadReplacementPolicy("enforcer", config.streams().threadReplacements(),
+                    config.streams().threadReplacementPeriod(), clock));
             return instance;
         }, "enforcer " + config.applicationId());
         KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(kafkaStreams);

@@ -4,6 +4,7 @@ import io.usagemeter.kit.HttpLimits;
 import io.usagemeter.kit.auth.AdminJwtSettings;
 import io.usagemeter.kit.auth.PlaceholderSecrets;
 import io.usagemeter.notifier.internal.RetrySchedule;
+import io.usagemeter.schema.config.DatabaseSettings;
 import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.vault.TokenKeyset;
@@ -12,7 +13,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
-import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 
@@ -73,22 +73,18 @@ public record NotifierConfig(
 
     public static NotifierConfig fromEnv(Map<String, String> env) {
         MeterEnvironment e = MeterEnvironment.of(env);
+        DatabaseSettings database = DatabaseSettings.forService(e, DB_NEEDED);
         return new NotifierConfig(
                 KafkaSettings.from(e).bootstrapServers(),
                 e.string("METER_NOTIFIER_GROUP_ID", DEFAULT_GROUP_ID),
                 e.port("METER_NOTIFIER_PORT", DEFAULT_PORT),
-                e.postgresJdbcUrl("METER_DB_URL", DB_NEEDED),
-                e.required("METER_DB_USER", DB_NEEDED),
-                e.secret("METER_DB_PASSWORD", null),
+                database.url(),
+                database.user(),
+                database.password(),
                 TokenKeyset.fromEnvironment(env),
                 RetrySchedule.parse("METER_WEBHOOK_RETRY_SCHEDULE", e.string("METER_WEBHOOK_RETRY_SCHEDULE", null)),
                 flag(e, "METER_WEBHOOK_ALLOW_PRIVATE"),
-                new AdminJwtSettings(
-                        e.string("METER_ADMIN_JWT_SECRET", null),
-                        e.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
-                        e.list("METER_ADMIN_EMAILS").stream().collect(Collectors.toUnmodifiableSet()),
-                        e.string("METER_ADMIN_JWT_ISSUER", AdminJwtSettings.DEFAULT_ISSUER),
-                        e.string("METER_ADMIN_JWT_AUDIENCE", AdminJwtSettings.DEFAULT_AUDIENCE)),
+                AdminJwtSettings.fromEnv(e),
                 HttpLimits.fromEnv(env));
     }
 

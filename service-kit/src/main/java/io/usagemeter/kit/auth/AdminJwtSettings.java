@@ -1,5 +1,6 @@
 package io.usagemeter.kit.auth;
 
+import io.usagemeter.schema.config.MeterEnvironment;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
@@ -39,6 +40,16 @@ public record AdminJwtSettings(String hs256Secret, String rs256PublicKey, Set<St
             throw new IllegalArgumentException("METER_ADMIN_JWT_SECRET must be at least 32 bytes for HS256");
         }
         PlaceholderSecrets.refuse("METER_ADMIN_JWT_SECRET", hs256Secret);
+    }
+
+    /** {@code METER_ADMIN_JWT_*} and {@code METER_ADMIN_EMAILS} (comma-separated); unset: every admin request is refused. */
+    public static AdminJwtSettings fromEnv(MeterEnvironment env) {
+        return new AdminJwtSettings(
+                env.string("METER_ADMIN_JWT_SECRET", null),
+                env.string("METER_ADMIN_JWT_PUBLIC_KEY", null),
+                Set.copyOf(env.list("METER_ADMIN_EMAILS")),
+                env.string("METER_ADMIN_JWT_ISSUER", DEFAULT_ISSUER),
+                env.string("METER_ADMIN_JWT_AUDIENCE", DEFAULT_AUDIENCE));
     }
 
     /** No key: every admin request is refused. */

@@ -29,6 +29,14 @@ public record DatabaseSettings(String url, String user, String password) {
         return new DatabaseSettings(env.postgresJdbcUrl(URL, neededFor), env.string(USER, ""), env.secret(PASSWORD, ""));
     }
 
+    /**
+     * The database of a service, which logs in as a named user: {@code METER_DB_URL} and {@code METER_DB_USER} are
+     * both required, each failing with {@code <NAME> is not set: <neededFor>}.
+     */
+    public static DatabaseSettings forService(MeterEnvironment env, String neededFor) {
+        return new DatabaseSettings(env.postgresJdbcUrl(URL, neededFor), env.required(USER, neededFor), env.secret(PASSWORD, ""));
+    }
+
     /** The database when {@code METER_DB_URL} is set (verbs that use it only when it is). */
     public static Optional<DatabaseSettings> ifSet(MeterEnvironment env) {
         return env.string(URL, null) == null ? Optional.empty() : Optional.of(from(env, null));
