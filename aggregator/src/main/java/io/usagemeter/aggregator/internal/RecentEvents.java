@@ -527,7 +527,7 @@ public final class RecentEvents {
     }
 
     private void report() {
-        metrics.update(size(), heldInOrder.size(), heapBytes());
+        metrics.update(size(), heldInOrder.size(), heapBytes(), users.size(), carried);
     }
 
     /**
