@@ -454,6 +454,11 @@ public final class RecentEvents {
         return (long) heldInOrder.size() * HELD_EVENT_BYTES + heldIdBytes + spilledHeapBytes() + users.heapBytes();
     }
 
+    /** Heap taken by the users' high waters. */
+    long usersHeapBytes() {
+        return users.heapBytes();
+    }
+
     /** How many users have a high water. */
     public int users() {
         return users.size();

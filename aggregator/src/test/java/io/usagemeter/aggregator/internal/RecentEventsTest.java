@@ -283,6 +283,8 @@ class RecentEventsTest {
         double perEvent = (double) memory.spilledHeapBytes() / memory.spilledEvents();
         // 16.9 + 10.5 bits planned per event; up to twice the segment's share while its filter grows.
         assertThat(perEvent).isBetween(3.4, 5.6);
+        assertThat((double) memory.usersHeapBytes() / memory.users()).as("heap per user's high water").isLessThan(64);
+        assertThat((double) memory.usersHeapBytes() / memory.size()).as("per event, 1,000 users").isLessThan(0.5);
         RecentEvents restored = load(store, 10_000);
         assertThat((double) restored.spilledHeapBytes() / restored.spilledEvents())
                 .as("sized to the events (and the next spill) when read back").isBetween(3.4, 3.8);
