@@ -13,10 +13,13 @@ import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -506,16 +509,16 @@ class AggregatorTopologyTest {
     /** The summaries of {@code events} over {@code partitions} tasks (window 6 h), each user in its partition. */
     private static Map<MonthlySummaryKey, MonthlySummary> split(List<UsageEvent> events, int partitions, Path dirs)
             throws Exception {
-        List<AggregatorDriver> tasks = new java.util.ArrayList<>();
+        List<AggregatorDriver> tasks = new ArrayList<>();
         try {
             for (int p = 0; p < partitions; p++) {
                 tasks.add(new AggregatorDriver(AggregatorConfig.fromEnv(Map.of("METER_AGGREGATOR_DEDUPE_WINDOW", "PT6H",
-                        "METER_AGGREGATOR_STATE_DIR", java.nio.file.Files.createTempDirectory(dirs, "task").toString()))));
+                        "METER_AGGREGATOR_STATE_DIR", Files.createTempDirectory(dirs, "task").toString()))));
             }
             for (UsageEvent e : events) {
                 tasks.get(UserPartitioner.partitionOf(e.userId(), partitions)).send(e);
             }
-            Map<MonthlySummaryKey, MonthlySummary> summaries = new java.util.HashMap<>();
+            Map<MonthlySummaryKey, MonthlySummary> summaries = new HashMap<>();
             tasks.forEach(task -> summaries.putAll(task.latest()));
             return summaries;
         } finally {

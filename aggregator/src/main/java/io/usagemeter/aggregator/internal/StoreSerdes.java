@@ -15,6 +15,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Consumer;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -118,7 +119,7 @@ public final class StoreSerdes {
     }
 
     /** Hands the events of a chunk or block that {@code filter} accepts to {@code accepted}, decoding only those. */
-    static void readChunkWhere(byte[] bytes, EntryFilter filter, java.util.function.Consumer<RememberedEvent> accepted) {
+    static void readChunkWhere(byte[] bytes, EntryFilter filter, Consumer<RememberedEvent> accepted) {
         ByteBuffer in = versioned(bytes);
         try {
             int count = in.getInt();

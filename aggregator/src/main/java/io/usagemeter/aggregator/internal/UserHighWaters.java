@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.UUID;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.KeyValue;
@@ -173,7 +174,7 @@ final class UserHighWaters {
                 int slot = slots.get(i);
                 out.putLong(highs[slot]).putLong(lows[slot]).putLong(waters[slot]);
             }
-            String key = PREFIX + String.format(java.util.Locale.ROOT, "%019d", nextRecord++);
+            String key = PREFIX + String.format(Locale.ROOT, "%019d", nextRecord++);
             store.put(key, out.array());
             records.add(key);
             usersWrittenSinceFullCopy += to - from;
