@@ -1,6 +1,7 @@
 package io.usagemeter.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.usagemeter.schema.config.ApiAccess;
 import io.usagemeter.schema.config.KafkaSettings;
 import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.json.Json;

@@ -44,7 +44,7 @@ class SettingsTest {
         StreamsSettings defaults = StreamsSettings.from(MeterEnvironment.of(Map.of()), StreamsSettings.ENFORCER, "enforcer", "app");
         assertThat(defaults.applicationId()).isEqualTo("app");
         assertThat(defaults.commitInterval()).isEqualTo(java.time.Duration.ofMillis(100));
-        assertThat(defaults.stateDir()).endsWith(java.nio.file.Path.of("usage-meter", "enforcer"));
+        assertThat(defaults.stateDir()).endsWithRaw(java.nio.file.Path.of("usage-meter", "enforcer"));
         assertThat(defaults.streamThreads()).isEqualTo(1);
         assertThat(defaults.threadReplacements()).isEqualTo(3);
         assertThat(defaults.threadReplacementPeriod()).isEqualTo(java.time.Duration.ofMinutes(10));
