@@ -14,8 +14,10 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Where {@code meter dev} logs: every line into a file per part of the stack under {@code <data>/logs/}
@@ -36,11 +38,13 @@ final class DevLogs implements AutoCloseable {
     private static final String OWN_LOGGERS = "io.usagemeter";
     private static final String DEV_RUNNER_LOGGERS = "io.usagemeter.cli";
     private static final String POSTGRES_LOGGERS = "io.zonky.test.db.postgres";
+    /** MDC key: the service whose start the logging thread is running. */
+    private static final String STARTING = "meter.dev.starting";
 
     /** Part of the stack → words that name it in a package, a thread name or a Kafka client's log prefix. */
     private static final Map<String, List<String>> SERVICES = Map.of(
             DevServices.INGEST, List.of("ingest"),
-            DevServices.AGGREGATOR, List.of("aggregator", "usage-sink"),
+            DevServices.AGGREGATOR, List.of("aggregator", "usage-sink", "replay"),
             DevServices.ENFORCER, List.of("enforcer"),
             DevServices.NOTIFIER, List.of("notifier", "webhook"));
     private static final List<String> SERVICE_ORDER =
@@ -90,8 +94,23 @@ final class DevLogs implements AutoCloseable {
         return directory;
     }
 
+    /**
+     * Runs {@code start} with the lines it logs on this thread (Kafka Streams' and the clients' start-up
+     * warnings, for instance) going to {@code service}'s file.
+     */
+    static <T> T starting(String service, Callable<T> start) throws Exception {
+        try (MDC.MDCCloseable ignored = MDC.putCloseable(STARTING, service)) {
+            return start.call();
+        }
+    }
+
     /** The file (without {@code .log}) a log line goes to. */
     static String fileOf(String loggerName, String threadName, String message) {
+        return fileOf(loggerName, threadName, message, null);
+    }
+
+    /** @param starting the service being started on the logging thread, or {@code null} */
+    static String fileOf(String loggerName, String threadName, String message, String starting) {
         for (String service : SERVICE_ORDER) {
             if (loggerName.startsWith(OWN_LOGGERS + "." + service)) {
                 return service;
@@ -99,6 +118,9 @@ final class DevLogs implements AutoCloseable {
         }
         if (loggerName.startsWith("io.zonky")) {
             return POSTGRESQL;
+        }
+        if (starting != null) {
+            return starting;
         }
         // Kafka's clients prefix their messages with their client id ("[Producer clientId=usage-meter-aggregator-...] "),
         // and the services name their threads; the broker's threads name no service.
@@ -173,7 +195,8 @@ final class DevLogs implements AutoCloseable {
 
         @Override
         protected void append(ILoggingEvent event) {
-            file(fileOf(event.getLoggerName(), event.getThreadName(), event.getMessage())).doAppend(event);
+            file(fileOf(event.getLoggerName(), event.getThreadName(), event.getMessage(),
+                    event.getMDCPropertyMap().get(STARTING))).doAppend(event);
             if (verbose || forTerminal(event)) {
                 for (Appender<ILoggingEvent> appender : terminal) {
                     appender.doAppend(event);

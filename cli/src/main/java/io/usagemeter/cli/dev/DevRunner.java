@@ -117,7 +117,8 @@ public final class DevRunner {
                     })));
             for (DevServices.Service service : services) {
                 components.add(DevStack.Component.of(service.name(), () -> {
-                    AutoCloseable running = service.starter().start(this.serviceVars);
+                    AutoCloseable running = DevLogs.starting(service.name(),
+                            () -> service.starter().start(this.serviceVars));
                     try {
                         Readiness.await(service.name(), service.url(ports), READY_TIMEOUT);
                     } catch (RuntimeException | InterruptedException e) {

@@ -67,6 +67,11 @@ class DevLogsTest {
         assertThat(DevLogs.fileOf("io.zonky.test.db.postgres.embedded.EmbeddedPostgres", "log:pid(4711)", "ready"))
                 .isEqualTo("postgresql");
         assertThat(DevLogs.fileOf("io.usagemeter.cli.dev.DevRunner", "main", "dev stack stopped")).isEqualTo("meter");
+        // Kafka Streams' start-up lines on the thread that starts a service are that service's.
+        assertThat(DevLogs.fileOf("org.apache.kafka.streams.StreamsConfig", "main", "Processing exception handler is not"
+                + " enabled for the GlobalThread", "enforcer")).isEqualTo("enforcer");
+        assertThat(DevLogs.fileOf("org.apache.kafka.streams.processor.internals.StateDirectory", "replay-runner",
+                "Using an OS temp directory in the state.dir property")).isEqualTo("aggregator");
     }
 
     @Test
@@ -78,6 +83,10 @@ class DevLogsTest {
                     .warn("Got error produce response with correlation id 81 on topic-partition {}, retrying. Error: {}",
                             "usage-meter-aggregator-summaries-changelog-3", "CONCURRENT_TRANSACTIONS"));
             LoggerFactory.getLogger("io.usagemeter.aggregator.AggregatorService").info("aggregator started");
+            DevLogs.starting("enforcer", () -> {
+                LoggerFactory.getLogger("org.apache.kafka.streams.StreamsConfig").warn("handler not enabled");
+                return null;
+            });
             LoggerFactory.getLogger("io.usagemeter.enforcer.EnforcerService").error("enforcer failed: {}", "disk full");
             LoggerFactory.getLogger(ExpectedRecoveries.loggerName()).info("local state of tasks [0_1] not trusted");
         }
@@ -88,7 +97,7 @@ class DevLogsTest {
         assertThat(aggregatorLog).contains(" WARN ").contains("CONCURRENT_TRANSACTIONS").contains(" INFO ")
                 .contains("aggregator started");
         assertThat(Files.readString(data.resolve("logs").resolve("enforcer.log"))).contains(" ERROR ")
-                .contains("enforcer failed: disk full");
+                .contains("enforcer failed: disk full").contains("handler not enabled");
         assertThat(Files.readString(data.resolve("logs").resolve("meter.log"))).contains("not trusted");
     }
 
