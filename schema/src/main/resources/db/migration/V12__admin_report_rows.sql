@@ -76,13 +76,17 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.month = o.month AND n.user_id = o.user_id);
     END IF;
     PERFORM 1 FROM users u WHERE u.id IN (SELECT n.user_id FROM new_rows n) ORDER BY u.id FOR SHARE;
+    -- Each user's limit by its primary key (OFFSET 0 keeps it a probe per row: joined, the planner hashes every
+    -- user for a batch, as it cannot estimate the transition table).
     INSERT INTO monthly_usage_state AS d (month, user_id, calls, used, effective_limit, listed)
-    SELECT n.month, n.user_id, n.calls, n.units,
-           effective_limit(l.monthly_units, coalesce(u.referral_count, 0), coalesce(u.bonus_credits, 0)),
-           u.id IS NOT NULL
+    SELECT n.month, n.user_id, n.calls, n.units, coalesce(e.effective_limit, free.effective_limit), e.listed IS NOT NULL
     FROM new_rows n
-    LEFT JOIN users u ON u.id = n.user_id
-    JOIN subscription_limits l ON l.plan = coalesce(u.plan, 'free')
+    LEFT JOIN LATERAL (SELECT effective_limit(l.monthly_units, u.referral_count, u.bonus_credits) AS effective_limit,
+                              true AS listed
+                       FROM users u JOIN subscription_limits l ON l.plan = u.plan
+                       WHERE u.id = n.user_id OFFSET 0) AS e ON true
+    CROSS JOIN (SELECT effective_limit(l.monthly_units, 0, 0) AS effective_limit
+                FROM subscription_limits l WHERE l.plan = 'free') AS free
     ORDER BY n.month, n.user_id
     ON CONFLICT (month, user_id) DO UPDATE
         SET calls = excluded.calls, used = excluded.used, effective_limit = excluded.effective_limit,
