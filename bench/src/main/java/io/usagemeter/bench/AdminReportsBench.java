@@ -214,6 +214,7 @@ public final class AdminReportsBench {
                     System.out.print(row);
                     md.append(row);
                 }
+                md.append(writeCost(connection, users, month, repetitions));
                 md.append(String.format(Locale.ROOT, "%nLoad average (1 min) at the end: %.2f.%n",
                         ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
                 List<Report> explained = new ArrayList<>(missed);
@@ -235,6 +236,67 @@ public final class AdminReportsBench {
         Path file = results.resolve(LocalDate.now() + "-admin-reports" + (name.isBlank() ? "" : "-" + name) + ".md");
         Files.writeString(file, md);
         System.out.println("written to " + file);
+    }
+
+    /**
+     * What V12's triggers cost the writers: a batch of 1,000 new api_usage rows (as the sink inserts them, ON CONFLICT
+     * DO NOTHING) and an upsert of 1,000 existing summaries of the month, each statement timed in its own
+     * transaction (rolled back, so every repetition writes the same), with the triggers and then with them disabled.
+     */
+    private static String writeCost(Connection connection, int users, YearMonth month, int repetitions) throws Exception {
+        String insertEvents = """
+                INSERT INTO api_usage (event_id, user_id, occurred_at, provider, endpoint, method, status_code,
+                                       response_time_ms, request_bytes, response_bytes, tokens, units)
+                SELECT 'w-' || i, md5('user' || (1 + (i * 7919) %% %d))::uuid, now() - (i %% 3600) * interval '1 second',
+                       (ARRAY['github', 'openai', 'anthropic', 'gemini', 'other'])[1 + i %% 5], '/v1/chat/completions',
+                       'POST', 200, 120, 900, 4000, 300, 1
+                FROM generate_series(1, 1000) AS i
+                ON CONFLICT DO NOTHING""".formatted(users);
+        String upsertSummaries = """
+                INSERT INTO monthly_usage_summary AS s (user_id, month, calls, units, successful_calls, failed_calls)
+                SELECT md5('user' || (1 + (i * 7919) %% %d))::uuid, date '%s', 50, 40 * i, 50, 0
+                FROM generate_series(1, 1000) AS i
+                ON CONFLICT (user_id, month) DO UPDATE SET calls = excluded.calls, units = excluded.units,
+                    successful_calls = excluded.successful_calls, failed_calls = excluded.failed_calls"""
+                .formatted(users, month.atDay(1));
+        StringBuilder md = new StringBuilder("\n## What the writers pay for V12's derived rows\n\n"
+                + "Each statement in its own transaction, rolled back; " + repetitions + " timed after 3 warm-up runs.\n\n"
+                + "| statement | with the triggers: p50 / p99 ms | triggers disabled: p50 / p99 ms |\n|---|---:|---:|\n");
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false);
+        try (Statement st = connection.createStatement()) {
+            for (String[] statement : new String[][] {{"1,000 new api_usage rows", insertEvents},
+                    {"upsert of 1,000 summaries of the month", upsertSummaries}}) {
+                double[][] ms = new double[2][];
+                for (int disabled = 0; disabled < 2; disabled++) {
+                    String toggle = disabled == 1 ? "DISABLE" : "ENABLE";
+                    st.execute("ALTER TABLE api_usage " + toggle + " TRIGGER USER");
+                    st.execute("ALTER TABLE monthly_usage_summary " + toggle + " TRIGGER USER");
+                    connection.commit();
+                    ms[disabled] = new double[repetitions];
+                    for (int i = -3; i < repetitions; i++) {
+                        long start = System.nanoTime();
+                        st.execute(statement[1]);
+                        double took = (System.nanoTime() - start) / 1e6;
+                        connection.rollback();
+                        if (i >= 0) {
+                            ms[disabled][i] = took;
+                        }
+                    }
+                    Arrays.sort(ms[disabled]);
+                }
+                st.execute("ALTER TABLE api_usage ENABLE TRIGGER USER");
+                st.execute("ALTER TABLE monthly_usage_summary ENABLE TRIGGER USER");
+                connection.commit();
+                md.append(String.format(Locale.ROOT, "| %s | %.1f / %.1f | %.1f / %.1f |%n", statement[0],
+                        ms[0][(repetitions - 1) / 2], ms[0][repetitions - 1], ms[1][(repetitions - 1) / 2],
+                        ms[1][repetitions - 1]));
+            }
+        } finally {
+            connection.setAutoCommit(autoCommit);
+        }
+        System.out.print(md);
+        return md.toString();
     }
 
     /**

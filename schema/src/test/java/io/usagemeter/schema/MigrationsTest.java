@@ -41,25 +41,25 @@ class MigrationsTest {
 
     @Test
     void allMigrationsApplyOnAnEmptyDatabaseAndASecondRunIsANoOp() {
-        assertThat(db.migrationsApplied()).isEqualTo(11);
+        assertThat(db.migrationsApplied()).isEqualTo(12);
         var flyway = FlywayMigrations.flyway(db.dataSource());
         assertThat(flyway.info().applied()).extracting(MigrationInfo::getScript).containsExactly(
                 "V1__initial_setup.sql", "V2__token_encryption.sql", "V3__api_usage_tracking.sql",
                 "V4__referral_system.sql", "V5__pipeline_support.sql", "V6__api_keys.sql",
                 "V7__summary_source_offset.sql", "V8__correct_table_comments.sql", "V9__webhooks.sql",
-                "V10__admin_panel_indexes.sql", "V11__admin_reports.sql");
+                "V10__admin_panel_indexes.sql", "V11__admin_reports.sql", "V12__admin_report_rows.sql");
         assertThat(flyway.validateWithResult().validationSuccessful).isTrue();
         assertThat(flyway.migrate().migrationsExecuted).isZero();
     }
 
     @Test
-    void theSchemaHoldsTheExpectedTablesViewsAndFunctionsAndNoTrigger() {
+    void theSchemaHoldsTheExpectedTablesViewsFunctionsAndOnlyTheDerivedRowsTriggers() {
         List<String> tables = names(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                         + "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
                         + "ORDER BY 1");
-        assertThat(tables).containsExactly("analytics_events", "api_keys", "api_usage", "applied_commands", "flyway_schema_history",
-                "monthly_usage_summary", "sink_offsets", "subscription_limits", "usage_resets", "user_referrals",
+        assertThat(tables).containsExactly("analytics_events", "api_keys", "api_usage", "api_usage_daily", "applied_commands",
+                "flyway_schema_history", "monthly_usage_state", "monthly_usage_summary", "sink_offsets", "subscription_limits", "usage_resets", "user_referrals",
                 "user_sessions", "user_tokens", "users", "webhook_attempts", "webhook_deliveries", "webhook_endpoints");
         List<String> views = names(
                 "SELECT viewname FROM pg_views WHERE schemaname = 'public' ORDER BY 1");
@@ -68,10 +68,33 @@ class MigrationsTest {
                 "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                         + "WHERE n.nspname = 'public' ORDER BY 1");
         assertThat(functions).containsExactly("admin_add_bonus_credits", "admin_reset_user_usage",
-                "admin_set_user_plan", "applied_command_result", "complete_referral", "effective_limit",
-                "ensure_api_usage_partition", "ensure_user", "get_user_usage_stats", "new_referral_code",
-                "record_applied_command", "referral_multiplier", "usage_state");
-        assertThat(dsl.fetchCount(DSL.table("pg_trigger"), DSL.condition("NOT tgisinternal"))).isZero();
+                "admin_set_user_plan", "api_usage_daily_add", "api_usage_daily_of_events", "applied_command_result",
+                "complete_referral", "effective_limit", "ensure_api_usage_partition", "ensure_user",
+                "get_user_usage_stats", "monthly_usage_state_of_plans", "monthly_usage_state_of_summaries",
+                "monthly_usage_state_of_truncated_summaries", "monthly_usage_state_of_users",
+                "monthly_usage_state_refresh_limits", "new_referral_code", "record_applied_command",
+                "referral_multiplier", "usage_state");
+        // No trigger computes a summary: the only ones keep V12's derived rows, statement by statement.
+        List<String> triggers = names(
+                "SELECT c.relname || ' ' || t.tgname || ' ' || p.proname FROM pg_trigger t "
+                        + "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid "
+                        + "WHERE NOT t.tgisinternal AND NOT c.relispartition ORDER BY 1");
+        assertThat(triggers).containsExactly(
+                "api_usage api_usage_daily_on_delete api_usage_daily_of_events",
+                "api_usage api_usage_daily_on_insert api_usage_daily_of_events",
+                "api_usage api_usage_daily_on_truncate api_usage_daily_of_events",
+                "api_usage api_usage_daily_on_update api_usage_daily_of_events",
+                "monthly_usage_summary monthly_usage_state_on_delete monthly_usage_state_of_summaries",
+                "monthly_usage_summary monthly_usage_state_on_insert monthly_usage_state_of_summaries",
+                "monthly_usage_summary monthly_usage_state_on_truncate monthly_usage_state_of_truncated_summaries",
+                "monthly_usage_summary monthly_usage_state_on_update monthly_usage_state_of_summaries",
+                "subscription_limits monthly_usage_state_on_plan_update monthly_usage_state_of_plans",
+                "users monthly_usage_state_on_user_delete monthly_usage_state_of_users",
+                "users monthly_usage_state_on_user_insert monthly_usage_state_of_users",
+                "users monthly_usage_state_on_user_truncate monthly_usage_state_of_users",
+                "users monthly_usage_state_on_user_update monthly_usage_state_of_users");
+        assertThat(dsl.fetchCount(DSL.table("pg_trigger"), DSL.condition("NOT tgisinternal AND tgtype & 1 = 1")))
+                .as("row-level triggers").isZero();
         List<String> uncommented = names(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                         + "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') "

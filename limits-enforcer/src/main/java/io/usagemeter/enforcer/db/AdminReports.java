@@ -3,10 +3,12 @@ package io.usagemeter.enforcer.db;
 import static io.usagemeter.schema.jooq.Tables.MONTHLY_USAGE_SUMMARY;
 import static io.usagemeter.schema.jooq.Tables.SUBSCRIPTION_LIMITS;
 import static io.usagemeter.schema.jooq.Tables.USERS;
-import static io.usagemeter.schema.jooq.Tables.USER_USAGE_OVERVIEW;
 
 import io.usagemeter.schema.jooq.Routines;
+import io.usagemeter.schema.jooq.Tables;
+import io.usagemeter.schema.jooq.tables.MonthlyUsageState;
 import java.math.BigDecimal;
+import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.YearMonth;
 import java.util.ArrayList;
@@ -14,6 +16,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
@@ -27,28 +30,34 @@ import org.jooq.impl.SQLDataType;
  * What {@code meter admin users | analytics} and their routes show: users with their month, and a month's totals.
  *
  * <p>A page of users is found first, as ids, then described: only the page's rows get their columns, state,
- * percentage and latest event. The most used users of a month are read off the summaries' index
- * {@code (month, units DESC, user_id)} (V10), so the default view costs the page, not the users; every other
- * order, state filter and search ranks the matching users on narrow rows (id, units, limit) in one statement.
+ * percentage and latest event, from the base tables. Without a search, the ids come off the indexes of
+ * {@code monthly_usage_state} (V12: one row per summary with its state, percentage and limit, kept by PostgreSQL in
+ * the transaction that changes the summary or the entitlement, so it is never behind them): the ranked list is a
+ * few segments, each an index range (the users with use, by use or percentage) or the users without a row of their
+ * own, by id; their sizes are index counts. A search ranks the matching users on narrow rows (id, units, limit)
+ * computed from the base tables, as does {@link #fromBaseTables}, the reference the tests compare with.
+ *
+ * <p>Each report reads one snapshot (a read-only, repeatable-read transaction): a page agrees with its total.
  */
 public final class AdminReports {
 
-    /**
-     * Pages of the most used users that end within this many rows are read off the summaries' index; deeper
-     * pages rank every user, which costs the same at every depth.
-     */
-    static final int INDEX_WALK_LIMIT = 10_000;
+    private static final MonthlyUsageState STATE_ROWS = Tables.MONTHLY_USAGE_STATE;
 
     private final DSLContext dsl;
-    private final int indexWalkLimit;
+    private final boolean fromStateRows;
 
     public AdminReports(DSLContext dsl) {
-        this(dsl, INDEX_WALK_LIMIT);
+        this(dsl, true);
     }
 
-    AdminReports(DSLContext dsl, int indexWalkLimit) {
+    private AdminReports(DSLContext dsl, boolean fromStateRows) {
         this.dsl = dsl;
-        this.indexWalkLimit = indexWalkLimit;
+        this.fromStateRows = fromStateRows;
+    }
+
+    /** Every page ranked from the base tables (users, plans, summaries), as before V12: the tests' reference. */
+    static AdminReports fromBaseTables(DSLContext dsl) {
+        return new AdminReports(dsl, false);
     }
 
     /**
@@ -78,43 +87,209 @@ public final class AdminReports {
      * PostgreSQL, over every user, ties in user id order.
      */
     public UserPage users(UserQuery query) {
-        boolean plainMostUsed = query.search() == null && query.state() == null
-                && query.sort() == UserQuery.Sort.USED_DESC && query.offset() + query.pageSize() <= indexWalkLimit;
-        Ranked ranked = plainMostUsed ? mostUsed(query) : rankMatching(query);
-        return new UserPage(query.month(), query.page(), query.pageSize(), ranked.total(), describe(ranked.ids(), query.month()));
+        return snapshot(tx -> {
+            AdminReports reports = new AdminReports(tx, fromStateRows);
+            Ranked ranked = fromStateRows && query.search() == null ? reports.segmented(query) : reports.rankMatching(query);
+            return new UserPage(query.month(), query.page(), query.pageSize(), ranked.total(),
+                    reports.describe(ranked.ids(), query.month()));
+        });
+    }
+
+    /** {@code work} in one read-only, repeatable-read transaction: every statement of a report sees one snapshot. */
+    private <T> T snapshot(java.util.function.Function<DSLContext, T> work) {
+        return dsl.transactionResult(c -> {
+            c.dsl().execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+            return work.apply(c.dsl());
+        });
     }
 
     /**
-     * Every user, most used first: those with units this month from the summaries' index (by units, then id),
-     * then those without (by id). Each part is walked only as far as the page.
+     * One part of the ranked list: how many users it holds, and a slice of their ids in its order. The list is
+     * its segments one after the other.
      */
-    private Ranked mostUsed(UserQuery query) {
-        var u = USERS;
-        var s = MONTHLY_USAGE_SUMMARY;
-        // users.plan is NOT NULL and references subscription_limits: the reports' join keeps every user.
-        long total = dsl.fetchCount(u);
-        Condition used = s.MONTH.eq(query.month().atDay(1)).and(s.UNITS.gt(0L));
-        Condition usedByAUser = used.andExists(DSL.selectOne().from(u).where(u.ID.eq(s.USER_ID)));
-        List<UUID> ids = new ArrayList<>(dsl.select(s.USER_ID).from(s).where(usedByAUser)
-                .orderBy(s.UNITS.desc(), s.USER_ID)
-                .limit(query.pageSize()).offset(query.offset())
-                .fetch(s.USER_ID));
-        if (ids.size() < query.pageSize()) {
-            long usersWithUse = ids.isEmpty() ? dsl.fetchCount(s, usedByAUser) : query.offset() + ids.size();
-            if (usersWithUse < total) {
-                ids.addAll(dsl.select(u.ID).from(u)
-                        .whereNotExists(DSL.selectOne().from(s).where(s.USER_ID.eq(u.ID).and(used)))
-                        .orderBy(u.ID)
-                        .limit(query.pageSize() - ids.size()).offset(Math.max(0, query.offset() - usersWithUse))
-                        .fetch(u.ID));
+    private interface Segment {
+        long size();
+
+        List<UUID> ids(long offset, int limit);
+    }
+
+    /**
+     * The ranked list as segments, for a query without a search. A listed user of the month either has a state row
+     * (a summary) or uses 0 units; so, by the sort key:
+     * <ul>
+     *   <li>by units: the rows with units above 0 (off the index, in the state when filtered), and the users at 0
+     *       units by id (their state is ok, or exceeded for a limit of 0);</li>
+     *   <li>by percentage: the rows above 0 % (off the index), the users at 0 % by id (a limit above 0 and no use,
+     *       or too little to show: all ok), and the users of a limit of 0 (no percentage, all exceeded) by id.</li>
+     * </ul>
+     * Sizes are counts of the indexes, of {@code users} and of the users with a limit of 0.
+     */
+    private Ranked segmented(UserQuery query) {
+        LocalDate month = query.month().atDay(1);
+        String state = query.state();
+        var d = STATE_ROWS;
+        Condition rows = d.MONTH.eq(month).and(d.LISTED).and(state == null ? DSL.noCondition() : d.STATE.eq(state));
+        Counts counts = new Counts(month);
+        List<Segment> segments = new ArrayList<>();
+        switch (query.sort()) {
+            case USED_DESC, USED_ASC -> {
+                boolean desc = query.sort() == UserQuery.Sort.USED_DESC;
+                Segment used = ranked(rows.and(d.USED.gt(0L)), desc ? d.USED.desc() : d.USED.asc());
+                Segment none = null;
+                if (state == null) {
+                    none = byId(counts.users() - counts.rows(d.USED.gt(0L)), withoutRow(month, d.USED.gt(0L)), null);
+                } else if (state.equals("ok")) {
+                    none = byId(counts.users() - counts.zeroLimitUsers() - counts.rows(d.USED.gt(0L).and(d.EFFECTIVE_LIMIT.gt(0L))),
+                            withoutRow(month, d.USED.gt(0L)), true);
+                } else if (state.equals("exceeded")) {
+                    none = byId(counts.zeroLimitUsers() - counts.rows(d.USED.gt(0L).and(d.EFFECTIVE_LIMIT.eq(0L))),
+                            withoutRow(month, d.USED.gt(0L)), false);
+                }
+                if (!desc && none != null) {
+                    segments.add(none);
+                }
+                segments.add(used);
+                if (desc && none != null) {
+                    segments.add(none);
+                }
+            }
+            case PERCENT_DESC, PERCENT_ASC -> {
+                boolean desc = query.sort() == UserQuery.Sort.PERCENT_DESC;
+                Segment above = ranked(rows.and(d.PERCENT_USED.gt(BigDecimal.ZERO)),
+                        desc ? d.PERCENT_USED.desc() : d.PERCENT_USED.asc());
+                Segment zero = state == null || state.equals("ok")
+                        ? byId(counts.users() - counts.zeroLimitUsers() - counts.rows(d.PERCENT_USED.gt(BigDecimal.ZERO)),
+                                withoutRow(month, d.PERCENT_USED.gt(BigDecimal.ZERO)), true)
+                        : null;
+                Segment noLimit = state == null || state.equals("exceeded")
+                        ? byId(counts.zeroLimitUsers(), DSL.noCondition(), false)
+                        : null;
+                if (!desc && zero != null) {
+                    segments.add(zero);
+                }
+                segments.add(above);
+                if (desc && zero != null) {
+                    segments.add(zero);
+                }
+                if (noLimit != null) {
+                    segments.add(noLimit);
+                }
+            }
+        }
+        return page(segments, query.offset(), query.pageSize());
+    }
+
+    /** The ids of the page across the segments, and the total of their sizes. */
+    private static Ranked page(List<Segment> segments, long offset, int pageSize) {
+        List<UUID> ids = new ArrayList<>(pageSize);
+        long skip = offset;
+        long total = 0;
+        for (Segment segment : segments) {
+            long size = segment.size();
+            total += size;
+            if (ids.size() < pageSize && skip < size) {
+                ids.addAll(segment.ids(skip, (int) Math.min(pageSize - ids.size(), size - skip)));
+                skip = 0;
+            } else {
+                skip -= Math.min(skip, size);
             }
         }
         return new Ranked(ids, total);
     }
 
+    /** Rows of {@code monthly_usage_state} in the index's order (ties by id); their count from the same index. */
+    private Segment ranked(Condition where, SortField<?> order) {
+        var d = STATE_ROWS;
+        return new Segment() {
+            private long size = -1;
+
+            @Override
+            public long size() {
+                if (size < 0) {
+                    size = dsl.fetchCount(d, where);
+                }
+                return size;
+            }
+
+            @Override
+            public List<UUID> ids(long offset, int limit) {
+                return dsl.select(d.USER_ID).from(d).where(where).orderBy(order, d.USER_ID.asc())
+                        .limit(limit).offset(offset).fetch(d.USER_ID);
+            }
+        };
+    }
+
+    /** The month's rows of a user that keep them out of a by-id segment. */
+    private static Condition withoutRow(LocalDate month, Condition rowOutside) {
+        var d = STATE_ROWS;
+        return DSL.notExists(DSL.selectOne().from(d).where(d.MONTH.eq(month).and(d.USER_ID.eq(USERS.ID)).and(rowOutside)));
+    }
+
     /**
-     * The users matching the search and state, ranked on narrow rows (id, units of the month, effective limit),
-     * with their count in the same statement.
+     * Users by id, of a limit above 0 ({@code positiveLimit} true), of 0 (false) or any (null), matching
+     * {@code where}; {@code size} is known from the counts.
+     */
+    private Segment byId(long size, Condition where, Boolean positiveLimit) {
+        var u = USERS;
+        var l = SUBSCRIPTION_LIMITS;
+        Condition limit = positiveLimit == null ? DSL.noCondition()
+                : positiveLimit ? zeroLimit().not() : zeroLimit();
+        return new Segment() {
+            @Override
+            public long size() {
+                return size;
+            }
+
+            @Override
+            public List<UUID> ids(long offset, int count) {
+                return dsl.select(u.ID).from(u).join(l).on(l.PLAN.eq(u.PLAN))
+                        .where(where).and(limit)
+                        .orderBy(u.ID).limit(count).offset(offset).fetch(u.ID);
+            }
+        };
+    }
+
+    /** A limit of 0: {@code floor(plan_units * (1 + multiplier)) + bonus_credits} is 0 only for 0 plan units and no credits. */
+    private static Condition zeroLimit() {
+        return SUBSCRIPTION_LIMITS.MONTHLY_UNITS.eq(0L).and(USERS.BONUS_CREDITS.eq(0L));
+    }
+
+    /** The counts the segments' sizes are made of, each fetched once. */
+    private final class Counts {
+        private final LocalDate month;
+        private long users = -1;
+        private long zeroLimitUsers = -1;
+
+        Counts(LocalDate month) {
+            this.month = month;
+        }
+
+        /** Every listed user (users.plan is NOT NULL and references subscription_limits: the join keeps them all). */
+        long users() {
+            if (users < 0) {
+                users = dsl.fetchCount(USERS);
+            }
+            return users;
+        }
+
+        long zeroLimitUsers() {
+            if (zeroLimitUsers < 0) {
+                zeroLimitUsers = dsl.fetchCount(DSL.selectOne().from(USERS).join(SUBSCRIPTION_LIMITS)
+                        .on(SUBSCRIPTION_LIMITS.PLAN.eq(USERS.PLAN)).where(zeroLimit()));
+            }
+            return zeroLimitUsers;
+        }
+
+        /** Listed rows of the month matching {@code condition}, in any state. */
+        long rows(Condition condition) {
+            var d = STATE_ROWS;
+            return dsl.fetchCount(d, d.MONTH.eq(month).and(d.LISTED).and(condition));
+        }
+    }
+
+    /**
+     * The users matching the search and state, ranked on narrow rows (id, units of the month, effective limit)
+     * computed from the base tables, with their count in the same statement.
      */
     private Ranked rankMatching(UserQuery query) {
         var u = USERS;
@@ -206,27 +381,39 @@ public final class AdminReports {
     }
 
     /**
-     * Totals of one month from user_usage_overview: users, calls, units used and users per state in one pass,
-     * and the top users in the order of the summaries' index (which PostgreSQL walks for a small {@code top}).
+     * Totals of one month from {@code monthly_usage_state} (every summary, with or without a users row, as
+     * {@code user_usage_overview} has them): users, calls, units used and users per state in one pass over the
+     * month's rows, and the top users: their ids off the summaries' index {@code (month, units DESC, user_id)},
+     * then their rows by key.
      */
     public Map<String, Object> analytics(YearMonth month, int top) {
-        var o = USER_USAGE_OVERVIEW;
-        var inMonth = o.MONTH.eq(month.atDay(1));
-        var totals = dsl.select(DSL.count(), DSL.coalesce(DSL.sum(o.CALLS), DSL.inline(BigDecimal.ZERO)),
-                        DSL.coalesce(DSL.sum(o.USED), DSL.inline(BigDecimal.ZERO)),
-                        DSL.count().filterWhere(o.STATE.eq("ok")), DSL.count().filterWhere(o.STATE.eq("warning")),
-                        DSL.count().filterWhere(o.STATE.eq("exceeded")))
-                .from(o).where(inMonth).fetchOne();
+        return snapshot(tx -> new AdminReports(tx, fromStateRows).analyticsIn(month, top));
+    }
+
+    private Map<String, Object> analyticsIn(YearMonth month, int top) {
+        var d = STATE_ROWS;
+        var inMonth = d.MONTH.eq(month.atDay(1));
+        var totals = dsl.select(DSL.count(), DSL.coalesce(DSL.sum(d.CALLS), DSL.inline(BigDecimal.ZERO)),
+                        DSL.coalesce(DSL.sum(d.USED), DSL.inline(BigDecimal.ZERO)),
+                        DSL.count().filterWhere(d.STATE.eq("ok")), DSL.count().filterWhere(d.STATE.eq("warning")),
+                        DSL.count().filterWhere(d.STATE.eq("exceeded")))
+                .from(d).where(inMonth).fetchOne();
         Map<String, Integer> byState = new LinkedHashMap<>();
         byState.put("ok", totals.value4());
         byState.put("warning", totals.value5());
         byState.put("exceeded", totals.value6());
-        List<Map<String, Object>> topUsers = dsl.select(o.USER_ID, o.EMAIL, o.PLAN, o.USED, o.EFFECTIVE_LIMIT,
-                        o.PERCENT_USED, o.STATE)
-                .from(o).where(inMonth)
-                .orderBy(o.USED.desc(), o.USER_ID)
-                .limit(top)
-                .fetchMaps();
+        var s = MONTHLY_USAGE_SUMMARY;
+        List<UUID> topIds = dsl.select(s.USER_ID).from(s).where(s.MONTH.eq(month.atDay(1)))
+                .orderBy(s.UNITS.desc(), s.USER_ID).limit(top).fetch(s.USER_ID);
+        var u = USERS;
+        Map<UUID, Map<String, Object>> byId = new HashMap<>();
+        dsl.select(d.USER_ID.as("user_id"), u.EMAIL.as("email"), DSL.coalesce(u.PLAN, DSL.inline("free")).as("plan"),
+                        d.USED.as("used"), d.EFFECTIVE_LIMIT.as("effective_limit"), d.PERCENT_USED.as("percent_used"),
+                        d.STATE.as("state"))
+                .from(d).leftJoin(u).on(u.ID.eq(d.USER_ID))
+                .where(inMonth.and(d.USER_ID.in(topIds)))
+                .forEach(r -> byId.put(r.get("user_id", UUID.class), new LinkedHashMap<>(r.intoMap())));
+        List<Map<String, Object>> topUsers = topIds.stream().map(byId::get).filter(Objects::nonNull).toList();
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("month", month.toString());
         result.put("users", totals.value1());

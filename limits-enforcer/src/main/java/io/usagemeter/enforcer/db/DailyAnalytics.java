@@ -1,10 +1,11 @@
 package io.usagemeter.enforcer.db;
 
-import static io.usagemeter.schema.jooq.Tables.API_USAGE;
+import static io.usagemeter.schema.jooq.Tables.API_USAGE_DAILY;
 import static io.usagemeter.schema.jooq.Tables.USER_REFERRALS;
 import static io.usagemeter.schema.jooq.Tables.USERS;
 
 import io.usagemeter.schema.events.Provider;
+import java.math.BigDecimal;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -19,9 +20,9 @@ import org.jooq.Field;
 import org.jooq.impl.DSL;
 
 /**
- * The platform day by day over a window of UTC days, each series computed in PostgreSQL from an index
- * (V10): new users (the users first recorded on the day, {@code users.created_at}), completed referrals ({@code user_referrals.completed_at}) and events
- * per provider ({@code api_usage}).
+ * The platform day by day over a window of UTC days, each series computed in PostgreSQL: new users (the users first
+ * recorded on the day, {@code users.created_at}) and completed referrals ({@code user_referrals.completed_at}) from
+ * the V10 indexes, and events per provider from the V12 counter {@code api_usage_daily}.
  */
 public final class DailyAnalytics {
 
@@ -69,7 +70,7 @@ public final class DailyAnalytics {
         OffsetDateTime to = last.plusDays(1).atStartOfDay().atOffset(ZoneOffset.UTC);
         Map<LocalDate, Long> newUsers = newUsers(from, to);
         Map<LocalDate, Long> referrals = completedReferrals(from, to);
-        Map<LocalDate, Map<String, Long>> events = eventsByProvider(from, to);
+        Map<LocalDate, Map<String, Long>> events = eventsByProvider(first, last);
         List<Day> days = new ArrayList<>();
         for (LocalDate d = first; !d.isAfter(last); d = d.plusDays(1)) {
             Map<String, Long> byProvider = new LinkedHashMap<>();
@@ -106,16 +107,19 @@ public final class DailyAnalytics {
                 .fetchMap(x -> dayOf(x.value1()), x -> x.value2().longValue());
     }
 
-    /** Every event of the window is counted (an index-only scan of the V10 index): the cost grows with the events. */
-    private Map<LocalDate, Map<String, Long>> eventsByProvider(OffsetDateTime from, OffsetDateTime to) {
-        var a = API_USAGE;
-        Field<OffsetDateTime> day = utcDayStart(a.OCCURRED_AT);
+    /**
+     * From {@code api_usage_daily} (V12: events per UTC day and provider, kept in the transaction that writes the
+     * {@code api_usage} rows): a few rows per day, whatever the number of events.
+     */
+    private Map<LocalDate, Map<String, Long>> eventsByProvider(LocalDate first, LocalDate last) {
+        var c = API_USAGE_DAILY;
+        Field<BigDecimal> events = DSL.sum(c.EVENTS);
         Map<LocalDate, Map<String, Long>> byDay = new HashMap<>();
-        dsl.select(day, a.PROVIDER, DSL.count()).from(a)
-                .where(a.OCCURRED_AT.ge(from).and(a.OCCURRED_AT.lt(to)))
-                .groupBy(day, a.PROVIDER)
-                .forEach(x -> byDay.computeIfAbsent(dayOf(x.value1()), d -> new HashMap<>())
-                        .put(x.value2(), x.value3().longValue()));
+        dsl.select(c.DAY, c.PROVIDER, events).from(c)
+                .where(c.DAY.between(first, last))
+                .groupBy(c.DAY, c.PROVIDER)
+                .forEach(x -> byDay.computeIfAbsent(x.value1(), d -> new HashMap<>())
+                        .put(x.value2(), x.value3().longValueExact()));
         return byDay;
     }
 }

@@ -9,6 +9,7 @@ import io.usagemeter.embedded.EmbeddedPostgresServer;
 import io.usagemeter.enforcer.LimitRules;
 import io.usagemeter.schema.FlywayMigrations;
 import io.usagemeter.schema.events.LimitStatus;
+import io.usagemeter.schema.jooq.Routines;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.sql.Connection;
@@ -36,8 +37,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The admin reports against a reference computed here, in Java, from the rows seeded: every search, state,
- * order and page of {@code GET /v1/admin/users} (read off the summaries' index and ranked over every user alike),
- * and a month's analytics. Users of four plans (one of 0 units, so a limit of 0), with referrals and bonus
+ * order and page of {@code GET /v1/admin/users} (read off V12's state rows and ranked from the base tables alike),
+ * and a month's analytics. The rows are written as the pipeline writes them: summaries inserted, then lowered by a
+ * reset or repaired by a replay, or deleted by a tombstone; plans and bonus credits set by the enforcer writer's
+ * functions after the summaries (a credit command redelivered); events redelivered, removed and inserted again by
+ * a replay's repair. Users of four plans (one of 0 units, so a limit of 0), with referrals and bonus
  * credits, usage spread over every state with exact 80 % and 100 % boundaries, ties in units, summaries of units
  * 0, users without a summary, summaries of users PostgreSQL has no row for, and another month.
  */
@@ -79,8 +83,12 @@ class AdminReportsIT {
             String plan = p < 60 ? "free" : p < 80 ? "pro" : p < 95 ? "team" : "zero";
             int referrals = random.nextInt(6) == 0 ? random.nextInt(150) : 0;
             long bonus = random.nextInt(5) == 0 ? random.nextInt(3000) : 0;
-            dsl.insertInto(USERS).set(USERS.ID, id).set(USERS.EMAIL, email).set(USERS.PLAN, plan)
-                    .set(USERS.REFERRAL_COUNT, referrals).set(USERS.BONUS_CREDITS, bonus)
+            // Plan and credits arrive as the enforcer's writer sends them (after the summaries, for half the users),
+            // so that V12's state rows see the entitlement change as well as the summary.
+            boolean entitlementLater = i % 2 == 0;
+            dsl.insertInto(USERS).set(USERS.ID, id).set(USERS.EMAIL, email)
+                    .set(USERS.PLAN, entitlementLater ? "free" : plan)
+                    .set(USERS.REFERRAL_COUNT, referrals).set(USERS.BONUS_CREDITS, entitlementLater ? 0 : bonus)
                     .set(USERS.CREATED_AT, start.minusDays(i)).execute();
             long limit = LimitRules.effectiveLimit(PLAN_UNITS.get(plan), referrals, bonus);
             OffsetDateTime lastEvent = null;
@@ -95,9 +103,27 @@ class AdminReportsIT {
                 };
                 long calls = used / 3 + 1;
                 lastEvent = start.plusHours(random.nextInt(600));
-                insertSummary(id, MONTH, calls, used, lastEvent);
+                if (i % 3 == 0) {
+                    // A month a reset lowered, or a replay repaired: first more, then the stream's value.
+                    insertSummary(id, MONTH, calls + 4, used + 777, lastEvent);
+                    updateSummary(id, MONTH, calls, used);
+                } else {
+                    insertSummary(id, MONTH, calls, used, lastEvent);
+                }
                 Expected e = expected(id, email, plan, calls, used, limit, lastEvent);
                 summaries.add(e);
+            }
+            if (i % 4 == 3 && i % 8 == 7) {
+                // A summary deleted by a tombstone: no use this month.
+                insertSummary(id, MONTH, 3, 3, start.plusHours(1));
+                dsl.deleteFrom(MONTHLY_USAGE_SUMMARY).where(MONTHLY_USAGE_SUMMARY.USER_ID.eq(id)).execute();
+            }
+            if (entitlementLater) {
+                Routines.adminSetUserPlan(dsl.configuration(), "seed-plan-" + i, id, plan);
+                if (bonus > 0) {
+                    Routines.adminAddBonusCredits(dsl.configuration(), "seed-credits-" + i, id, bonus);
+                    Routines.adminAddBonusCredits(dsl.configuration(), "seed-credits-" + i, id, bonus); // redelivered
+                }
             }
             if (random.nextBoolean()) {
                 // The next month: not counted in MONTH, but its event is the user's latest.
@@ -125,6 +151,12 @@ class AdminReportsIT {
                 .set(s.SUCCESSFUL_CALLS, calls).set(s.FAILED_CALLS, 0L)
                 .set(s.FIRST_EVENT_AT, month.atDay(1).atStartOfDay().atOffset(ZoneOffset.UTC)).set(s.LAST_EVENT_AT, lastEvent)
                 .execute();
+    }
+
+    private static void updateSummary(UUID user, YearMonth month, long calls, long units) {
+        var s = MONTHLY_USAGE_SUMMARY;
+        dsl.update(s).set(s.CALLS, calls).set(s.UNITS, units).set(s.SUCCESSFUL_CALLS, calls)
+                .where(s.USER_ID.eq(user).and(s.MONTH.eq(month.atDay(1)))).execute();
     }
 
     private static Expected expected(UUID id, String email, String plan, long calls, long used, long limit,
@@ -181,7 +213,7 @@ class AdminReportsIT {
         states.add(null);
         states.addAll(List.of(UserQuery.STATES));
         // Off the index for the plain pages (as in production), and ranking every user for all of them.
-        for (AdminReports reports : List.of(new AdminReports(dsl), new AdminReports(dsl, 0))) {
+        for (AdminReports reports : List.of(new AdminReports(dsl), AdminReports.fromBaseTables(dsl))) {
             for (String search : searches) {
                 for (String state : states) {
                     for (UserQuery.Sort sort : UserQuery.Sort.values()) {
@@ -227,7 +259,7 @@ class AdminReportsIT {
             for (int page = 1; (long) (page - 1) * pageSize <= USERS_SEEDED; page++) {
                 var query = new UserQuery(MONTH, null, null, UserQuery.Sort.USED_DESC, page, pageSize);
                 var indexed = new AdminReports(dsl).users(query);
-                var ranked = new AdminReports(dsl, 0).users(query);
+                var ranked = AdminReports.fromBaseTables(dsl).users(query);
                 assertThat(indexed.total()).isEqualTo(USERS_SEEDED);
                 assertThat(indexed.users()).as("page %d of %d", page, pageSize).isEqualTo(ranked.users());
             }
@@ -275,6 +307,12 @@ class AdminReportsIT {
                     .set(a.ENDPOINT, "/v1/chat").set(a.METHOD, "POST").set(a.STATUS_CODE, 200).set(a.RESPONSE_TIME_MS, 1L)
                     .set(a.REQUEST_BYTES, 1L).set(a.RESPONSE_BYTES, 1L).execute();
         }
+        // The sink's redelivered batch adds nothing; a replay's repair removes a row and inserts it again.
+        dsl.execute("INSERT INTO api_usage SELECT * FROM api_usage WHERE event_id LIKE 'daily-%' ON CONFLICT DO NOTHING");
+        dsl.execute("CREATE TEMPORARY TABLE removed AS SELECT * FROM api_usage WHERE event_id = 'daily-2'");
+        dsl.execute("DELETE FROM api_usage WHERE event_id = 'daily-2'");
+        dsl.execute("INSERT INTO api_usage SELECT * FROM removed");
+        dsl.execute("DROP TABLE removed");
         dsl.execute("SET TIME ZONE 'America/New_York'");
         try {
             var window = new DailyAnalytics(dsl).days(java.time.LocalDate.parse("2026-02-27"), java.time.LocalDate.parse("2026-03-01"));
