@@ -166,7 +166,7 @@ public final class LimitCheckBench {
                 while (System.nanoTime() < until) {
                     UUID user = mix.user(ThreadLocalRandom.current().nextInt(UsageMix.USERS));
                     long t0 = System.nanoTime();
-                    if (!(queries.limit(user, false) instanceof LimitQueries.Outcome.Local<?>)) {
+                    if (!(queries.servedLimit(user, false, null) instanceof LimitQueries.Outcome.Local<?>)) {
                         notLocal.incrementAndGet();
                     }
                     latency.recordValue(System.nanoTime() - t0);

@@ -14,6 +14,7 @@ import io.usagemeter.kit.Route;
 import io.usagemeter.kit.ServiceServer;
 import io.usagemeter.kit.keys.ApiKeyScopes;
 import io.usagemeter.schema.events.MonthlySummary;
+import java.io.IOException;
 import java.time.Clock;
 import java.time.YearMonth;
 import java.util.List;
@@ -57,14 +58,14 @@ final class LimitRoutes {
                 Route.get("/v1/usage/{user_id}", USAGE, read, (ctx, caller) -> getUsage(ctx)));
     }
 
-    private void getLimit(Context ctx) {
+    private void getLimit(Context ctx) throws IOException {
         UUID user = RequestParams.userId(ctx);
         Outcome<ServedLimit> outcome = requireQueries(queries).servedLimit(user,
                 ctx.header(LimitQueries.FORWARDED_HEADER) != null, ctx.header("Authorization"));
         if (outcome instanceof Outcome.Local<ServedLimit> local) {
             ServedLimit served = markRebuilding(local.value());
-            limitCounters.count(served.answer().stale() ? Source.STALE : Source.LOCAL);
-            ctx.status(200).contentType(ServiceServer.JSON).result(served.json());
+            limitCounters.count(served.isStale() ? Source.STALE : Source.LOCAL);
+            ServiceServer.send(ctx, 200, ServiceServer.JSON, served.json());
         } else {
             answerRemote(ctx, limitCounters, outcome);
         }
@@ -86,7 +87,7 @@ final class LimitRoutes {
     /** While a replay rebuilds the answer's month, the answer still stands but says it may move: stale. */
     private ServedLimit markRebuilding(ServedLimit served) {
         ReplayWatch watch = replayWatch.get();
-        if (watch != null && !served.answer().stale() && watch.rebuilding(served.answer().month())) {
+        if (watch != null && !served.isStale() && watch.rebuilding(served.limit().month())) {
             return served.stale();
         }
         return served;

@@ -15,6 +15,8 @@ import io.usagemeter.kit.internal.ConnectionCap;
 import io.usagemeter.kit.internal.RouteMetrics;
 import io.usagemeter.kit.keys.ApiKeyAuthenticator;
 import io.usagemeter.schema.json.Json;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -251,6 +253,19 @@ public final class ServiceServer implements AutoCloseable {
             ctx.header("Retry-After", RETRY_AFTER_SECONDS);
         }
         json(ctx, problem.status(), problem.body());
+    }
+
+    /**
+     * Answers {@code body}, written before (a limit answer's JSON, written once per state), straight to the response
+     * with its length: a byte result given to Javalin is copied through a stream and a buffer of its own first. Only
+     * for a successful answer: the kit's error handlers do not see a body written this way.
+     */
+    public static void send(Context ctx, int status, String contentType, byte[] body) throws IOException {
+        HttpServletResponse response = ctx.res();
+        response.setStatus(status);
+        response.setContentType(contentType);
+        response.setContentLength(body.length);
+        response.getOutputStream().write(body);
     }
 
     /** The one way every service writes a JSON answer: straight to UTF-8 bytes with the one mapper. */

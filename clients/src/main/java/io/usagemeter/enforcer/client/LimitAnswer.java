@@ -1,6 +1,5 @@
 package io.usagemeter.enforcer.client;
 
-import io.usagemeter.schema.events.LimitState;
 import io.usagemeter.schema.events.LimitStatus;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -10,6 +9,10 @@ import java.util.UUID;
  * The answer of {@code GET /v1/limits/{user_id}}: the user's limit this month, explained, and how
  * fresh it is ({@code as_of}: the event time it reflects; {@code stale}: served by a standby copy or
  * while the owner restores).
+ *
+ * <p>What a client reads. The enforcer's model of a limit is its {@code LimitState}: it writes this JSON from the
+ * state (all its fields but {@code grace}, which {@code allowed} already includes) and the {@code stale} flag,
+ * once per state change, and never builds this record to answer.
  */
 public record LimitAnswer(
         UUID userId,
@@ -27,17 +30,4 @@ public record LimitAnswer(
         Instant resetsAt,
         Instant asOf,
         boolean stale) {
-
-    /** The answer of a stored state; the state's {@code grace} is not part of the answer (it is in {@code allowed}). */
-    public static LimitAnswer of(LimitState s, boolean stale) {
-        return new LimitAnswer(s.userId(), s.month(), s.plan(), s.planUnits(), s.referralCount(), s.multiplier(),
-                s.bonusCredits(), s.effectiveLimit(), s.used(), s.remaining(), s.state(), s.allowed(),
-                s.resetsAt(), s.asOf(), stale);
-    }
-
-    /** This answer with {@code stale} set as given. */
-    public LimitAnswer withStale(boolean isStale) {
-        return isStale == stale ? this : new LimitAnswer(userId, month, plan, planUnits, referralCount, multiplier,
-                bonusCredits, effectiveLimit, used, remaining, state, allowed, resetsAt, asOf, isStale);
-    }
 }

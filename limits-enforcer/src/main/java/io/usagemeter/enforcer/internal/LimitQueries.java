@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.function.Function;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -51,6 +52,7 @@ public final class LimitQueries {
     private static final Logger LOG = LoggerFactory.getLogger(LimitQueries.class);
     private static final Duration FORWARD_TIMEOUT = Duration.ofSeconds(2);
     static final int MAX_DERIVED = 200_000;
+    private static final Function<UUID, String> LIMIT_PATH = user -> "/v1/limits/" + user;
     private static final int MAX_PLANS = 1_000;
 
     private final KafkaStreams streams;
@@ -126,9 +128,12 @@ public final class LimitQueries {
         return new Outcome.Unavailable<>(((Outcome.Unavailable<ServedLimit>) served).reason());
     }
 
-    /** As {@link #limit(UUID, boolean, String)}, a local answer with its JSON as written once for its state. */
+    /**
+     * As {@link #limit(UUID, boolean, String)}, a local answer as served: its state, its stale flag and its JSON as
+     * written once for them.
+     */
     public Outcome<ServedLimit> servedLimit(UUID user, boolean forwarded, String authorization) {
-        return query(user, forwarded, authorization, "/v1/limits/" + user,
+        return query(user, forwarded, authorization, LIMIT_PATH,
                 (partition, allowStale) -> {
                     LocalLimitStates.Partition running = allowStale || held == null ? null : held.running(partition);
                     if (running != null) {
@@ -146,7 +151,7 @@ public final class LimitQueries {
 
     public Outcome<MonthlySummary> usage(UUID user, YearMonth month, boolean forwarded, String authorization) {
         MonthlySummaryKey key = new MonthlySummaryKey(user, month);
-        return query(user, forwarded, authorization, "/v1/usage/" + user + "?month=" + month,
+        return query(user, forwarded, authorization, u -> "/v1/usage/" + u + "?month=" + month,
                 (partition, allowStale) -> {
                     MonthlySummary summary = read(usageStores, EnforcerTopology.USAGE_STORE, key, partition, allowStale);
                     return summary == null ? MonthlySummary.empty(key) : summary;
@@ -197,7 +202,11 @@ public final class LimitQueries {
         T read(int partition, boolean allowStale);
     }
 
-    private <T> Outcome<T> query(UUID user, boolean forwarded, String authorization, String path, LocalRead<T> local) {
+    /**
+     * @param pathOf the route's path for the user, written only when the request is forwarded or its failures logged
+     */
+    private <T> Outcome<T> query(UUID user, boolean forwarded, String authorization, Function<UUID, String> pathOf,
+                                 LocalRead<T> local) {
         KeyQueryMetadata where;
         try {
             where = owners != null ? owners.of(user, streams) : streams.queryMetadataForKey(
@@ -218,14 +227,16 @@ public final class LimitQueries {
                 failures.add("own active copy: " + e.getMessage());
             }
         } else if (!forwarded && isKnown(active)) {
-            Optional<Outcome<T>> answer = forward(active, path, authorization, failures);
+            Optional<Outcome<T>> answer = forward(active, pathOf.apply(user), authorization, failures);
             if (answer.isPresent()) {
                 return answer.get();
             }
         }
         if (where.standbyHosts().contains(self) || self.equals(active)) {
             try {
-                LOG.debug("answering {} from a stale copy of partition {}: {}", path, partition, failures);
+                if (LOG.isDebugEnabled()) {
+                    LOG.debug("answering {} from a stale copy of partition {}: {}", pathOf.apply(user), partition, failures);
+                }
                 return new Outcome.Local<>(local.read(partition, true));
             } catch (InvalidStateStoreException e) {
                 failures.add("own standby copy: " + e.getMessage());
@@ -234,7 +245,7 @@ public final class LimitQueries {
         if (!forwarded) {
             for (HostInfo standby : where.standbyHosts()) {
                 if (!standby.equals(self)) {
-                    Optional<Outcome<T>> answer = forward(standby, path, authorization, failures);
+                    Optional<Outcome<T>> answer = forward(standby, pathOf.apply(user), authorization, failures);
                     if (answer.isPresent()) {
                         return answer.get();
                     }
@@ -314,7 +325,7 @@ public final class LimitQueries {
         YearMonth month = now.isAfter(stored.month()) ? now : stored.month();
         long units = plan(stored.plan()).map(Plan::monthlyUnits).orElse(stored.planUnits());
         ServedLimit served = held.served;
-        if (served == null || served.answer().planUnits() != units || !served.answer().month().equals(month)) {
+        if (served == null || served.limit().planUnits() != units || !served.limit().month().equals(month)) {
             served = derive(user, stored, month, units);
             held.served = served;
         }
@@ -335,7 +346,8 @@ public final class LimitQueries {
         long units = plan(entitlement.plan()).map(Plan::monthlyUnits)
                 .orElse(stored == null ? 0 : stored.planUnits());
         if (stored == null) {
-            ServedLimit served = new ServedLimit(explain(user, entitlement, month, 0, units, clock.instant()));
+            ServedLimit served = new ServedLimit(LimitRules.explain(user, month, entitlement, units, 0, grace,
+                    clock.instant()));
             return stale ? served.stale() : served;
         }
         Derived known = derived.get(user);
@@ -369,12 +381,7 @@ public final class LimitQueries {
     private ServedLimit derive(UUID user, LimitState stored, YearMonth month, long units) {
         Entitlement entitlement = new Entitlement(stored.plan(), stored.referralCount(), stored.bonusCredits());
         long used = stored.month().equals(month) ? stored.used() : 0;
-        return new ServedLimit(explain(user, entitlement, month, used, units, stored.asOf()));
-    }
-
-    private LimitAnswer explain(UUID user, Entitlement entitlement, YearMonth month, long used, long units,
-                                Instant asOf) {
-        return LimitAnswer.of(LimitRules.explain(user, month, entitlement, units, used, grace, asOf), false);
+        return new ServedLimit(LimitRules.explain(user, month, entitlement, units, used, grace, stored.asOf()));
     }
 
     /** The answer served for a stored state, in the month and with the plan units it was derived for. */

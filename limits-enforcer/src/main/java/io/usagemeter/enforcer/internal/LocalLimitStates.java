@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class LocalLimitStates {
 
-    /** About 1 KB each (the state, its answer and the answer's JSON): 200 MB at most. */
+    /** About 1 KB each (the state and its answer's JSON): 200 MB at most. */
     static final int MAX_USERS = 200_000;
 
     private final int maxUsers;
