@@ -1,5 +1,7 @@
 package io.usagemeter.bench;
 
+import io.usagemeter.schema.config.KafkaSettings;
+import io.usagemeter.schema.config.MeterEnvironment;
 import io.usagemeter.schema.events.MonthlySummaryKey;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
@@ -58,8 +60,7 @@ public final class FreshnessLoad {
         int perSecond = Integer.getInteger("perSecond", 20);
         int warmup = Integer.getInteger("warmup", 10);
         int pollMillis = Integer.getInteger("pollMillis", 10);
-        String bootstrap = System.getenv("METER_KAFKA_BOOTSTRAP");
-        Hops hops = bootstrap == null || bootstrap.isBlank() ? null : new Hops(bootstrap);
+        Hops hops = KafkaSettings.ifSet(MeterEnvironment.of(System.getenv())).map(k -> new Hops(k.bootstrapServers())).orElse(null);
 
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         UsageMix mix = new UsageMix();

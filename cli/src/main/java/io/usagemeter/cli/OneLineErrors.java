@@ -1,5 +1,6 @@
 package io.usagemeter.cli;
 
+import io.usagemeter.schema.config.MeterEnvironment;
 import picocli.CommandLine;
 
 /**
@@ -12,7 +13,7 @@ final class OneLineErrors implements CommandLine.IExecutionExceptionHandler {
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         String message = ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();
         cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + message);
-        if ("1".equals(System.getenv("METER_DEBUG"))) {
+        if ("1".equals(MeterEnvironment.of(System.getenv()).string("METER_DEBUG", null))) {
             ex.printStackTrace(cmd.getErr());
         }
         return 1;

@@ -1,5 +1,7 @@
 package io.usagemeter.cli.dev;
 
+import io.usagemeter.schema.config.ApiAccess;
+import io.usagemeter.schema.config.MeterEnvironment;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.ReferralEvent;
@@ -51,8 +53,8 @@ public final class DemoTraffic {
     /** Where to send it, with the dev stack's credentials. */
     public record Endpoints(URI ingest, URI enforcer, String apiKey, String adminToken) {
         public static Endpoints fromEnvironment(Map<String, String> env) {
-            return new Endpoints(URI.create(env.get("METER_INGEST_URL")), URI.create(env.get("METER_ENFORCER_URL")),
-                    env.get("METER_API_KEY"), env.get("METER_ADMIN_TOKEN"));
+            ApiAccess access = ApiAccess.from(MeterEnvironment.of(env));
+            return new Endpoints(access.ingestUrl(), access.enforcerUrl(), access.apiKey(), access.adminToken());
         }
     }
 
