@@ -62,7 +62,8 @@ class DevCrashRestartProcessTest {
 
     @Test
     @Disabled("a broker killed between a transaction's PrepareCommit and its last marker can restart with a hanging"
-            + " transaction on a changelog, and the task restoring it never becomes ready; see docs/testing.md")
+            + " transaction on a changelog under transactions version 2; the dev broker's version 1 did not hang in 11 tries, too"
+            + " few yet to enable this test; see docs/testing.md")
     void aStackKilledUnderLoadStartsAgainAndCountsEveryAcceptedEventOnce() throws Exception {
         int portBase = DevCommandProcessTest.freePortBase();
         Path data = work.resolve("data");

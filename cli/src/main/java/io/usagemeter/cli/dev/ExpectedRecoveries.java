@@ -22,7 +22,9 @@ import org.slf4j.Marker;
  * <p>Also left out: the broker's ERROR, with a stack trace, for each batch it refuses under
  * transactions version 2 because an earlier batch of the same transaction is not in yet
  * ({@code Expected sequence 0 for transactions v2 idempotent producer with no existing state}, KAFKA-18202).
- * The producer sends the batch again; nothing is lost (docs/operations/kafka-transactions.md).
+ * The producer sends the batch again; nothing is lost (docs/operations/kafka-transactions.md). A new
+ * data directory's broker runs version 1 ({@link DevRunner#KAFKA_FEATURE_LEVELS}); one formatted earlier
+ * keeps version 2.
  */
 final class ExpectedRecoveries extends TurboFilter {
 
