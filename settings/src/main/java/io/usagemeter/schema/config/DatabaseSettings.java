@@ -48,6 +48,7 @@ public record DatabaseSettings(String url, String user, String password) {
 
     @Override
     public String toString() {
-        return "DatabaseSettings[url=" + maskedUrl() + ", user=" + user + ", password=" + CredentialMask.MASK + "]";
+        // The password is left out altogether, not masked: nothing printed can carry it.
+        return "DatabaseSettings[url=" + maskedUrl() + ", user=" + user + "]";
     }
 }
