@@ -90,7 +90,9 @@ public final class FreshnessLoad {
 
         Histogram latency = new Histogram(60_000_000_000L, 3);
         AtomicInteger lost = new AtomicInteger();
-        ExecutorService samplers = Executors.newFixedThreadPool(32);
+        // A sampler holds its thread until its limit answer counts the event (up to 30 s): a fixed pool would queue
+        // samples behind slow ones once freshness passes pool size / rate, and measure its own queue.
+        ExecutorService samplers = Executors.newCachedThreadPool();
         List<Future<?>> pending = new ArrayList<>();
         long sentBefore = backgroundSent.get();
         long start = System.nanoTime() + 500_000_000L;

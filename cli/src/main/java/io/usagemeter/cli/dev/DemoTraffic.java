@@ -48,6 +48,12 @@ public final class DemoTraffic {
         public static Settings defaults() {
             return new Settings(300, 42, 200, 5_000);
         }
+
+        /** The defaults for the {@code n}-th run on one data directory (from 0): other users and event ids each run. */
+        public static Settings forRun(int n) {
+            Settings d = defaults();
+            return new Settings(d.users(), d.seed() + n, d.batchSize(), d.eventsPerSecond());
+        }
     }
 
     /** Where to send it, with the dev stack's credentials. */

@@ -169,6 +169,22 @@ public final class DevDataDir implements AutoCloseable {
         return root.resolve("dev.env");
     }
 
+    /**
+     * Counts a demo run started on this data directory and returns how many ran here before it. A demo's users
+     * and event ids follow from its seed: a second run with the first one's seed would send the same event ids
+     * again, days later in event time, which the window counts again and {@code meter reconcile} reports.
+     */
+    public int startDemoRun() {
+        Path runs = root.resolve("demo-runs");
+        try {
+            int before = Files.exists(runs) ? Integer.parseInt(Files.readString(runs, StandardCharsets.UTF_8).strip()) : 0;
+            Files.writeString(runs, (before + 1) + "\n", StandardCharsets.UTF_8);
+            return before;
+        } catch (IOException | NumberFormatException e) {
+            throw new DevStackException("cannot read or write " + runs + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Writes {@code text} to {@code file} readable by the owner only, created with that mode (never briefly wider). */
     static void writeOwnerOnly(Path file, String text) {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");

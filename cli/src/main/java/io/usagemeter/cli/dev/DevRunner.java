@@ -151,7 +151,7 @@ public final class DevRunner {
                 new DevBanner(ports, services, dataDir, schemaVersion, shellVars, signIn)
                         .print(out, Duration.ofNanos(System.nanoTime() - started));
                 out.flush();
-                Thread demoThread = options.demo() ? startDemo() : null;
+                Thread demoThread = options.demo() ? startDemo(dataDir.startDemoRun()) : null;
                 stopRequested.await();
                 if (demoThread != null) {
                     demoThread.interrupt();
@@ -202,12 +202,17 @@ public final class DevRunner {
         }
     }
 
-    private Thread startDemo() {
+    /** {@code runsBefore}: demos run on this data directory before; a rerun brings its own users and event ids. */
+    private Thread startDemo(int runsBefore) {
         Map<String, String> env = shellVars;
+        if (runsBefore > 0) {
+            out.println("meter dev: demo run " + (runsBefore + 1) + " on this data directory: another 300 users and new event ids"
+                    + " (the earlier runs' usage stays)");
+        }
         Thread thread = new Thread(() -> {
             DemoDisplay display = new DemoDisplay(out, System.console() != null);
             try {
-                DemoTraffic demo = new DemoTraffic(DemoTraffic.Settings.defaults(),
+                DemoTraffic demo = new DemoTraffic(DemoTraffic.Settings.forRun(runsBefore),
                         DemoTraffic.Endpoints.fromEnvironment(env), Clock.systemUTC());
                 display.summary(demo.run(display));
             } catch (InterruptedException e) {

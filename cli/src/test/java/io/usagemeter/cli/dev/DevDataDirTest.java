@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,6 +51,30 @@ class DevDataDirTest {
                 .hasMessageContaining("--fresh")
                 .hasMessageContaining("rewind-aggregator")
                 .message().doesNotContain("\n");
+    }
+
+    @Test
+    void eachDemoRunOnADataDirectoryIsCountedAcrossOpensAndFreshStartsAgain(@TempDir Path dir) {
+        try (DevDataDir data = DevDataDir.open(dir, false)) {
+            assertThat(data.startDemoRun()).isZero();
+            assertThat(data.startDemoRun()).isEqualTo(1);
+        }
+        try (DevDataDir data = DevDataDir.open(dir, false)) {
+            assertThat(data.startDemoRun()).isEqualTo(2);
+        }
+        try (DevDataDir data = DevDataDir.open(dir, true)) {
+            assertThat(data.startDemoRun()).isZero();
+        }
+    }
+
+    @Test
+    void aDemoRerunHasOtherUsersAndEventIds() {
+        DemoTraffic.Endpoints nowhere = new DemoTraffic.Endpoints(URI.create("http://localhost:1"),
+                URI.create("http://localhost:1"), "key", "token");
+        List<UUID> first = new DemoTraffic(DemoTraffic.Settings.forRun(0), nowhere, Clock.systemUTC()).users();
+        List<UUID> second = new DemoTraffic(DemoTraffic.Settings.forRun(1), nowhere, Clock.systemUTC()).users();
+        assertThat(DemoTraffic.Settings.forRun(0)).isEqualTo(DemoTraffic.Settings.defaults());
+        assertThat(second).hasSameSizeAs(first).doesNotContainAnyElementsOf(first);
     }
 
     @Test
