@@ -79,7 +79,13 @@ public final class AggregatorService implements AutoCloseable {
                 .description("Of those, the latest ones held on the heap (at most METER_AGGREGATOR_DEDUPE_HEAP_EVENTS per task)")
                 .register(registry);
         Gauge.builder("meter.aggregator.dedupe.heap", dedupeMemory, DedupeMemoryMetrics::heapBytes).baseUnit("bytes")
-                .description("Heap taken by the dedupe memory: held events and the filters of those on disk")
+                .description("Heap taken by the dedupe memory: held events, the filters of those on disk, users' latest event times")
+                .register(registry);
+        Gauge.builder("meter.aggregator.dedupe.users", dedupeMemory, DedupeMemoryMetrics::users)
+                .description("Users with a latest event time (the clock of their dedupe decisions) in this instance's tasks")
+                .register(registry);
+        FunctionCounter.builder("meter.aggregator.dedupe.carried.events", dedupeMemory, DedupeMemoryMetrics::carriedEvents)
+                .description("Events carried out of a dropped segment because their user sent nothing since (still in their window)")
                 .register(registry);
         FunctionCounter.builder("meter.aggregator.dedupe.disk.reads", dedupeMemory, DedupeMemoryMetrics::diskReads)
                 .description("Look-ups of the dedupe memory on disk (a filter answered perhaps)").register(registry);

@@ -50,9 +50,9 @@ public final class AggregatorTopology {
     public static final String SUMMARIES_SINK = "usage-summaries-sink";
 
     /**
-     * The dedupe memory: the events of the last dedupe window with their summary fields, and the task's
-     * latest event time; the latest events held on the heap and stored as one chunk per commit, the older ones
-     * spilled to sorted runs on disk ({@link RecentEventsStore}).
+     * The dedupe memory: each user's events of the last dedupe window (of that user's own event time) with their
+     * summary fields, each user's latest event time and the task's; the latest events held on the heap and stored
+     * as one chunk per commit, the older ones spilled to sorted runs on disk ({@link RecentEventsStore}).
      */
     public static final String RECENT_EVENTS_STORE = "aggregator-recent-events";
     /** {@code month|user → reset_at}, the latest reset of each user's month. */

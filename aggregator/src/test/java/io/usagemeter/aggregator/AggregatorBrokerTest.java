@@ -172,8 +172,13 @@ class AggregatorBrokerTest {
 
     /** Reads both topics from the start until the summaries of {@code workload}'s users equal its reference. */
     private static Observed awaitReference(Workload workload, int deadLettersExpected) {
-        Map<MonthlySummaryKey, MonthlySummary> reference = workload.reference();
-        Set<UUID> users = Set.copyOf(workload.users);
+        return awaitReference(workload.users, workload.reference(), deadLettersExpected);
+    }
+
+    /** Reads both topics from the start until the summaries of {@code forUsers} equal {@code reference}. */
+    private static Observed awaitReference(List<UUID> forUsers, Map<MonthlySummaryKey, MonthlySummary> reference,
+                                           int deadLettersExpected) {
+        Set<UUID> users = Set.copyOf(forUsers);
         Set<String> userKeys = users.stream().map(UUID::toString).collect(Collectors.toSet());
         Observed observed = new Observed();
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
@@ -304,6 +309,46 @@ class AggregatorBrokerTest {
         try (AggregatorService service = new AggregatorService(fast, Clock.systemUTC()).start()) {
             produce(workload.lastEvents, workload.lastResets, false);
             awaitReference(workload, 0);
+        }
+    }
+
+    /**
+     * The traffic of {@code meter dev --demo} ({@link DemoLikeTraffic}: a month of each user's events in event-time
+     * order, late ones, resends) with 100 events of the dedupe memory on the heap, so that runs are spilled, segments
+     * dropped and entries carried out of them while it runs. Half of it, then a restart on an empty state directory
+     * (every store restored from its changelog), then the rest and the demo's reset of its heaviest user: each
+     * accepted event counts once, the reset month is empty.
+     */
+    @Test
+    void demo_traffic_counts_every_accepted_event_once_across_a_restore_from_the_changelogs(@TempDir Path firstState,
+                                                                                            @TempDir Path secondState) {
+        DemoLikeTraffic traffic = new DemoLikeTraffic(4646L, 40, END);
+        List<UsageEvent> firstHalf = traffic.sendOrder.subList(0, traffic.sendOrder.size() / 2);
+        List<UsageEvent> secondHalf = traffic.sendOrder.subList(traffic.sendOrder.size() / 2, traffic.sendOrder.size());
+        String applicationId = "aggregator-demo-" + UUID.randomUUID();
+        AggregatorConfig first = AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), firstState)
+                .withApplicationId(applicationId).withDedupeHeapEvents(100);
+        UsageReference halfway = new UsageReference(ResetHorizon.DEFAULT_MONTHS);
+        firstHalf.forEach(halfway::countOnce);
+        try (AggregatorService service = new AggregatorService(first, Clock.systemUTC()).start()) {
+            produce(firstHalf, List.of(), false);
+            awaitReference(traffic.users, halfway.summaries(), 0);
+        }
+
+        UUID heaviest = traffic.heaviest();
+        AdminCommand.ResetUsage reset = new AdminCommand.ResetUsage("reset-demo-" + applicationId, heaviest,
+                traffic.currentMonth, END, END, "admin@test");
+        UsageReference reference = new UsageReference(ResetHorizon.DEFAULT_MONTHS);
+        traffic.sendOrder.forEach(reference::countOnce);
+        assertThat(reference.reset(heaviest, traffic.currentMonth, END)).isTrue();
+        AggregatorConfig second = AggregatorConfig.defaults(TestStack.sharedKafkaBootstrap(), secondState)
+                .withApplicationId(applicationId).withDedupeHeapEvents(100);
+        try (AggregatorService service = new AggregatorService(second, Clock.systemUTC()).start()) {
+            produce(secondHalf, List.of(), false);
+            // The last event again (a duplicate), then the reset after everything, as the demo's admin does.
+            produce(List.of(secondHalf.get(secondHalf.size() - 1)), List.of(reset), false);
+            Observed observed = awaitReference(traffic.users, reference.summaries(), 0);
+            assertThat(observed.latest.get(new MonthlySummaryKey(heaviest, traffic.currentMonth)).calls()).isZero();
         }
     }
 

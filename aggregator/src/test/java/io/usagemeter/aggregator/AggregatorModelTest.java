@@ -1,7 +1,6 @@
 package io.usagemeter.aggregator;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
+import io.usagemeter.aggregator.internal.UserPartitioner;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.MonthlySummary;
 import io.usagemeter.schema.events.MonthlySummaryKey;
@@ -22,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
+import java.util.stream.IntStream;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -30,18 +30,25 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Property test: random sequences of new events, resends, late events and resets give exactly the
- * summaries of {@link UsageReference}, a model written from the contract and not from production code.
+ * summaries of {@link UsageReference}, with the dedupe and reset decisions of {@link #model}, both written
+ * from the contract and not from production code.
+ *
+ * <p>The rule the model holds (docs/architecture.md, "Dedupe"): each user has an event-time high water, the
+ * latest {@code occurred_at} of the user's own events seen; a counted event is remembered at that high water
+ * once it is seen, and a later copy of its {@code (user, event_id)} is a duplicate while the user's high water
+ * (with the copy) is at most a window past that instant. A reset of a month at T applies when T is at or
+ * after the month's end, before its start, or at or after the user's high water minus the window; otherwise it
+ * is refused and changes nothing. Nothing in it depends on other users, so the same inputs split over any number
+ * of partitions ({@link #the_same_inputs_split_over_partitions_give_the_same_summaries}) must give the same
+ * summaries.
  *
  * <p>The inputs come in <em>epochs</em> of event time, each a quarter dedupe window long and three
- * windows after the one before, so every dedupe decision is the same under any reading of "within
- * the window": a copy sent in the epoch its id was counted in is a duplicate (the same event time, or
- * both in that epoch); a copy with a new time in a later epoch counts again (it is more than two
- * windows later however time is measured). Copies that would fall between those (a stale copy with
- * its old time, sent an epoch later) are not generated: the contract does not decide them. Resets fall
- * in the current epoch (always inside the window) and name their own month, an earlier one (it
- * empties) or the next one (refused by the reset horizon). The epochs cross 29 February 2028 into
- * March. Each seed is run in its generated order and in {@link #ORDERS} other orders that shuffle
- * users against each other inside each epoch (each user's own order kept).
+ * windows after the one before, with late events, resends as is, the same id at another time, stale copies
+ * with their old time an epoch later, and resets at the current epoch's time or an earlier one (refused when
+ * before the user's window and inside their month), naming their own month, an earlier one (it empties) or the
+ * next one (refused by the reset horizon). The epochs cross 29 February 2028 into March. Each seed is run in
+ * its generated order and in {@link #ORDERS} other orders that shuffle users against each other inside each
+ * epoch (each user's own order kept).
  *
  * <p>Each case is a fixed seed, so the suite is reproducible; a failure names the seed and the
  * order and shrinks the inputs to a smallest sequence that still fails.
@@ -50,6 +57,7 @@ class AggregatorModelTest {
 
     private static final int CASES = 25;
     private static final int ORDERS = 2;
+    private static final int MAX_PARTITIONS = 4;
     private static final Duration WINDOW = Duration.ofHours(6);
     private static final long EPOCH_SPAN_MS = WINDOW.toMillis() / 4;
     private static final long EPOCH_GAP_MS = WINDOW.toMillis() * 3;
@@ -85,100 +93,114 @@ class AggregatorModelTest {
                 })));
     }
 
+    /**
+     * The same inputs, each user's in its partition by the production partitioner (each partition its own task and
+     * stream time), give the model's summaries for every partition count: dedupe does not depend on other users.
+     */
+    @TestFactory
+    Stream<DynamicTest> the_same_inputs_split_over_partitions_give_the_same_summaries() {
+        return LongStream.range(0, CASES).boxed().flatMap(seed -> IntStream.rangeClosed(1, MAX_PARTITIONS)
+                .mapToObj(partitions -> DynamicTest.dynamicTest("seed " + seed + " over " + partitions + " partitions",
+                        () -> check(seed, 0, partitions, randomInputs(new Random(seed))))));
+    }
+
     private void check(long seed, long order, List<Input> inputs) throws Exception {
+        check(seed, order, 1, inputs);
+    }
+
+    private void check(long seed, long order, int partitions, List<Input> inputs) throws Exception {
         // Odd seeds hold only a few events on the heap: most of the dedupe memory is spilled to disk, so its
-        // runs, filters and dropped segments decide (and recompute resets) against the same model.
+        // runs, filters and dropped segments (with the events carried out of them) decide, and recompute resets,
+        // against the same model.
         int heapEvents = seed % 2 == 0 ? AggregatorConfig.DEFAULT_DEDUPE_HEAP_EVENTS : 1 + (int) (seed % 7);
-        String failure = failure(inputs, heapEvents);
+        String failure = failure(inputs, heapEvents, partitions);
         if (failure == null) {
             return;
         }
-        List<Input> smallest = shrink(inputs, heapEvents);
-        throw new AssertionError("seed " + seed + " order " + order + ", " + heapEvents + " events on the heap: " + failure
-                + "\nshrunk from " + inputs.size() + " to " + smallest.size() + " inputs that still fail:\n"
-                + describe(smallest) + "\n" + failure(smallest, heapEvents));
+        List<Input> smallest = shrink(inputs, heapEvents, partitions);
+        throw new AssertionError("seed " + seed + " order " + order + " over " + partitions + " partitions, " + heapEvents
+                + " events on the heap: " + failure + "\nshrunk from " + inputs.size() + " to " + smallest.size()
+                + " inputs that still fail:\n" + describe(smallest, partitions) + "\n"
+                + failure(smallest, heapEvents, partitions));
     }
 
-    /** Why production disagrees with the model on {@code inputs}, or null when it agrees. */
-    private String failure(List<Input> inputs, int heapEvents) throws Exception {
+    /** Why production disagrees with the model on {@code inputs} split over {@code partitions}, or null when it agrees. */
+    private String failure(List<Input> inputs, int heapEvents, int partitions) throws Exception {
         Map<MonthlySummaryKey, MonthlySummary> expected = model(inputs);
-        if (expected == null) {
-            throw new IllegalStateException("generated a sequence the contract does not decide");
-        }
-        AggregatorConfig config = AggregatorConfig.fromEnv(Map.of(
-                "METER_AGGREGATOR_DEDUPE_WINDOW", WINDOW.toString(),
-                "METER_AGGREGATOR_DEDUPE_HEAP_EVENTS", Integer.toString(heapEvents),
-                "METER_AGGREGATOR_STATE_DIR", Files.createTempDirectory(stateDirs, "case").toString()));
-        try (AggregatorDriver driver = new AggregatorDriver(config)) {
+        List<AggregatorDriver> drivers = new ArrayList<>();
+        try {
+            for (int p = 0; p < partitions; p++) {
+                drivers.add(new AggregatorDriver(AggregatorConfig.fromEnv(Map.of(
+                        "METER_AGGREGATOR_DEDUPE_WINDOW", WINDOW.toString(),
+                        "METER_AGGREGATOR_DEDUPE_HEAP_EVENTS", Integer.toString(heapEvents),
+                        "METER_AGGREGATOR_STATE_DIR", Files.createTempDirectory(stateDirs, "case").toString()))));
+            }
             for (Input input : inputs) {
                 if (input instanceof Sent s) {
-                    driver.send(s.event());
+                    drivers.get(UserPartitioner.partitionOf(s.event().userId(), partitions)).send(s.event());
                 } else if (input instanceof Reset r) {
-                    driver.command(r.reset().userId().toString(), r.reset());
+                    drivers.get(UserPartitioner.partitionOf(r.reset().userId(), partitions))
+                            .command(r.reset().userId().toString(), r.reset());
                 } else {
-                    driver.publish();
+                    drivers.forEach(AggregatorDriver::publish);
                 }
             }
-            Map<MonthlySummaryKey, MonthlySummary> published = driver.latest();
+            Map<MonthlySummaryKey, MonthlySummary> published = new HashMap<>();
+            drivers.forEach(driver -> published.putAll(driver.latest()));
             if (!published.equals(expected)) {
                 return "published summaries differ from the model:\n  published " + published + "\n  expected  " + expected;
             }
             for (Map.Entry<MonthlySummaryKey, MonthlySummary> e : expected.entrySet()) {
-                MonthlySummary stored = driver.stored(e.getKey().userId(), e.getKey().month());
+                MonthlySummary stored = drivers.get(UserPartitioner.partitionOf(e.getKey().userId(), partitions))
+                        .stored(e.getKey().userId(), e.getKey().month());
                 if (!e.getValue().equals(stored)) {
                     return "stored summary of " + e.getKey() + " is " + stored + ", expected " + e.getValue();
                 }
             }
             return null;
+        } finally {
+            drivers.forEach(AggregatorDriver::close);
         }
     }
 
     /**
-     * The model's summaries for {@code inputs}, or null when the contract does not decide them (only reachable
-     * while shrinking). The stream's time is the latest event time sent so far, in the order sent: a copy is a
-     * duplicate when that time is in the epoch in which its id was counted (and the copy has the counted time,
-     * or both times are in that epoch); it counts again when that time is epochs later and the copy's own time
-     * is in that later epoch. A reset is decided when its instant is at most a quarter window before that time.
+     * The model's summaries for {@code inputs}: the contract's dedupe rule on each user's own clock (the latest event
+     * time of the user's events sent so far, in the order sent), and its reset rule on the same clock.
      */
     private static Map<MonthlySummaryKey, MonthlySummary> model(List<Input> inputs) {
         UsageReference reference = new UsageReference(ResetHorizon.DEFAULT_MONTHS);
-        Map<String, Counted> countedCopy = new HashMap<>();
-        Instant streamTime = null;
+        Map<UUID, Instant> userClock = new HashMap<>();
+        Map<String, Instant> rememberedAt = new HashMap<>();
+        Map<MonthlySummaryKey, Instant> latestReset = new HashMap<>();
         for (Input input : inputs) {
             if (input instanceof Reset r) {
-                Instant at = r.reset().resetAt();
-                if (streamTime != null && at.isBefore(streamTime.minusMillis(EPOCH_SPAN_MS))) {
-                    return null;
+                AdminCommand.ResetUsage reset = r.reset();
+                MonthlySummaryKey key = new MonthlySummaryKey(reset.userId(), reset.month());
+                Instant previous = latestReset.get(key);
+                if (previous != null && !reset.resetAt().isAfter(previous)) {
+                    continue;
                 }
-                reference.reset(r.reset().userId(), r.reset().month(), at);
+                Instant clock = userClock.get(reset.userId());
+                Instant monthStart = reset.month().atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+                Instant monthEnd = reset.month().plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+                boolean exact = clock == null || !reset.resetAt().isBefore(clock.minus(WINDOW))
+                        || !reset.resetAt().isBefore(monthEnd) || reset.resetAt().isBefore(monthStart);
+                if (exact && reference.reset(reset.userId(), reset.month(), reset.resetAt())) {
+                    latestReset.put(key, reset.resetAt());
+                }
             } else if (input instanceof Sent s) {
                 UsageEvent e = s.event();
-                streamTime = streamTime == null || e.occurredAt().isAfter(streamTime) ? e.occurredAt() : streamTime;
-                int now = epochOf(streamTime);
+                Instant clock = userClock.merge(e.userId(), e.occurredAt(), (a, b) -> a.isAfter(b) ? a : b);
                 String id = e.userId() + "/" + e.eventId();
-                Counted counted = countedCopy.get(id);
-                if (counted == null) {
-                    reference.countOnce(e);
-                    countedCopy.put(id, new Counted(e.occurredAt(), now));
-                } else if (counted.seenInEpoch() == now) {
-                    boolean sameTime = counted.occurredAt().equals(e.occurredAt());
-                    boolean bothInEpoch = epochOf(e.occurredAt()) == now && epochOf(counted.occurredAt()) == now;
-                    if (!sameTime && !bothInEpoch) {
-                        return null;
-                    }
-                } else if (epochOf(e.occurredAt()) == now) {
+                Instant remembered = rememberedAt.get(id);
+                boolean duplicate = remembered != null && !clock.isAfter(remembered.plus(WINDOW));
+                if (!duplicate) {
                     reference.count(e);
-                    countedCopy.put(id, new Counted(e.occurredAt(), now));
-                } else {
-                    return null;
+                    rememberedAt.put(id, clock);
                 }
             }
         }
         return reference.summaries();
-    }
-
-    /** The copy of an id that was counted: its event time, and the epoch of the stream's time when it was sent. */
-    private record Counted(Instant occurredAt, int seenInEpoch) {
     }
 
     private static List<Input> randomInputs(Random random) {
@@ -203,23 +225,33 @@ class AggregatorModelTest {
                 if (dice < 15 && !countedHere.isEmpty()) {
                     e = pick(random, countedHere).event();                                  // resent as is
                 } else if (dice < 22 && !countedHere.isEmpty()) {
-                    UsageEvent earlier = pick(random, countedHere).event();
-                    if (epochOf(earlier.occurredAt()) != epoch) {
-                        continue;
-                    }
-                    e = withTime(earlier, timeIn(random, epoch));                           // same id, another time
-                } else if (dice < 30 && !countedBefore.isEmpty()) {
+                    e = withTime(pick(random, countedHere).event(), timeIn(random, epoch));  // same id, another time
+                } else if (dice < 28 && !countedBefore.isEmpty()) {
                     e = withTime(pick(random, countedBefore).event(), timeIn(random, epoch)); // again, windows later
-                } else if (dice < 40 && epoch > 0) {
+                } else if (dice < 33 && !countedBefore.isEmpty()) {
+                    e = pick(random, countedBefore).event();                          // a stale copy, its old time
+                } else if (dice < 41 && epoch > 0) {
                     e = newEvent(random, "evt-" + next++, pick(random, users), timeIn(random, random.nextInt(epoch)));
-                } else if (dice < 48) {
-                    Instant at = timeIn(random, epoch);
+                } else if (dice < 49) {
+                    // At the epoch's time (inside every window) or at an earlier epoch's (refused inside its month
+                    // when the user's clock has moved a window past it).
+                    Instant at = timeIn(random, random.nextInt(4) == 0 ? random.nextInt(epoch + 1) : epoch);
                     YearMonth own = YearMonth.from(at.atOffset(ZoneOffset.UTC));
                     YearMonth month = own.plusMonths(random.nextInt(3) - 1L);
                     inputs.add(new Reset(new AdminCommand.ResetUsage("reset-" + next++, pick(random, users), month, at,
                             at, "admin@test"), epoch));
                     continue;
-                } else if (dice < 52) {
+                } else if (dice < 54 && !countedHere.isEmpty()) {
+                    // The window's edge: the user's clock moved to a window after a counted event (a millisecond
+                    // short of it, exactly, or a millisecond past), then that event again.
+                    UsageEvent counted = pick(random, countedHere).event();
+                    UsageEvent edge = newEvent(random, "evt-" + next++, counted.userId(),
+                            counted.occurredAt().plus(WINDOW).plusMillis(random.nextInt(3) - 1L));
+                    Sent moved = new Sent(edge, epoch);
+                    inputs.add(moved);
+                    countedCopy.put(edge.userId() + "/" + edge.eventId(), moved);
+                    e = counted;
+                } else if (dice < 58) {
                     inputs.add(new Publish());
                     continue;
                 } else {
@@ -284,8 +316,8 @@ class AggregatorModelTest {
         return 0;
     }
 
-    /** Removes inputs one at a time, from the end, while the rest still fails and the contract still decides it. */
-    private List<Input> shrink(List<Input> inputs, int heapEvents) throws Exception {
+    /** Removes inputs one at a time, from the end, while the rest still fails. */
+    private List<Input> shrink(List<Input> inputs, int heapEvents, int partitions) throws Exception {
         List<Input> current = new ArrayList<>(inputs);
         boolean removed = true;
         while (removed) {
@@ -293,7 +325,7 @@ class AggregatorModelTest {
             for (int i = current.size() - 1; i >= 0; i--) {
                 List<Input> candidate = new ArrayList<>(current);
                 candidate.remove(i);
-                if (model(candidate) != null && failure(candidate, heapEvents) != null) {
+                if (failure(candidate, heapEvents, partitions) != null) {
                     current = candidate;
                     removed = true;
                 }
@@ -302,14 +334,14 @@ class AggregatorModelTest {
         return current;
     }
 
-    private static String describe(List<Input> inputs) {
+    private static String describe(List<Input> inputs, int partitions) {
         StringBuilder text = new StringBuilder();
         for (Input input : inputs) {
             if (input instanceof Sent s) {
                 UsageEvent e = s.event();
                 text.append("  epoch ").append(s.epoch()).append(" event ").append(e.eventId()).append(" user ")
-                        .append(e.userId()).append(" at ").append(e.occurredAt()).append(" units ").append(e.units())
-                        .append('\n');
+                        .append(e.userId()).append(" (partition ").append(UserPartitioner.partitionOf(e.userId(), partitions))
+                        .append(") at ").append(e.occurredAt()).append(" units ").append(e.units()).append('\n');
             } else if (input instanceof Reset r) {
                 text.append("  epoch ").append(r.epoch()).append(" reset ").append(r.reset().month()).append(" user ")
                         .append(r.reset().userId()).append(" at ").append(r.reset().resetAt()).append('\n');
@@ -326,13 +358,6 @@ class AggregatorModelTest {
 
     private static Instant timeIn(Random random, int epoch) {
         return START.plusMillis(epoch * EPOCH_GAP_MS + (long) (random.nextDouble() * EPOCH_SPAN_MS));
-    }
-
-    /** The epoch whose span holds {@code at}, or -1 when it falls between epochs. */
-    private static int epochOf(Instant at) {
-        long sinceStart = at.toEpochMilli() - START.toEpochMilli();
-        long epoch = Math.floorDiv(sinceStart, EPOCH_GAP_MS);
-        return sinceStart - epoch * EPOCH_GAP_MS < EPOCH_SPAN_MS ? (int) epoch : -1;
     }
 
     private static UsageEvent newEvent(Random random, String id, UUID user, Instant at) {

@@ -4,6 +4,7 @@ import static io.usagemeter.aggregator.AggregatorDriver.event;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.usagemeter.aggregator.internal.StateKeys;
+import io.usagemeter.aggregator.internal.UserPartitioner;
 import io.usagemeter.schema.events.AdminCommand;
 import io.usagemeter.schema.events.DeadLetter;
 import io.usagemeter.schema.events.MonthlySummary;
@@ -12,10 +13,13 @@ import io.usagemeter.schema.events.Provider;
 import io.usagemeter.schema.events.UsageEvent;
 import io.usagemeter.schema.topics.Topics;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -115,7 +119,7 @@ class AggregatorTopologyTest {
 
         @Test
         void dropping_a_forgotten_segment_does_not_change_decisions() {
-            // Segments are a quarter of the window (12 h): evt-1 is remembered in [03-01 00:00, 12:00).
+            // Segments are a quarter of the window (12 h) of the task's clock: evt-1 is held in [03-01 00:00, 12:00).
             UsageEvent first = event("evt-1", ALICE, "2028-03-01T10:00:00Z");
             driver.send(first, event("evt-2", ALICE, "2028-03-03T11:00:00Z"));
             assertThat(recentEvents()).as("out of the window, its segment still held").isEqualTo(2);
@@ -124,9 +128,29 @@ class AggregatorTopologyTest {
 
             UsageEvent bobs = event("evt-1", BOB, "2028-03-03T11:00:00Z");
             driver.send(bobs, event("evt-3", ALICE, "2028-03-05T13:00:00Z"));
-            assertThat(recentEvents()).as("the segments of 03-01 and 03-03 00:00-12:00 dropped").isEqualTo(1);
+            assertThat(recentEvents()).as("the segments of 03-01 and 03-03 00:00-12:00 dropped; Bob's event, inside"
+                    + " his own window, carried out of its segment").isEqualTo(2);
+            assertThat(driver.recentEvents().carriedEvents()).isEqualTo(1);
             driver.send(bobs);
-            assertThat(driver.stored(BOB, MAR_2028).calls()).isEqualTo(2);
+            assertThat(driver.stored(BOB, MAR_2028).calls()).as("Bob's clock has not moved: a duplicate").isEqualTo(1);
+        }
+
+        @Test
+        void a_quiet_users_events_are_remembered_until_that_users_own_events_move_past_them() {
+            UsageEvent bobs = event("evt-1", BOB, "2028-03-03T11:00:00Z");
+            driver.send(bobs);
+            // Alice moves the task's clock six days on: Bob's event is carried out of every dropped segment.
+            for (int day = 4; day <= 9; day++) {
+                driver.send(event("a-" + day, ALICE, "2028-03-0" + day + "T13:00:00Z"));
+            }
+            driver.send(bobs);
+            assertThat(driver.stored(BOB, MAR_2028).calls()).as("his own clock has not moved: a duplicate").isEqualTo(1);
+
+            driver.send(event("evt-2", BOB, "2028-03-05T11:00:00Z"), bobs);
+            assertThat(driver.stored(BOB, MAR_2028).calls()).as("48 h after it was seen on his clock: still once")
+                    .isEqualTo(2);
+            driver.send(event("evt-3", BOB, "2028-03-05T11:00:00.001Z"), bobs);
+            assertThat(driver.stored(BOB, MAR_2028).calls()).as("a millisecond more: counts again").isEqualTo(4);
         }
 
         private long recentEvents() {
@@ -296,6 +320,20 @@ class AggregatorTopologyTest {
         }
 
         @Test
+        void a_reset_is_decided_on_its_users_clock_whatever_other_users_sent() {
+            driver.send(event("a", ALICE, "2028-03-01T10:00:00Z"), event("a2", ALICE, "2028-03-02T10:00:00Z"),
+                    event("b", BOB, "2028-03-09T10:00:00Z"));
+            driver.emitted();
+
+            // Bob moved the task's clock a week on; Alice's window still reaches back to 2028-02-29T10:00.
+            driver.reset(ALICE, MAR_2028, "2028-03-01T12:00:00Z");
+
+            assertThat(driver.deadLetters()).isEmpty();
+            assertThat(driver.stored(ALICE, MAR_2028).calls()).as("only a2 is after the reset").isEqualTo(1);
+            assertThat(driver.stored(BOB, MAR_2028).calls()).isEqualTo(1);
+        }
+
+        @Test
         void a_reset_before_the_window_applies_when_it_empties_the_month_and_one_before_its_month_is_refused() {
             driver.send(event("feb", ALICE, "2028-02-10T10:00:00Z"), event("mar", ALICE, "2028-03-20T10:00:00Z"));
             driver.emitted();
@@ -439,6 +477,52 @@ class AggregatorTopologyTest {
             Header h = record.headers().lastHeader(name);
             assertThat(h).as("header " + name).isNotNull();
             return new String(h.value(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * The four events that decided differently on one partition and on two when dedupe ran on the partition's clock
+     * (docs/testing.md, "Dedupe on each user's own clock"): the late event's resend comes 19 h of its user's event
+     * time after it was seen, so it counts again, on any partition count; whatever another user sent before.
+     */
+    @Test
+    void the_same_events_decide_the_same_on_one_partition_and_on_two(@TempDir Path dirs) throws Exception {
+        UUID lateUser = new UUID(0x5eed, 1);
+        UUID otherUser = new UUID(0x5eed, 3);
+        for (long i = 3; UserPartitioner.partitionOf(otherUser, 2) == UserPartitioner.partitionOf(lateUser, 2); i++) {
+            otherUser = new UUID(0x5eed, i);
+        }
+        UsageEvent late = event("evt-36", lateUser, "2028-02-28T21:17:20Z");
+        List<UsageEvent> events = List.of(event("evt-35", otherUser, "2028-02-29T16:01:56Z"), late,
+                event("evt-39", lateUser, "2028-02-29T16:14:43Z"), late);
+
+        Map<MonthlySummaryKey, MonthlySummary> onOne = split(events, 1, dirs);
+        Map<MonthlySummaryKey, MonthlySummary> onTwo = split(events, 2, dirs);
+
+        assertThat(onTwo).isEqualTo(onOne);
+        assertThat(onOne.get(new MonthlySummaryKey(lateUser, FEB_2028)).calls())
+                .as("evt-36 twice (its resend 19 h later on its user's clock, past the 6 h window) and evt-39")
+                .isEqualTo(3);
+        assertThat(onOne.get(new MonthlySummaryKey(otherUser, FEB_2028)).calls()).isEqualTo(1);
+    }
+
+    /** The summaries of {@code events} over {@code partitions} tasks (window 6 h), each user in its partition. */
+    private static Map<MonthlySummaryKey, MonthlySummary> split(List<UsageEvent> events, int partitions, Path dirs)
+            throws Exception {
+        List<AggregatorDriver> tasks = new ArrayList<>();
+        try {
+            for (int p = 0; p < partitions; p++) {
+                tasks.add(new AggregatorDriver(AggregatorConfig.fromEnv(Map.of("METER_AGGREGATOR_DEDUPE_WINDOW", "PT6H",
+                        "METER_AGGREGATOR_STATE_DIR", Files.createTempDirectory(dirs, "task").toString()))));
+            }
+            for (UsageEvent e : events) {
+                tasks.get(UserPartitioner.partitionOf(e.userId(), partitions)).send(e);
+            }
+            Map<MonthlySummaryKey, MonthlySummary> summaries = new HashMap<>();
+            tasks.forEach(task -> summaries.putAll(task.latest()));
+            return summaries;
+        } finally {
+            tasks.forEach(AggregatorDriver::close);
         }
     }
 

@@ -6,8 +6,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The dedupe memory's figures across the tasks of one instance, read by the metrics endpoint while the stream
- * threads update them: remembered events, how many are held on the heap, the heap they take, and the reads
- * on disk that confirmed (or not) a filter's "perhaps". Task figures are refreshed at every commit.
+ * threads update them: remembered events, how many are held on the heap, the heap they take, the users with a
+ * high water, the events carried out of dropped segments, and the reads on disk that confirmed (or not) a filter's
+ * "perhaps". Task figures are refreshed at every commit.
  */
 public final class DedupeMemoryMetrics {
 
@@ -20,11 +21,15 @@ public final class DedupeMemoryMetrics {
         private volatile long remembered;
         private volatile long held;
         private volatile long heapBytes;
+        private volatile long users;
+        private volatile long carried;
 
-        void update(long remembered, long held, long heapBytes) {
+        void update(long remembered, long held, long heapBytes, long users, long carried) {
             this.remembered = remembered;
             this.held = held;
             this.heapBytes = heapBytes;
+            this.users = users;
+            this.carried = carried;
         }
 
         void diskRead(boolean found) {
@@ -55,9 +60,22 @@ public final class DedupeMemoryMetrics {
         return tasks.stream().mapToLong(t -> t.held).sum();
     }
 
-    /** Heap bytes of the open tasks' memories (held events and filters). */
+    /** Heap bytes of the open tasks' memories (held events, filters and the users' high waters). */
     public long heapBytes() {
         return tasks.stream().mapToLong(t -> t.heapBytes).sum();
+    }
+
+    /** Users with an event-time high water in the open tasks. */
+    public long users() {
+        return tasks.stream().mapToLong(t -> t.users).sum();
+    }
+
+    /**
+     * Events the open tasks carried out of a dropped segment because their user's window still held them (users who
+     * sent nothing since), since each task's store began.
+     */
+    public long carriedEvents() {
+        return tasks.stream().mapToLong(t -> t.carried).sum();
     }
 
     /** Look-ups on disk since start: a filter said "perhaps". */

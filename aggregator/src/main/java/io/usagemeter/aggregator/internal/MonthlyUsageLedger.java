@@ -22,22 +22,23 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * resets and the purges that bound the state. The state is one summary and at most one reset per
  * user and month, plus the events of the last dedupe window ({@link RecentEvents}).
  *
- * <p>Every decision depends only on the events themselves and on the order of the task's events
- * partition (never on wall-clock time), so replaying the same input makes the same decisions. The
- * clock of all decisions is the <em>event-time high water</em>: the latest {@code occurred_at} seen
- * by this task.
+ * <p>Every decision depends only on the events themselves (never on wall-clock time), so replaying the
+ * same input makes the same decisions. Dedupe and resets run on the user's <em>event-time high water</em>,
+ * the latest {@code occurred_at} of the user's own events seen, so they do not depend on other users'
+ * events either (nor on the partition count); the retention runs on the task's high water, the latest
+ * {@code occurred_at} of any event seen by this task.
  *
  * <ul>
  *   <li><b>Dedupe.</b> An event is a duplicate when its {@code (user, event_id)} was remembered no
- *       more than the dedupe window before the high water. An event is remembered at the high water
- *       once it is seen, so a late event's retries are recognised for a whole window too; an
+ *       more than the dedupe window before the user's high water. An event is remembered at the user's
+ *       high water once it is seen, so a late event's retries are recognised for a whole window too; an
  *       {@code event_id} seen again after the window counts again.</li>
  *   <li><b>Months.</b> An event counts in the UTC calendar month of its {@code occurred_at};
  *       months before the retention leave the stores, and events for them are no longer counted.</li>
  *   <li><b>Resets.</b> After a reset at instant T, the month counts only events with
  *       {@code occurred_at > T}; the latest T wins. A reset recomputes the month from the remembered
  *       events, so it is applied only when they hold every counted event after T: T at or after the
- *       high water minus the window, T at or after the month's end (the month empties), or T before
+ *       user's high water minus the window, T at or after the month's end (the month empties), or T before
  *       the month's start (nothing changes). Otherwise it is refused and nothing changes.</li>
  * </ul>
  *
@@ -76,15 +77,14 @@ public final class MonthlyUsageLedger {
         if (event.occurredAt().getEpochSecond() < 0) {
             throw new IllegalArgumentException("event time before 1970 cannot be stored: " + event.occurredAt());
         }
-        long highWater = recent.highWaterWith(event.occurredAt());
-        if (recent.remembers(event, highWater)) {
-            recent.advance(event.occurredAt());
+        if (recent.remembers(event, recent.highWaterWith(event))) {
+            recent.advance(event);
             return;
         }
         YearMonth month = event.month();
         String key = StateKeys.userMonth(month, event.userId());
         MonthlySummary updated = null;
-        if (!month.isBefore(oldestRetained(highWater))) {
+        if (!month.isBefore(oldestRetained(recent.taskHighWaterWith(event.occurredAt())))) {
             Instant resetAt = resetMonths.contains(key) ? resets.get(key) : null;
             if (resetAt == null || event.occurredAt().isAfter(resetAt)) {
                 MonthlySummary current = summaries.get(key);
@@ -118,7 +118,7 @@ public final class MonthlyUsageLedger {
         }
         Instant monthStart = reset.month().atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
         Instant monthEnd = reset.month().plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
-        Instant rememberedFrom = recent.rememberedFrom();
+        Instant rememberedFrom = recent.rememberedFrom(reset.userId());
         MonthlySummaryKey summaryKey = new MonthlySummaryKey(reset.userId(), reset.month());
         MonthlySummary summary;
         if (!reset.resetAt().isBefore(monthEnd)) {
@@ -130,9 +130,11 @@ public final class MonthlyUsageLedger {
             summary = current == null ? MonthlySummary.empty(summaryKey) : current;
         } else {
             throw new IllegalStateException("usage reset " + reset.commandId() + " of " + reset.month() + " at "
-                    + reset.resetAt() + " cannot be applied exactly: it lies before the dedupe window, which reaches back"
-                    + " to " + rememberedFrom + " (the latest event time " + highWater + " minus " + window
-                    + "); only events after that are remembered; nothing was changed");
+                    + reset.resetAt() + " cannot be applied exactly: it lies before the dedupe window of the user, which"
+                    + " reaches back to " + rememberedFrom + " (the user's latest event time "
+                    + recent.highWaterOf(reset.userId()) + " minus " + window + "); only the user's events after that"
+                    + " are remembered; nothing was changed; rebuild the month with `meter admin replay --month "
+                    + reset.month() + "`");
         }
         resets.put(key, reset.resetAt());
         resetMonths.add(key);

@@ -21,10 +21,13 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * The dedupe memory of one stream task, and the task's event-time clock.
+ * The dedupe memory of one stream task, its users' event-time clocks and the task's own.
  *
- * <p>Every event that is not a duplicate is remembered, with its summary fields, at the task's event-time high
- * water once it is seen, and forgotten when the high water has moved a dedupe window past that instant.
+ * <p>Every user has an event-time high water: the latest {@code occurred_at} of the user's own events seen
+ * ({@link UserHighWaters}). Every event that is not a duplicate is remembered, with its summary fields, at its
+ * user's high water once it is seen, and later copies are duplicates while that high water is at most a dedupe
+ * window past that instant. So a decision depends on the user's own events only: not on other users, the partition
+ * count or how users interleave in a partition.
  *
  * <p>Where the remembered events are, so that the heap per remembered event stays a few bytes at any rate:
  * <ul>
@@ -37,10 +40,13 @@ import org.apache.kafka.streams.state.KeyValueStore;
  *       for on disk only when both filters answer "perhaps": when it was remembered there (retries of older
  *       events) or, for about one event in a thousand per segment, by chance.</li>
  * </ul>
- * Segments are a quarter window of the instants events were remembered at; when the high water passes a
- * segment's end by the window, its runs are deleted as a whole, no key scanned. An entry counts only while it
- * is inside the window, whether or not its segment was dropped yet, so when segments are dropped never changes
- * a decision.
+ * Segments are a quarter window of the task's high water (the latest event time of any user) at which events were
+ * held; an event's remembered instant is at or before it. When the task's high water passes a segment's end by the
+ * window, the segment's runs are read once, in order, and deleted: the events whose user's high water is still
+ * inside their window (a user who sent nothing since) are <em>carried</em> to the held events with their remembered
+ * instant unchanged, the others go. An entry counts only while it is inside its user's window, whether or not its
+ * segment was dropped yet, so when segments are dropped never changes a decision; the memory holds each user's own
+ * last window, however long ago that user was active.
  *
  * <p>It also holds the months whose summary changed and is not yet published, persisted with the rest, so that a
  * commit between a change and its publication loses nothing. Every store record stays well under Kafka's record
@@ -49,6 +55,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
 public final class RecentEvents {
 
     private static final String HIGH_WATER = "m|high-water";
+    private static final String CARRIED = "m|carried";
     private static final String UNPUBLISHED = "m|unpublished|";
     private static final long NONE = Long.MIN_VALUE;
     /** Store records stay far below Kafka's 1 MB record limit: an event takes at most ~500 bytes, a key ~50. */
@@ -67,13 +74,15 @@ public final class RecentEvents {
     private final boolean publishes;
     private final DedupeMemoryMetrics.Task metrics;
 
+    /** Each user's high water: the clock of the user's decisions. */
+    private final UserHighWaters users;
     /** The held events by identity (the latest of each), and in the order they were remembered. */
     private final Map<RememberedEvent, RememberedEvent> held = new HashMap<>();
     private final List<RememberedEvent> heldInOrder = new ArrayList<>();
     private long heldIdBytes;
-    /** The segment of every held event; {@code heldMixed} when a store of an earlier layout gave several. */
+    /** The segment of every held event; {@code heldLegacy} when some came from chunks of the earliest layout. */
     private long heldSegment = NONE;
-    private boolean heldMixed;
+    private boolean heldLegacy;
     /** How many held events are in chunks already, and the keys of those chunks. */
     private int heldWritten;
     private final List<String> heldChunks = new ArrayList<>();
@@ -88,7 +97,11 @@ public final class RecentEvents {
     /** Keys of the months with a reset (a superset: purged months may linger), so most events skip the store. */
     private Set<String> resetMonths;
     private int unpublishedRecords;
+    /** The task's high water: the segments' clock, the retention's and the published summaries' {@code as_of}. */
     private long highWater = NONE;
+    /** Events carried from dropped segments since the task's store began, written at each commit. */
+    private long carried;
+    private boolean carriedWritten = true;
     /** The entry built to look {@code lastLookedUpEvent} up, reused when that event is remembered next. */
     private RememberedEvent lastLookedUp;
     private UsageEvent lastLookedUpEvent;
@@ -122,6 +135,11 @@ public final class RecentEvents {
      */
     RecentEvents(KeyValueStore<String, byte[]> store, Duration window, int heapEvents, boolean publishes,
                  DedupeMemoryMetrics.Task metrics) {
+        this(store, window, heapEvents, publishes, metrics, new UserHighWaters());
+    }
+
+    private RecentEvents(KeyValueStore<String, byte[]> store, Duration window, int heapEvents, boolean publishes,
+                         DedupeMemoryMetrics.Task metrics, UserHighWaters users) {
         if (heapEvents < 1) {
             throw new IllegalArgumentException("at least one event must be held on the heap, was " + heapEvents);
         }
@@ -131,18 +149,26 @@ public final class RecentEvents {
         this.heapEvents = heapEvents;
         this.publishes = publishes;
         this.metrics = metrics;
+        this.users = users;
     }
 
     /** The memory as the last commit left it in {@code store}: the runs' filters rebuilt, the held events read back. */
     static RecentEvents load(KeyValueStore<String, byte[]> store, Duration window, int heapEvents, boolean publishes,
                              DedupeMemoryMetrics.Task metrics) {
-        RecentEvents memory = new RecentEvents(store, window, heapEvents, publishes, metrics);
+        RecentEvents memory = new RecentEvents(store, window, heapEvents, publishes, metrics, UserHighWaters.load(store));
         byte[] highWater = store.get(HIGH_WATER);
         if (highWater != null) {
             memory.highWater = StoreSerdes.readLong(highWater);
         }
+        byte[] carried = store.get(CARRIED);
+        if (carried != null) {
+            memory.carried = StoreSerdes.readLong(carried);
+        }
         memory.loadRuns();
         memory.loadHeld();
+        if (memory.users.isEmpty() && memory.size() > 0) {
+            memory.adoptLayoutWithoutUserHighWaters();
+        }
         try (KeyValueIterator<String, byte[]> unpublished = store.range(UNPUBLISHED, UNPUBLISHED + "~")) {
             while (unpublished.hasNext()) {
                 StoreSerdes.readStrings(unpublished.next().value).forEach(key -> memory.unpublished.put(key, null));
@@ -183,7 +209,7 @@ public final class RecentEvents {
         try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.activeChunksStart(), StateKeys.activeChunksEnd())) {
             while (chunks.hasNext()) {
                 KeyValue<String, byte[]> chunk = chunks.next();
-                StoreSerdes.readChunk(chunk.value).forEach(this::hold);
+                StoreSerdes.readChunk(chunk.value).forEach(this::holdRead);
                 heldChunks.add(chunk.key);
                 nextChunk = Math.max(nextChunk, StateKeys.sequenceOfActiveChunk(chunk.key) + 1);
             }
@@ -192,35 +218,76 @@ public final class RecentEvents {
         try (KeyValueIterator<String, byte[]> chunks = store.range(StateKeys.chunksStart(), StateKeys.chunksEnd())) {
             while (chunks.hasNext()) {
                 KeyValue<String, byte[]> chunk = chunks.next();
-                StoreSerdes.readChunk(chunk.value).forEach(this::hold);
+                StoreSerdes.readChunk(chunk.value).forEach(this::holdRead);
                 heldChunks.add(chunk.key);
+                heldLegacy = true;
             }
         }
         heldWritten = heldInOrder.size();
     }
 
-    private void hold(RememberedEvent remembered) {
-        long segment = Math.floorDiv(remembered.rememberedAtMs(), segmentMs);
-        if (!heldInOrder.isEmpty() && segment != heldSegment) {
-            heldMixed = true;
-        }
+    /**
+     * Holds an event read back from a chunk: a commit spills held events of an earlier segment than the task's high
+     * water, so they belong to its segment.
+     */
+    private void holdRead(RememberedEvent remembered) {
+        hold(remembered, highWater == NONE ? Math.floorDiv(remembered.rememberedAtMs(), segmentMs)
+                : Math.floorDiv(highWater, segmentMs));
+    }
+
+    private void hold(RememberedEvent remembered, long segment) {
         heldSegment = heldInOrder.isEmpty() ? segment : Math.max(heldSegment, segment);
         held.put(remembered, remembered);
         heldInOrder.add(remembered);
         heldIdBytes += remembered.eventIdBytes().length;
     }
 
-    /** The latest {@code occurred_at} the task has seen, null before its first event. */
+    /**
+     * A store of the layout before per-user high waters has remembered instants on the task's clock, and no user
+     * clocks: each user with remembered events starts at the latest instant one of them was remembered at (at or
+     * after the user's own latest event and at or before the task's high water, so an event the earlier layout still
+     * remembered stays remembered, and none longer than a per-user clock from the start would keep it). Read once,
+     * at the first start of this version; written at the next commit.
+     */
+    private void adoptLayoutWithoutUserHighWaters() {
+        for (RememberedEvent remembered : heldInOrder) {
+            users.raise(remembered.userHigh(), remembered.userLow(), remembered.rememberedAtMs());
+        }
+        try (KeyValueIterator<String, byte[]> blocks = store.range(StateKeys.allBlocksStart(), StateKeys.allBlocksEnd())) {
+            while (blocks.hasNext()) {
+                for (RememberedEvent remembered : StoreSerdes.readChunk(blocks.next().value)) {
+                    users.raise(remembered.userHigh(), remembered.userLow(), remembered.rememberedAtMs());
+                }
+            }
+        }
+    }
+
+    /** The latest {@code occurred_at} the task has seen (of any user), null before its first event. */
     Instant highWater() {
         return highWater == NONE ? null : Instant.ofEpochMilli(highWater);
     }
 
-    /** The high water once {@code occurredAt} is seen (nothing changes). */
-    long highWaterWith(Instant occurredAt) {
+    /** The latest {@code occurred_at} of {@code user}'s events seen, null before the user's first event. */
+    Instant highWaterOf(UUID user) {
+        long at = users.of(user);
+        return at == UserHighWaters.NONE ? null : Instant.ofEpochMilli(at);
+    }
+
+    /** The task's high water once {@code occurredAt} is seen (nothing changes). */
+    long taskHighWaterWith(Instant occurredAt) {
         return Math.max(highWater, occurredAt.toEpochMilli());
     }
 
-    /** Whether {@code event}'s user and id are remembered inside the window at high water {@code at}. */
+    /** The high water of {@code event}'s user once {@code event} is seen (nothing changes). */
+    long highWaterWith(UsageEvent event) {
+        UUID user = event.userId();
+        return Math.max(users.of(user.getMostSignificantBits(), user.getLeastSignificantBits()),
+                event.occurredAt().toEpochMilli());
+    }
+
+    /**
+     * Whether {@code event}'s user and id are remembered inside the window when its user's high water is {@code at}.
+     */
     boolean remembers(UsageEvent event, long at) {
         RememberedEvent probe = RememberedEvent.of(event, at);
         lastLookedUp = probe;
@@ -232,12 +299,10 @@ public final class RecentEvents {
         }
         long from = at - windowMs;
         long hash = probe.identityHash();
+        // Newest segment first: an identity is remembered again only once its earlier entry is out of its window.
         for (int s = segments.size() - 1; s >= 0; s--) {
             Segment segment = segments.get(s);
-            if (segment.latestRememberedAtMs < from) {
-                return false;
-            }
-            if (!segment.filter.mightContain(hash)) {
+            if (segment.latestRememberedAtMs < from || !segment.filter.mightContain(hash)) {
                 continue;
             }
             for (int r = segment.runs.size() - 1; r >= 0; r--) {
@@ -255,64 +320,84 @@ public final class RecentEvents {
         return false;
     }
 
-    /** Advances the clock to {@code event}'s time, if later, and remembers the event there. */
+    /** Advances the clocks to {@code event}'s time, if later, and remembers the event at its user's high water. */
     void remember(UsageEvent event) {
-        advance(event.occurredAt());
-        RememberedEvent remembered = lastLookedUpEvent == event && lastLookedUp.rememberedAtMs() == highWater
-                ? lastLookedUp : RememberedEvent.of(event, highWater);
+        long at = advance(event);
+        RememberedEvent remembered = lastLookedUpEvent == event && lastLookedUp.rememberedAtMs() == at
+                ? lastLookedUp : RememberedEvent.of(event, at);
         lastLookedUp = null;
         lastLookedUpEvent = null;
+        holdInCurrentSegment(remembered);
+    }
+
+    /** Holds {@code remembered} in the segment of the task's high water, spilling the held events first if older. */
+    private void holdInCurrentSegment(RememberedEvent remembered) {
         long segment = Math.floorDiv(highWater, segmentMs);
-        if (!heldInOrder.isEmpty() && (heldMixed || segment != heldSegment)) {
+        if (!heldInOrder.isEmpty() && (heldLegacy || segment != heldSegment)) {
             spill();
         }
-        hold(remembered);
+        hold(remembered, segment);
         nextDropAt = Math.min(nextDropAt, (segment + 1) * segmentMs + windowMs);
         if (heldInOrder.size() >= heapEvents) {
             spill();
         }
     }
 
-    /** Advances the clock to {@code occurredAt} if later, remembering nothing (a duplicate's time). */
-    void advance(Instant occurredAt) {
-        long at = highWaterWith(occurredAt);
-        if (at != highWater) {
-            highWater = at;
+    /**
+     * Advances {@code event}'s user's clock and the task's to its time if later, remembering nothing (a duplicate's
+     * time); returns the user's high water after.
+     */
+    long advance(UsageEvent event) {
+        UUID user = event.userId();
+        long occurredAt = event.occurredAt().toEpochMilli();
+        long userAt = users.raise(user.getMostSignificantBits(), user.getLeastSignificantBits(), occurredAt);
+        if (occurredAt > highWater) {
+            highWater = occurredAt;
             highWaterWritten = false;
             dropForgottenSegments();
         }
+        return userAt;
     }
 
-    /** The earliest instant whose events are all still remembered: the high water minus the window. */
-    Instant rememberedFrom() {
-        return highWater == NONE ? null : Instant.ofEpochMilli(highWater - windowMs);
+    /**
+     * The earliest instant whose events of {@code user} are all still remembered: the user's high water minus the
+     * window; null before the user's first event (nothing of the user to forget).
+     */
+    Instant rememberedFrom(UUID user) {
+        long at = users.of(user);
+        return at == UserHighWaters.NONE ? null : Instant.ofEpochMilli(at - windowMs);
     }
 
     /**
      * The summary of {@code user}'s {@code month} counting the remembered events that occurred after
      * {@code after}: the held ones, and the spilled ones read from the blocks of each run that hold the user.
-     * Exact when {@code after} is at or after {@link #rememberedFrom()}: every event counted since with a later
-     * time is remembered.
+     * Exact when {@code after} is at or after {@link #rememberedFrom(UUID)}: every event of the user counted since
+     * with a later time is remembered.
      */
     MonthlySummary summaryAfter(UUID user, YearMonth month, Instant after) {
         MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(user, month));
+        long userAt = users.of(user);
+        if (userAt == UserHighWaters.NONE) {
+            return summary;
+        }
         long from = month.atDay(1).atStartOfDay().toEpochSecond(ZoneOffset.UTC);
         long until = month.plusMonths(1).atDay(1).atStartOfDay().toEpochSecond(ZoneOffset.UTC);
-        long windowStart = highWater - windowMs;
+        long windowStart = userAt - windowMs;
         for (Segment segment : segments) {
             for (SortedRun run : segment.runs) {
                 if (run.latestRememberedAtMs() < windowStart) {
                     continue;
                 }
                 for (RememberedEvent remembered : run.eventsOf(store, user)) {
-                    if (remembered.occurredWithin(from, until, after) && inWindow(remembered, highWater)) {
+                    if (remembered.occurredWithin(from, until, after) && inWindow(remembered, userAt)) {
                         summary = summary.plus(remembered.event());
                     }
                 }
             }
         }
         for (RememberedEvent remembered : heldInOrder) {
-            if (remembered.isOf(user) && remembered.occurredWithin(from, until, after) && inWindow(remembered, highWater)) {
+            if (remembered.isOf(user) && remembered.occurredWithin(from, until, after) && inWindow(remembered, userAt)
+                    && held.get(remembered) == remembered) {
                 summary = summary.plus(remembered.event());
             }
         }
@@ -364,9 +449,24 @@ public final class RecentEvents {
         return heldInOrder.size();
     }
 
-    /** Heap taken by the held events and by the filters of the spilled ones. */
+    /** Heap taken by the held events, the filters of the spilled ones and the users' high waters. */
     public long heapBytes() {
-        return (long) heldInOrder.size() * HELD_EVENT_BYTES + heldIdBytes + spilledHeapBytes();
+        return (long) heldInOrder.size() * HELD_EVENT_BYTES + heldIdBytes + spilledHeapBytes() + users.heapBytes();
+    }
+
+    /** Heap taken by the users' high waters. */
+    long usersHeapBytes() {
+        return users.heapBytes();
+    }
+
+    /** How many users have a high water. */
+    public int users() {
+        return users.size();
+    }
+
+    /** Events carried from a dropped segment because their user's window still held them. */
+    public long carriedEvents() {
+        return carried;
     }
 
     /** Heap taken by what is kept of the spilled events: the filters of their runs and segments. */
@@ -395,7 +495,8 @@ public final class RecentEvents {
      */
     void writeTo() {
         dropForgottenSegments();
-        if (!heldInOrder.isEmpty() && (heldMixed || heldInOrder.size() >= heapEvents)) {
+        if (!heldInOrder.isEmpty() && (heldLegacy || heldInOrder.size() >= heapEvents
+                || heldSegment != Math.floorDiv(highWater, segmentMs))) {
             spill();
         }
         while (heldWritten < heldInOrder.size()) {
@@ -408,6 +509,11 @@ public final class RecentEvents {
         if (!highWaterWritten) {
             store.put(HIGH_WATER, StoreSerdes.writeLong(highWater));
             highWaterWritten = true;
+        }
+        users.writeTo(store);
+        if (!carriedWritten) {
+            store.put(CARRIED, StoreSerdes.writeLong(carried));
+            carriedWritten = true;
         }
         if (!unpublishedWritten) {
             List<String> keys = new ArrayList<>(unpublished.keySet());
@@ -426,26 +532,22 @@ public final class RecentEvents {
     }
 
     private void report() {
-        metrics.update(size(), heldInOrder.size(), heapBytes());
+        metrics.update(size(), heldInOrder.size(), heapBytes(), users.size(), carried);
     }
 
     /**
-     * Writes the held events to the store as one sorted run per segment (one, but for a store of an earlier
-     * layout), leaving on the heap only their filters; the events of a segment already forgotten are left out.
+     * Writes the held events to the store as one sorted run of their segment, leaving on the heap only their
+     * filters. An earlier entry of an identity remembered again (out of its window) is left out.
      */
     private void spill() {
-        TreeMap<Long, List<RememberedEvent>> bySegment = new TreeMap<>();
-        long cutoff = highWater - windowMs;
+        List<RememberedEvent> latest = new ArrayList<>(held.size());
         for (RememberedEvent remembered : heldInOrder) {
-            long segment = Math.floorDiv(remembered.rememberedAtMs(), segmentMs);
-            if ((segment + 1) * segmentMs > cutoff) {
-                bySegment.computeIfAbsent(segment, s -> new ArrayList<>()).add(remembered);
+            if (held.get(remembered) == remembered) {
+                latest.add(remembered);
             }
         }
-        for (Map.Entry<Long, List<RememberedEvent>> group : bySegment.entrySet()) {
-            Segment segment = segmentFor(group.getKey(), group.getValue().size());
-            segment.add(SortedRun.write(store, nextRun++, group.getKey(), group.getValue(), segment.filter));
-        }
+        Segment segment = segmentFor(heldSegment, latest.size());
+        segment.add(SortedRun.write(store, nextRun++, heldSegment, latest, segment.filter));
         discardHeld();
         nextDropAt = nextDropAt();
     }
@@ -479,7 +581,7 @@ public final class RecentEvents {
         heldInOrder.clear();
         heldIdBytes = 0;
         heldWritten = 0;
-        heldMixed = false;
+        heldLegacy = false;
         heldSegment = NONE;
     }
 
@@ -491,21 +593,43 @@ public final class RecentEvents {
         return remembered.rememberedAtMs() >= at - windowMs;
     }
 
-    /** Deletes the segments (spilled or held) whose every event is outside the window. */
+    /**
+     * Drops the segments (spilled or held) that the task's high water passed by a window: each is read once and
+     * deleted, and the events still inside their user's window are carried to the held events of the current
+     * segment, with their remembered instant (so their window does not change).
+     */
     private void dropForgottenSegments() {
         if (highWater == NONE || highWater < nextDropAt) {
             return;
         }
         long cutoff = highWater - windowMs;
+        List<RememberedEvent> stillRemembered = new ArrayList<>();
         while (!segments.isEmpty() && (segments.get(0).number + 1) * segmentMs <= cutoff) {
             for (SortedRun run : segments.remove(0).runs) {
-                run.delete(store);
+                run.drain(store, this::insideItsUsersWindow, stillRemembered::add);
             }
         }
-        if (!heldInOrder.isEmpty() && !heldMixed && (heldSegment + 1) * segmentMs <= cutoff) {
+        if (!heldInOrder.isEmpty() && (heldSegment + 1) * segmentMs <= cutoff) {
+            for (RememberedEvent remembered : heldInOrder) {
+                if (held.get(remembered) == remembered && insideItsUsersWindow(remembered.rememberedAtMs(),
+                        remembered.userHigh(), remembered.userLow())) {
+                    stillRemembered.add(remembered);
+                }
+            }
             discardHeld();
         }
         nextDropAt = nextDropAt();
+        if (!stillRemembered.isEmpty()) {
+            carried += stillRemembered.size();
+            carriedWritten = false;
+            stillRemembered.forEach(this::holdInCurrentSegment);
+        }
+    }
+
+    /** Whether an event of the user remembered at {@code rememberedAtMs} is still inside that user's window. */
+    private boolean insideItsUsersWindow(long rememberedAtMs, long userHigh, long userLow) {
+        long userAt = users.of(userHigh, userLow);
+        return userAt == UserHighWaters.NONE || rememberedAtMs >= userAt - windowMs;
     }
 
     private long nextDropAt() {
@@ -513,7 +637,7 @@ public final class RecentEvents {
         if (!segments.isEmpty()) {
             next = (segments.get(0).number + 1) * segmentMs + windowMs;
         }
-        if (!heldInOrder.isEmpty() && !heldMixed) {
+        if (!heldInOrder.isEmpty()) {
             next = Math.min(next, (heldSegment + 1) * segmentMs + windowMs);
         }
         return next;

@@ -142,6 +142,26 @@ final class SortedRun {
         return events;
     }
 
+    /**
+     * Reads the run's events once, in order, hands those {@code keep} accepts to {@code kept} (decoding only those),
+     * and removes the run from {@code store}.
+     */
+    void drain(KeyValueStore<String, byte[]> store, StoreSerdes.EntryFilter keep,
+               java.util.function.Consumer<RememberedEvent> kept) {
+        String prefix = StateKeys.blocksOf(id);
+        List<String> keys = new ArrayList<>();
+        try (KeyValueIterator<String, byte[]> blocks = store.range(prefix, StateKeys.after(prefix))) {
+            while (blocks.hasNext()) {
+                KeyValue<String, byte[]> block = blocks.next();
+                keys.add(block.key);
+                StoreSerdes.readChunkWhere(block.value, keep, kept);
+            }
+        }
+        keys.forEach(store::delete);
+        deleteRange(store, StateKeys.hashesOf(id));
+        store.delete(StateKeys.run(id));
+    }
+
     /** Removes the run from {@code store}. */
     void delete(KeyValueStore<String, byte[]> store) {
         deleteRange(store, StateKeys.blocksOf(id));

@@ -78,6 +78,15 @@ public final class StateKeys {
         return padded(out, index, 9).toString();
     }
 
+    /** The first key of every run's blocks. */
+    public static String allBlocksStart() {
+        return BLOCK;
+    }
+
+    public static String allBlocksEnd() {
+        return BLOCK + END;
+    }
+
     /** The start of the keys of {@code run}'s blocks. */
     public static String blocksOf(long run) {
         return padded(new StringBuilder(22).append(BLOCK), run, 19).append(SEPARATOR).toString();

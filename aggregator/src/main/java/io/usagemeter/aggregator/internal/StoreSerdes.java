@@ -15,6 +15,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Consumer;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -106,6 +107,38 @@ public final class StoreSerdes {
                 in.position(idAt + idLength + REMEMBERED_FIXED - (8 + 16 + 4));
             }
             return null;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new SerializationException("corrupt chunk of " + bytes.length + " bytes", e);
+        }
+    }
+
+    /** Which remembered events to decode, from their remembered instant and user alone. */
+    @FunctionalInterface
+    interface EntryFilter {
+        boolean test(long rememberedAtMs, long userHigh, long userLow);
+    }
+
+    /** Hands the events of a chunk or block that {@code filter} accepts to {@code accepted}, decoding only those. */
+    static void readChunkWhere(byte[] bytes, EntryFilter filter, Consumer<RememberedEvent> accepted) {
+        ByteBuffer in = versioned(bytes);
+        try {
+            int count = in.getInt();
+            for (int i = 0; i < count; i++) {
+                int start = in.position();
+                long at = in.getLong();
+                long high = in.getLong();
+                long low = in.getLong();
+                int idLength = in.getInt();
+                if (idLength < 0 || idLength > in.remaining()) {
+                    throw new IllegalArgumentException("event id of " + idLength + " bytes in " + in.remaining());
+                }
+                if (filter.test(at, high, low)) {
+                    in.position(start);
+                    accepted.accept(readRemembered(in));
+                } else {
+                    in.position(in.position() + idLength + REMEMBERED_FIXED - (8 + 16 + 4));
+                }
+            }
         } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new SerializationException("corrupt chunk of " + bytes.length + " bytes", e);
         }

@@ -55,9 +55,8 @@ class RecentEventsTest {
         RecentEvents restored = load(store, ON_HEAP);
         assertThat(restored.size()).isEqualTo(2_500);
         assertThat(restored.highWater()).isEqualTo(START.plusSeconds(2_499));
-        long at = restored.highWaterWith(START);
-        assertThat(events).allMatch(e -> restored.remembers(e, at));
-        assertThat(restored.remembers(event("other", START), at)).isFalse();
+        assertThat(events).allMatch(e -> seen(restored, e));
+        assertThat(seen(restored, event("other", START))).isFalse();
         assertThat(restored.takeUnpublished()).hasSize(12_000).as("the summaries are in their own store")
                 .containsValue(null);
 
@@ -83,9 +82,8 @@ class RecentEventsTest {
         assertThat(records(store, "b|")).isEqualTo(1);
         RecentEvents restored = load(store, ON_HEAP);
         assertThat(restored.size()).isEqualTo(2);
-        long at = restored.highWaterWith(START);
-        assertThat(restored.remembers(event("later", START), at)).isTrue();
-        assertThat(restored.remembers(event("old", START), at)).isFalse();
+        assertThat(seen(restored, event("later", START))).isTrue();
+        assertThat(seen(restored, event("old", START))).isFalse();
     }
 
     @Test
@@ -117,14 +115,12 @@ class RecentEventsTest {
         assertThat(records(store, "b|")).as("blocks of at most 128").isEqualTo(30);
         assertThat(records(store, "h|")).isEqualTo(10);
         assertThat(records(store, "a|")).as("spilled events leave their chunks").isEqualTo(1);
-
-        long at = memory.highWaterWith(START);
-        assertThat(events).allMatch(e -> memory.remembers(e, at));
+        assertThat(events).allMatch(e -> seen(memory, e));
         assertThat(metrics.diskHits()).as("every spilled event confirmed on disk").isEqualTo(3_000);
         long readsBefore = metrics.diskReads();
         int unseen = 0;
         for (int i = 0; i < 20_000; i++) {
-            if (memory.remembers(event("never-" + i, i % 2 == 0 ? ALICE : new UUID(7, i % 10), START), at)) {
+            if (seen(memory, event("never-" + i, i % 2 == 0 ? ALICE : new UUID(7, i % 10), START))) {
                 unseen++;
             }
         }
@@ -148,12 +144,11 @@ class RecentEventsTest {
         RecentEvents restored = load(store, 64);
         assertThat(restored.size()).isEqualTo(1_000);
         assertThat(restored.heldEvents()).isEqualTo(memory.heldEvents());
-        long at = restored.highWaterWith(START);
         for (UsageEvent e : events) {
-            assertThat(restored.remembers(e, at)).as(e.eventId()).isEqualTo(memory.remembers(e, at));
+            assertThat(seen(restored, e)).as(e.eventId()).isEqualTo(seen(memory, e));
         }
-        assertThat(restored.remembers(events.get(999), at)).isTrue();
-        assertThat(restored.remembers(event("e-0", new UUID(3, 1), START), at)).as("another user's id").isFalse();
+        assertThat(seen(restored, events.get(999))).isTrue();
+        assertThat(seen(restored, event("e-0", new UUID(3, 1), START))).as("another user's id").isFalse();
     }
 
     @Test
@@ -166,7 +161,7 @@ class RecentEventsTest {
             // Months cross at the end of March; some events late by up to a day.
             UsageEvent e = event("e-" + i, users.get(random.nextInt(3)),
                     Instant.parse("2028-03-30T00:00:00Z").plusSeconds(i * 600L - random.nextInt(86_400)));
-            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).isEqualTo(naive.remembers(e));
+            assertThat(seen(spilling, e)).isEqualTo(naive.remembers(e));
             naive.remember(e);
             spilling.remember(e);
         }
@@ -204,12 +199,12 @@ class RecentEventsTest {
             }
             sent.add(e);
             boolean expected = naive.remembers(e);
-            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).as("event %d", i)
+            assertThat(seen(spilling, e)).as("event %d", i)
                     .isEqualTo(expected);
             if (expected) {
                 duplicates++;
-                naive.advance(e.occurredAt());
-                spilling.advance(e.occurredAt());
+                naive.advance(e);
+                spilling.advance(e);
             } else {
                 retriesCountedAgain += retry ? 1 : 0;
                 naive.remember(e);
@@ -245,11 +240,11 @@ class RecentEventsTest {
             }
             sent.add(e);
             boolean expected = naive.remembers(e);
-            assertThat(spilling.remembers(e, spilling.highWaterWith(e.occurredAt()))).as("event %d", i)
+            assertThat(seen(spilling, e)).as("event %d", i)
                     .isEqualTo(expected);
             if (expected) {
-                naive.advance(e.occurredAt());
-                spilling.advance(e.occurredAt());
+                naive.advance(e);
+                spilling.advance(e);
             } else {
                 naive.remember(e);
                 spilling.remember(e);
@@ -264,7 +259,10 @@ class RecentEventsTest {
                 current = copy;
                 spilling = load(current, 7);
                 for (UUID user : users) {
-                    Instant after = Instant.ofEpochMilli(naive.highWater).minus(Duration.ofHours(40));
+                    if (!naive.highWater.containsKey(user)) {
+                        continue;
+                    }
+                    Instant after = Instant.ofEpochMilli(naive.highWater.get(user)).minus(Duration.ofHours(40));
                     YearMonth month = YearMonth.from(after.atOffset(java.time.ZoneOffset.UTC));
                     assertThat(spilling.summaryAfter(user, month, after)).as("event %d, %s", i, user)
                             .isEqualTo(naive.summaryAfter(user, month, after));
@@ -285,6 +283,8 @@ class RecentEventsTest {
         double perEvent = (double) memory.spilledHeapBytes() / memory.spilledEvents();
         // 16.9 + 10.5 bits planned per event; up to twice the segment's share while its filter grows.
         assertThat(perEvent).isBetween(3.4, 5.6);
+        assertThat((double) memory.usersHeapBytes() / memory.users()).as("heap per user's high water").isLessThan(64);
+        assertThat((double) memory.usersHeapBytes() / memory.size()).as("per event, 1,000 users").isLessThan(0.5);
         RecentEvents restored = load(store, 10_000);
         assertThat((double) restored.spilledHeapBytes() / restored.spilledEvents())
                 .as("sized to the events (and the next spill) when read back").isBetween(3.4, 3.8);
@@ -305,54 +305,137 @@ class RecentEventsTest {
         store.put("m|high-water", StoreSerdes.writeLong(START.plus(Duration.ofHours(13)).plusSeconds(29).toEpochMilli()));
 
         RecentEvents memory = load(store, ON_HEAP);
-        long at = memory.highWaterWith(START);
-        assertThat(memory.remembers(event("old-3", START), at)).isTrue();
-        assertThat(memory.remembers(event("new-29", START), at)).isTrue();
+        assertThat(seen(memory, event("old-3", START))).isTrue();
+        assertThat(seen(memory, event("new-29", START))).isTrue();
         memory.writeTo();
 
         assertThat(records(store, "c|")).as("the old chunks were replaced").isZero();
-        assertThat(records(store, "r|")).as("one run per segment").isEqualTo(2);
+        assertThat(records(store, "r|")).as("spilled as one run of the current segment").isEqualTo(1);
         RecentEvents restored = load(store, ON_HEAP);
         assertThat(restored.size()).isEqualTo(60);
-        assertThat(restored.remembers(event("old-3", START), at)).isTrue();
-        assertThat(restored.remembers(event("new-29", START), at)).isTrue();
-        assertThat(restored.remembers(event("new-30", START), at)).isFalse();
+        assertThat(seen(restored, event("old-3", START))).isTrue();
+        assertThat(seen(restored, event("new-29", START))).isTrue();
+        assertThat(seen(restored, event("new-30", START))).isFalse();
     }
 
-    /** The contract, naively: every event remembered with the high water it was seen at, nothing ever dropped. */
+    @Test
+    void a_quiet_users_events_are_carried_out_of_dropped_segments_until_that_users_own_clock_passes_them() {
+        RecentEvents memory = memory(store, 3);
+        UUID bob = new UUID(8, 1);
+        List<UsageEvent> bobs = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            bobs.add(event("bob-" + i, bob, START.plusSeconds(i)));
+            memory.remember(bobs.get(i));
+        }
+        // Alice moves the task's clock ten days on, a commit every few hours: every segment Bob's events were
+        // held or spilled in is dropped, several times over.
+        for (int h = 1; h <= 240; h++) {
+            memory.remember(event("alice-" + h, START.plus(Duration.ofHours(h))));
+            if (h % 5 == 0) {
+                memory.writeTo();
+            }
+        }
+        memory.writeTo();
+        assertThat(bobs).as("Bob's own clock has not moved").allMatch(e -> seen(memory, e));
+        assertThat(memory.carriedEvents()).as("carried each time the segment holding them was dropped: 4 times")
+                .isEqualTo(5 * 4);
+        assertThat(memory.size()).as("Alice's events of the last 48 h, edges included, and Bob's five").isEqualTo(49 + 5);
+        RecentEvents restored = load(store, 3);
+        assertThat(bobs).as("after a restart").allMatch(e -> seen(restored, e));
+        assertThat(restored.highWaterOf(bob)).isEqualTo(START.plusSeconds(4));
+        assertThat(restored.summaryAfter(bob, MARCH, START).calls()).as("a reset recomputes from them").isEqualTo(4);
+
+        restored.remember(event("bob-late", bob, START.plus(Duration.ofHours(48)).plusSeconds(2)));
+        assertThat(seen(restored, bobs.get(1))).as("remembered at 00:00:01, his clock 48 h and 1 s later").isFalse();
+        assertThat(seen(restored, bobs.get(3))).as("remembered at 00:00:03: 48 h and -1 s").isTrue();
+        restored.remember(event("alice-far", START.plus(Duration.ofHours(300))));
+        restored.writeTo();
+        assertThat(restored.size()).as("the dropped segment kept Bob's events remembered at 2 s to 4 s and his late one,"
+                + " and Alice's latest").isEqualTo(4 + 1);
+    }
+
+    @Test
+    void the_users_high_waters_are_written_as_changes_per_commit_and_copied_whole_to_bound_the_records() {
+        RecentEvents memory = memory(store, ON_HEAP);
+        for (int commit = 0; commit < 500; commit++) {
+            memory.remember(event("e-" + commit, new UUID(4, commit % 50), START.plusSeconds(commit)));
+            memory.writeTo();
+        }
+        assertThat(records(store, "u|")).as("changes of 50 users: a full copy once 100 changes are written")
+                .isLessThanOrEqualTo(101);
+        RecentEvents restored = load(store, ON_HEAP);
+        assertThat(restored.users()).isEqualTo(50);
+        for (int user = 0; user < 50; user++) {
+            assertThat(restored.highWaterOf(new UUID(4, user))).isEqualTo(START.plusSeconds(450 + user));
+        }
+        assertThat(restored.highWaterOf(new UUID(4, 50))).isNull();
+    }
+
+    @Test
+    void a_store_without_user_high_waters_starts_each_user_at_the_latest_instant_one_of_its_events_was_remembered() {
+        RecentEvents memory = memory(store, 4);
+        UUID bob = new UUID(8, 2);
+        for (int i = 0; i < 10; i++) {
+            memory.remember(event("e-" + i, i % 2 == 0 ? ALICE : bob, START.plus(Duration.ofHours(i))));
+        }
+        memory.writeTo();
+        List<String> userRecords = new ArrayList<>();
+        try (KeyValueIterator<String, byte[]> all = store.range("u|", "u|~")) {
+            all.forEachRemaining(kv -> userRecords.add(kv.key));
+        }
+        userRecords.forEach(store::delete);
+
+        RecentEvents adopted = load(store, 4);
+        assertThat(adopted.highWaterOf(ALICE)).isEqualTo(START.plus(Duration.ofHours(8)));
+        assertThat(adopted.highWaterOf(bob)).isEqualTo(START.plus(Duration.ofHours(9)));
+        assertThat(seen(adopted, event("e-0", START))).isTrue();
+        adopted.writeTo();
+        assertThat(records(store, "u|")).as("written at the first commit").isEqualTo(1);
+    }
+
+    /**
+     * The contract, naively: every event remembered with its user's high water when it was seen (the latest event
+     * time of that user's own events), nothing ever dropped.
+     */
     private static final class Naive {
         final List<RememberedEvent> remembered = new ArrayList<>();
         final java.util.Map<RememberedEvent, RememberedEvent> latest = new java.util.HashMap<>();
-        long highWater = Long.MIN_VALUE;
+        final java.util.Map<UUID, Long> highWater = new java.util.HashMap<>();
 
         boolean remembers(UsageEvent e) {
-            long at = Math.max(highWater, e.occurredAt().toEpochMilli());
+            long at = Math.max(highWater.getOrDefault(e.userId(), Long.MIN_VALUE), e.occurredAt().toEpochMilli());
             RememberedEvent r = latest.get(RememberedEvent.of(e, at));
             return r != null && r.rememberedAtMs() >= at - WINDOW.toMillis();
         }
 
-        void advance(Instant occurredAt) {
-            highWater = Math.max(highWater, occurredAt.toEpochMilli());
+        void advance(UsageEvent e) {
+            highWater.merge(e.userId(), e.occurredAt().toEpochMilli(), Math::max);
         }
 
         void remember(UsageEvent e) {
-            advance(e.occurredAt());
-            RememberedEvent r = RememberedEvent.of(e, highWater);
+            advance(e);
+            RememberedEvent r = RememberedEvent.of(e, highWater.get(e.userId()));
             remembered.add(r);
             latest.put(r, r);
         }
 
         MonthlySummary summaryAfter(UUID user, YearMonth month, Instant after) {
             MonthlySummary summary = MonthlySummary.empty(new MonthlySummaryKey(user, month));
+            Long userAt = highWater.get(user);
             for (RememberedEvent r : remembered) {
                 UsageEvent e = r.event();
                 if (e.userId().equals(user) && e.month().equals(month) && e.occurredAt().isAfter(after)
-                        && r.rememberedAtMs() >= highWater - WINDOW.toMillis()) {
+                        && r.rememberedAtMs() >= userAt - WINDOW.toMillis()) {
                     summary = summary.plus(e);
                 }
             }
             return summary;
         }
+    }
+
+    /** Whether {@code memory} takes {@code e} for a duplicate, at its user's high water once {@code e} is seen. */
+    private static boolean seen(RecentEvents memory, UsageEvent e) {
+        return memory.remembers(e, memory.highWaterWith(e));
     }
 
     private RecentEvents memory(KeyValueStore<String, byte[]> store, int heapEvents) {
