@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -52,17 +53,20 @@ import org.jooq.impl.DSL;
  * bench/run-limit-checks-processes -Dseconds=10 -Dwarmup=6 -Dconnections=64 -DjitWarmup=10
  * </pre>
  * {@code BENCH_SERVER_JAVA_OPTS} adds JVM options to the server's JVM (none by default: {@code meter} sets none);
- * {@code -Djfr=FILE} records the server with JFR's {@code profile} settings during the limit route's half-rate
- * phase only; {@code -Dtimeline=FILE} writes that phase's worst latency per 100 ms of due time (the load JVM's
+ * {@code -Djfr=FILE} records the server with JFR's {@code profile} settings from its start and dumps the
+ * recording's chunks that cover the limit route's half-rate phase to FILE; {@code -Dtimeline=FILE} writes that phase's worst latency per 100 ms of due time (the load JVM's
  * wall clock, epoch ms) to line up with the recording.
  */
 public final class LimitCheckProcessesBench {
+
+    private static final String JFR_RECORDING = "limit-checks";
 
     private LimitCheckProcessesBench() {
     }
 
     record Load(double rate, double p50Micros, double p99Micros, double p999Micros, int failures,
-                double clientCpuMicros, double serverCpuMicros, double clientGcMillis) {
+                double clientCpuMicros, double serverCpuMicros, double clientGcMillis, double serverRunQueueMillis,
+                double clientRunQueueMillis) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -103,7 +107,10 @@ public final class LimitCheckProcessesBench {
             double sqlP99 = sql.checkLatency().getValueAtPercentile(99) / 1e3;
 
             log("enforcer in its own JVM");
-            try (Server server = Server.start(serverOpts, kafka.bootstrapServers(), meterDb, stateDir)) {
+            // Started with the JVM, not over jcmd: a recording started late instruments the JDK's socket classes
+            // and the JIT recompiles the whole I/O path in the middle of the phase it was meant to observe.
+            String recording = jfr.isEmpty() ? "" : " -XX:StartFlightRecording=name=" + JFR_RECORDING + ",settings=profile";
+            try (Server server = Server.start(serverOpts + recording, kafka.bootstrapServers(), meterDb, stateDir)) {
                 String base = "http://localhost:" + server.port;
                 ProcessHandle measured = server.process.toHandle();
                 log(String.format(Locale.ROOT, "JIT warm-up: both routes, closed loop, %.0f s each, not measured", jitWarmup));
@@ -117,13 +124,12 @@ public final class LimitCheckProcessesBench {
                 double halfRate = limits.rate() / 2;
                 log("GET /v1/limits, open loop at half rate" + (jfr.isEmpty() ? "" : ", JFR recording to " + jfr));
                 Map<String, long[]> gcBefore = server.gc();
-                if (!jfr.isEmpty()) {
-                    jcmd(server.process.pid(), "JFR.start", "name=halfrate", "settings=profile", "filename=" + jfr);
-                }
+                Instant halfFrom = Instant.now();
                 Load half = load(apiKey, "open", base + "/v1/limits/", seconds, 2, connections, halfRate, measured,
                         timeline);
                 if (!jfr.isEmpty()) {
-                    jcmd(server.process.pid(), "JFR.stop", "name=halfrate");
+                    jcmd(server.process.pid(), "JFR.dump", "name=" + JFR_RECORDING, "filename=" + jfr,
+                            "begin=" + halfFrom, "end=" + Instant.now());
                 }
                 String halfGc = gcDelta(gcBefore, server.gc());
                 log("GET /health/live, open loop at the same offered rate");
@@ -153,6 +159,11 @@ public final class LimitCheckProcessesBench {
                         SuiteTable.ratio(half.p50Micros(), trivialHalf.p50Micros()) + " / "
                                 + SuiteTable.ratio(half.p99Micros(), trivialHalf.p99Micros()) + " / "
                                 + SuiteTable.ratio(half.p999Micros(), trivialHalf.p999Micros()), "", "", ""));
+                table.add(new SuiteTable.Row("Run-queue wait in the half-rate phases' measured windows (threads runnable, "
+                        + "no core free; /proc schedstat), server JVM / load JVM: limit checks; trivial route",
+                        String.format(Locale.ROOT, "%.0f / %.0f; %.0f / %.0f", half.serverRunQueueMillis(),
+                                half.clientRunQueueMillis(), trivialHalf.serverRunQueueMillis(),
+                                trivialHalf.clientRunQueueMillis()), "ms", "", "", "", "", ""));
                 table.add(new SuiteTable.Row("Server GC during the half-rate phases (collector: collections / accumulated "
                         + "ms): limit checks; trivial route", halfGc + "; " + trivialHalfGc, "", "", "", "", "", ""));
                 table.add(new SuiteTable.Row("Limit checks vs the older design's SQL check alone (32 JDBC connections, "
@@ -172,7 +183,7 @@ public final class LimitCheckProcessesBench {
                 }
                 table.note(String.format(Locale.ROOT, "Server JVM options: [%s]%s. Load JVM GC in the half-rate phases: "
                                 + "%.0f ms (limit checks), %.0f ms (trivial).", serverOpts.strip(),
-                        jfr.isEmpty() ? "" : "; JFR recorded the limit route's half-rate phase",
+                        jfr.isEmpty() ? "" : "; JFR (profile settings) recording throughout, dumped for the limit route's half-rate phase",
                         half.clientGcMillis(), trivialHalf.clientGcMillis()));
                 table.note(String.format(Locale.ROOT, "Load average (1 min) at the end: %.2f; %d s in all.",
                         ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
@@ -294,7 +305,10 @@ public final class LimitCheckProcessesBench {
      */
     private static Load load(String apiKey, String mode, String url, double seconds, double warmup, int connections,
                              double rate, ProcessHandle server, String timeline) throws Exception {
-        List<String> command = new ArrayList<>(List.of(java("java"), "-Xmx256m", "-XX:+UseSerialGC"));
+        // A young generation large enough that the load JVM rarely collects inside a measured window: its own
+        // pauses would count as the server's latency (the collections it did make are reported).
+        List<String> command = new ArrayList<>(List.of(java("java"), "-Xms1g", "-Xmx1g", "-Xmn900m",
+                "-XX:+UseSerialGC"));
         if (!timeline.isEmpty()) {
             command.add("-Dtimeline=" + timeline);
         }
@@ -309,14 +323,22 @@ public final class LimitCheckProcessesBench {
         Process process = pb.start();
         long cpuFrom = 0;
         long cpuTo = 0;
+        long serverWaitFrom = 0;
+        long serverWaitTo = 0;
+        long clientWaitFrom = 0;
+        long clientWaitTo = 0;
         Map<String, String> result = new HashMap<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = out.readLine()) != null) {
                 if (line.equals("measuring")) {
                     cpuFrom = cpuNanos(server);
+                    serverWaitFrom = runQueueNanos(server.pid());
+                    clientWaitFrom = runQueueNanos(process.pid());
                 } else if (line.startsWith("result ")) {
                     cpuTo = cpuNanos(server);
+                    serverWaitTo = runQueueNanos(server.pid());
+                    clientWaitTo = runQueueNanos(process.pid());
                     for (String kv : line.substring(7).split(" ")) {
                         String[] p = kv.split("=", 2);
                         result.put(p[0], p[1]);
@@ -333,12 +355,39 @@ public final class LimitCheckProcessesBench {
         Load load = new Load(Double.parseDouble(result.get("rate")), Double.parseDouble(result.get("p50")),
                 Double.parseDouble(result.get("p99")), Double.parseDouble(result.get("p999")),
                 Integer.parseInt(result.get("failures")), Double.parseDouble(result.get("cpu_us")),
-                (cpuTo - cpuFrom) / 1e3 / Math.max(count, 1), Double.parseDouble(result.get("gc_ms")));
+                (cpuTo - cpuFrom) / 1e3 / Math.max(count, 1), Double.parseDouble(result.get("gc_ms")),
+                (serverWaitTo - serverWaitFrom) / 1e6, (clientWaitTo - clientWaitFrom) / 1e6);
         System.out.printf(Locale.ROOT, "  %s %s: %,.0f/s p50/p99/p99.9 %s / %s / %s ms, CPU µs/request server %.0f client %.0f, "
-                        + "load JVM GC %.0f ms, failures %d%n", mode, url, load.rate(), ms(load.p50Micros()),
-                ms(load.p99Micros()), ms(load.p999Micros()), load.serverCpuMicros(), load.clientCpuMicros(),
-                load.clientGcMillis(), load.failures());
+                        + "load JVM GC %.0f ms, run-queue wait server %.0f ms load %.0f ms, failures %d%n", mode, url,
+                load.rate(), ms(load.p50Micros()), ms(load.p99Micros()), ms(load.p999Micros()), load.serverCpuMicros(),
+                load.clientCpuMicros(), load.clientGcMillis(), load.serverRunQueueMillis(), load.clientRunQueueMillis(),
+                load.failures());
         return load;
+    }
+
+    /**
+     * The time the process's threads spent runnable but waiting for a core, summed over its threads
+     * ({@code /proc/PID/task/TID/schedstat}, second field; Linux only, 0 elsewhere or for threads gone meanwhile).
+     */
+    private static long runQueueNanos(long pid) {
+        Path tasks = Path.of("/proc", Long.toString(pid), "task");
+        if (!Files.isDirectory(tasks)) {
+            return 0;
+        }
+        long sum = 0;
+        try (var threads = Files.list(tasks)) {
+            for (Path thread : (Iterable<Path>) threads::iterator) {
+                try {
+                    String[] fields = Files.readString(thread.resolve("schedstat")).trim().split(" ");
+                    sum += Long.parseLong(fields[1]);
+                } catch (java.io.IOException e) {
+                    // The thread ended between the listing and the read.
+                }
+            }
+        } catch (java.io.IOException e) {
+            return sum;
+        }
+        return sum;
     }
 
     private static long cpuNanos(ProcessHandle process) {
