@@ -34,8 +34,8 @@ import org.HdrHistogram.Histogram;
  * </ul>
  * A URL ending in {@code /} gets a random user of {@link UsageMix} appended per request. The API key comes from
  * the environment ({@code BENCH_API_KEY}). Prints one line {@code measuring} when the measured window starts and
- * one {@code result rate=… p50=… p99=… p999=… failures=… cpu_us=… count=… gc_ms=…} (latencies in µs, CPU of this
- * JVM per request, this JVM's collection time in the measured window) at its end. With {@code -Dtimeline=FILE} it
+ * one {@code result rate=… p50=… p99=… p999=… failures=… cpu_us=… count=… gc_ms=… runq_ms=…} (latencies in µs, CPU
+ * of this JVM per request, this JVM's collection time and its sending thread's run-queue wait in the measured window) at its end. With {@code -Dtimeline=FILE} it
  * also writes, per 100 ms of due time in the measured window, the worst latency and the requests slower than 5 ms,
  * stamped with this JVM's wall clock (epoch ms), to line up with a recording of the server.
  */
@@ -87,6 +87,7 @@ public final class HttpLoadProcess {
         boolean measuring = false;
         long cpuStart = 0;
         long gcStart = 0;
+        long runQueueStart = 0;
         String timeline = System.getProperty("timeline", "");
         long[] worstByTick = new long[(int) Math.ceil(seconds * 1e9 / TICK_NANOS) + 1];
         int[] slowByTick = new int[worstByTick.length];
@@ -107,6 +108,7 @@ public final class HttpLoadProcess {
                     measuring = true;
                     cpuStart = processCpuNanos();
                     gcStart = gcMillis();
+                    runQueueStart = runQueueNanos();
                     System.out.println("measuring");
                     System.out.flush();
                 }
@@ -170,6 +172,7 @@ public final class HttpLoadProcess {
         }
         long cpu = processCpuNanos() - cpuStart;
         long gc = gcMillis() - gcStart;
+        long runQueue = runQueueNanos() - runQueueStart;
         if (!timeline.isEmpty()) {
             long measureFromWallMillis = startWallMillis + (measureFrom - start) / 1_000_000;
             StringBuilder lines = new StringBuilder("# due_at_epoch_ms worst_latency_us requests_over_5ms\n");
@@ -179,9 +182,11 @@ public final class HttpLoadProcess {
             }
             Files.writeString(Path.of(timeline), lines);
         }
-        System.out.printf(Locale.ROOT, "result rate=%.1f p50=%d p99=%d p999=%d failures=%d cpu_us=%.2f count=%d gc_ms=%d%n",
+        System.out.printf(Locale.ROOT, "result rate=%.1f p50=%d p99=%d p999=%d failures=%d cpu_us=%.2f count=%d gc_ms=%d "
+                        + "runq_ms=%.1f%n",
                 count / seconds, latency.getValueAtPercentile(50) / 1000, latency.getValueAtPercentile(99) / 1000,
-                latency.getValueAtPercentile(99.9) / 1000, failures, cpu / 1e3 / Math.max(count, 1), count, gc);
+                latency.getValueAtPercentile(99.9) / 1000, failures, cpu / 1e3 / Math.max(count, 1), count, gc,
+                runQueue / 1e6);
         System.out.flush();
     }
 
@@ -221,6 +226,18 @@ public final class HttpLoadProcess {
         System.arraycopy(b, total, b, 0, end - total);
         in.position(end - total);
         return Integer.parseInt(head.substring(9, 12));
+    }
+
+    /**
+     * How long this (the one sending and reading) thread has waited runnable for a core, from the kernel's
+     * {@code /proc/thread-self/schedstat}; 0 where there is none. Such a wait delays sends and reads alike.
+     */
+    private static long runQueueNanos() {
+        try {
+            return Long.parseLong(Files.readString(Path.of("/proc/thread-self/schedstat")).trim().split(" ")[1]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     /** Collections' accumulated time in this JVM: its own pauses count in the latencies it records. */

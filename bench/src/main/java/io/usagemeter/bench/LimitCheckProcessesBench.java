@@ -54,7 +54,9 @@ import org.jooq.impl.DSL;
  * </pre>
  * {@code BENCH_SERVER_JAVA_OPTS} adds JVM options to the server's JVM (none by default: {@code meter} sets none);
  * {@code -Djfr=FILE} records the server with JFR's {@code profile} settings from its start and dumps the
- * recording's chunks that cover the limit route's half-rate phase to FILE; {@code -Dtimeline=FILE} writes that phase's worst latency per 100 ms of due time (the load JVM's
+ * recording's chunks that cover the limit route's half-rate phase to FILE; {@code -DhalfWarmup} (2 s) is the
+ * half-rate phases' unmeasured start; {@code -Dtimeline=FILE} writes that phase's worst latency per 100 ms of due
+ * time (the load JVM's
  * wall clock, epoch ms) to line up with the recording.
  */
 public final class LimitCheckProcessesBench {
@@ -74,6 +76,7 @@ public final class LimitCheckProcessesBench {
         double warmup = Double.parseDouble(System.getProperty("warmup", "6"));
         int connections = Integer.getInteger("connections", 64);
         double jitWarmup = Double.parseDouble(System.getProperty("jitWarmup", "10"));
+        double halfWarmup = Double.parseDouble(System.getProperty("halfWarmup", "2"));
         String label = System.getProperty("label", "");
         String jfr = System.getProperty("jfr", "");
         String timeline = System.getProperty("timeline", "");
@@ -125,7 +128,7 @@ public final class LimitCheckProcessesBench {
                 log("GET /v1/limits, open loop at half rate" + (jfr.isEmpty() ? "" : ", JFR recording to " + jfr));
                 Map<String, long[]> gcBefore = server.gc();
                 Instant halfFrom = Instant.now();
-                Load half = load(apiKey, "open", base + "/v1/limits/", seconds, 2, connections, halfRate, measured,
+                Load half = load(apiKey, "open", base + "/v1/limits/", seconds, halfWarmup, connections, halfRate, measured,
                         timeline);
                 if (!jfr.isEmpty()) {
                     jcmd(server.process.pid(), "JFR.dump", "name=" + JFR_RECORDING, "filename=" + jfr,
@@ -134,7 +137,7 @@ public final class LimitCheckProcessesBench {
                 String halfGc = gcDelta(gcBefore, server.gc());
                 log("GET /health/live, open loop at the same offered rate");
                 gcBefore = server.gc();
-                Load trivialHalf = load(apiKey, "open", base + "/health/live", seconds, 2, connections, halfRate,
+                Load trivialHalf = load(apiKey, "open", base + "/health/live", seconds, halfWarmup, connections, halfRate,
                         measured, "");
                 String trivialHalfGc = gcDelta(gcBefore, server.gc());
 
@@ -160,7 +163,8 @@ public final class LimitCheckProcessesBench {
                                 + SuiteTable.ratio(half.p99Micros(), trivialHalf.p99Micros()) + " / "
                                 + SuiteTable.ratio(half.p999Micros(), trivialHalf.p999Micros()), "", "", ""));
                 table.add(new SuiteTable.Row("Run-queue wait in the half-rate phases' measured windows (threads runnable, "
-                        + "no core free; /proc schedstat), server JVM / load JVM: limit checks; trivial route",
+                        + "no core free; /proc schedstat), server JVM's threads summed / load JVM's sending thread: "
+                        + "limit checks; trivial route",
                         String.format(Locale.ROOT, "%.0f / %.0f; %.0f / %.0f", half.serverRunQueueMillis(),
                                 half.clientRunQueueMillis(), trivialHalf.serverRunQueueMillis(),
                                 trivialHalf.clientRunQueueMillis()), "ms", "", "", "", "", ""));
@@ -193,9 +197,9 @@ public final class LimitCheckProcessesBench {
         String md = table.markdown("Limit checks, server, broker and load in processes of their own"
                         + (label.isEmpty() ? "" : " (" + label + ")"),
                 String.format(Locale.ROOT, "%d cores, JDK %s, %.0f s per figure after %.0f s warm-up (half-rate phases: "
-                                + "2 s), %d connections, %.0f s of unmeasured JIT warm-up per route first.",
+                                + "%.0f s), %d connections, %.0f s of unmeasured JIT warm-up per route first.",
                         Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), seconds, warmup,
-                        connections, jitWarmup));
+                        halfWarmup, connections, jitWarmup));
         System.out.println(md);
         Path results = Path.of(System.getProperty("results", "bench/results"));
         Files.createDirectories(results);
@@ -325,8 +329,6 @@ public final class LimitCheckProcessesBench {
         long cpuTo = 0;
         long serverWaitFrom = 0;
         long serverWaitTo = 0;
-        long clientWaitFrom = 0;
-        long clientWaitTo = 0;
         Map<String, String> result = new HashMap<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
@@ -334,11 +336,9 @@ public final class LimitCheckProcessesBench {
                 if (line.equals("measuring")) {
                     cpuFrom = cpuNanos(server);
                     serverWaitFrom = runQueueNanos(server.pid());
-                    clientWaitFrom = runQueueNanos(process.pid());
                 } else if (line.startsWith("result ")) {
                     cpuTo = cpuNanos(server);
                     serverWaitTo = runQueueNanos(server.pid());
-                    clientWaitTo = runQueueNanos(process.pid());
                     for (String kv : line.substring(7).split(" ")) {
                         String[] p = kv.split("=", 2);
                         result.put(p[0], p[1]);
@@ -356,7 +356,7 @@ public final class LimitCheckProcessesBench {
                 Double.parseDouble(result.get("p99")), Double.parseDouble(result.get("p999")),
                 Integer.parseInt(result.get("failures")), Double.parseDouble(result.get("cpu_us")),
                 (cpuTo - cpuFrom) / 1e3 / Math.max(count, 1), Double.parseDouble(result.get("gc_ms")),
-                (serverWaitTo - serverWaitFrom) / 1e6, (clientWaitTo - clientWaitFrom) / 1e6);
+                (serverWaitTo - serverWaitFrom) / 1e6, Double.parseDouble(result.get("runq_ms")));
         System.out.printf(Locale.ROOT, "  %s %s: %,.0f/s p50/p99/p99.9 %s / %s / %s ms, CPU µs/request server %.0f client %.0f, "
                         + "load JVM GC %.0f ms, run-queue wait server %.0f ms load %.0f ms, failures %d%n", mode, url,
                 load.rate(), ms(load.p50Micros()), ms(load.p99Micros()), ms(load.p999Micros()), load.serverCpuMicros(),
@@ -367,7 +367,8 @@ public final class LimitCheckProcessesBench {
 
     /**
      * The time the process's threads spent runnable but waiting for a core, summed over its threads
-     * ({@code /proc/PID/task/TID/schedstat}, second field; Linux only, 0 elsewhere or for threads gone meanwhile).
+     * ({@code /proc/PID/task/TID/schedstat}, second field; Linux only, 0 elsewhere). A thread that ends between two
+     * reads takes its wait with it, so a difference undercounts when threads come and go.
      */
     private static long runQueueNanos(long pid) {
         Path tasks = Path.of("/proc", Long.toString(pid), "task");
