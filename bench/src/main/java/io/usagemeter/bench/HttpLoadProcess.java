@@ -1,6 +1,7 @@
 package io.usagemeter.bench;
 
 import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -10,6 +11,8 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,10 +34,16 @@ import org.HdrHistogram.Histogram;
  * </ul>
  * A URL ending in {@code /} gets a random user of {@link UsageMix} appended per request. The API key comes from
  * the environment ({@code BENCH_API_KEY}). Prints one line {@code measuring} when the measured window starts and
- * one {@code result rate=… p50=… p99=… p999=… failures=… cpu_us=…} (latencies in µs, CPU of this JVM per
- * request) at its end.
+ * one {@code result rate=… p50=… p99=… p999=… failures=… cpu_us=… count=… gc_ms=… runq_ms=…} (latencies in µs, CPU
+ * of this JVM per request, this JVM's collection time and its sending thread's run-queue wait in the measured window) at its end. With {@code -Dtimeline=FILE} it
+ * also writes, per 100 ms of due time in the measured window, the worst latency and the requests slower than 5 ms,
+ * stamped with this JVM's wall clock (epoch ms), to line up with a recording of the server.
  */
 public final class HttpLoadProcess {
+
+    /** The timeline's resolution (due time) and what counts as slow in it. */
+    private static final long TICK_NANOS = 100_000_000L;
+    private static final long SLOW_NANOS = 5_000_000L;
 
     private HttpLoadProcess() {
     }
@@ -68,6 +77,12 @@ public final class HttpLoadProcess {
         long count = 0;
         List<Connection> all = new ArrayList<>();
         ArrayDeque<Connection> idle = new ArrayDeque<>();
+        // The first call into the management API loads it (70-130 ms on a busy 2-core machine): made when the measured
+        // window opens, this one thread's stall would count as the server's latency.
+        processCpuNanos();
+        gcMillis();
+        runQueueNanos();
+        long startWallMillis = System.currentTimeMillis();
         long start = System.nanoTime();
         long measureFrom = start + (long) (warmup * 1e9);
         long until = measureFrom + (long) (seconds * 1e9);
@@ -76,6 +91,11 @@ public final class HttpLoadProcess {
         ArrayDeque<Long> due = new ArrayDeque<>();
         boolean measuring = false;
         long cpuStart = 0;
+        long gcStart = 0;
+        long runQueueStart = 0;
+        String timeline = System.getProperty("timeline", "");
+        long[] worstByTick = new long[(int) Math.ceil(seconds * 1e9 / TICK_NANOS) + 1];
+        int[] slowByTick = new int[worstByTick.length];
         try (Selector selector = Selector.open()) {
             for (int i = 0; i < connections; i++) {
                 SocketChannel ch = SocketChannel.open(new InetSocketAddress(url.getHost(), url.getPort()));
@@ -92,6 +112,8 @@ public final class HttpLoadProcess {
                 if (!measuring && now >= measureFrom) {
                     measuring = true;
                     cpuStart = processCpuNanos();
+                    gcStart = gcMillis();
+                    runQueueStart = runQueueNanos();
                     System.out.println("measuring");
                     System.out.flush();
                 }
@@ -133,6 +155,11 @@ public final class HttpLoadProcess {
                         busy--;
                         if (c.dueAt >= measureFrom && c.dueAt < until) {
                             latency.recordValue(done - c.dueAt);
+                            int tick = (int) ((c.dueAt - measureFrom) / TICK_NANOS);
+                            worstByTick[tick] = Math.max(worstByTick[tick], done - c.dueAt);
+                            if (done - c.dueAt > SLOW_NANOS) {
+                                slowByTick[tick]++;
+                            }
                             count++;
                             if (status != 200) {
                                 failures++;
@@ -149,9 +176,22 @@ public final class HttpLoadProcess {
             }
         }
         long cpu = processCpuNanos() - cpuStart;
-        System.out.printf(Locale.ROOT, "result rate=%.1f p50=%d p99=%d p999=%d failures=%d cpu_us=%.2f count=%d%n",
+        long gc = gcMillis() - gcStart;
+        long runQueue = runQueueNanos() - runQueueStart;
+        if (!timeline.isEmpty()) {
+            long measureFromWallMillis = startWallMillis + (measureFrom - start) / 1_000_000;
+            StringBuilder lines = new StringBuilder("# due_at_epoch_ms worst_latency_us requests_over_5ms\n");
+            for (int i = 0; i < worstByTick.length; i++) {
+                lines.append(measureFromWallMillis + i * TICK_NANOS / 1_000_000).append(' ')
+                        .append(worstByTick[i] / 1000).append(' ').append(slowByTick[i]).append('\n');
+            }
+            Files.writeString(Path.of(timeline), lines);
+        }
+        System.out.printf(Locale.ROOT, "result rate=%.1f p50=%d p99=%d p999=%d failures=%d cpu_us=%.2f count=%d gc_ms=%d "
+                        + "runq_ms=%.1f%n",
                 count / seconds, latency.getValueAtPercentile(50) / 1000, latency.getValueAtPercentile(99) / 1000,
-                latency.getValueAtPercentile(99.9) / 1000, failures, cpu / 1e3 / Math.max(count, 1), count);
+                latency.getValueAtPercentile(99.9) / 1000, failures, cpu / 1e3 / Math.max(count, 1), count, gc,
+                runQueue / 1e6);
         System.out.flush();
     }
 
@@ -191,6 +231,27 @@ public final class HttpLoadProcess {
         System.arraycopy(b, total, b, 0, end - total);
         in.position(end - total);
         return Integer.parseInt(head.substring(9, 12));
+    }
+
+    /**
+     * How long this (the one sending and reading) thread has waited runnable for a core, from the kernel's
+     * {@code /proc/thread-self/schedstat}; 0 where there is none. Such a wait delays sends and reads alike.
+     */
+    private static long runQueueNanos() {
+        try {
+            return Long.parseLong(Files.readString(Path.of("/proc/thread-self/schedstat")).trim().split(" ")[1]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** Collections' accumulated time in this JVM: its own pauses count in the latencies it records. */
+    private static long gcMillis() {
+        long millis = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            millis += Math.max(0, gc.getCollectionTime());
+        }
+        return millis;
     }
 
     private static long processCpuNanos() {
