@@ -6,6 +6,8 @@ import io.usagemeter.cli.DevCommandProcessTest.DevProcess;
 import io.usagemeter.cli.load.LoadGenerator;
 import io.usagemeter.cli.load.LoadReport;
 import io.usagemeter.cli.load.Outcome;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,22 +18,32 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListTopicsOptions;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * {@code meter dev} killed with SIGKILL while events arrive: its PostgreSQL outlives it, yet the next
  * start on the same data directory needs no manual step, says in one line what it cleaned up, shows
  * Kafka Streams' recovery as one line without stack traces, and every event a client got accepted
- * (retrying through the outage, as UsageClient does) is counted exactly once.
+ * (retrying through the outage, as UsageClient does) is counted exactly once, which {@code meter reconcile} confirms.
  */
 class DevCrashRestartProcessTest {
 
@@ -61,15 +73,17 @@ class DevCrashRestartProcessTest {
     }
 
     @Test
-    @Disabled("a broker killed between a transaction's PrepareCommit and its last marker can restart with a hanging"
-            + " transaction on a changelog under transactions version 2; the dev broker's version 1 did not hang in 11 tries, too"
-            + " few yet to enable this test; see docs/testing.md")
+    @Disabled("a hanging transaction after the restart on transactions version 1 too: 1 run in 8 never got the aggregator"
+            + " ready, its stream thread retrying consumer.committed() while __consumer_offsets held an open transaction of the"
+            + " killed aggregator's producer that the coordinator no longer knew; see docs/testing.md")
     void aStackKilledUnderLoadStartsAgainAndCountsEveryAcceptedEventOnce() throws Exception {
         int portBase = DevCommandProcessTest.freePortBase();
         Path data = work.resolve("data");
         String[] args = {"--data", data.toString(), "--port-base", Integer.toString(portBase)};
+        long began = System.nanoTime();
         first = DevProcess.start(work, args);
         first.awaitLine("dev stack is up", START_TIMEOUT);
+        long up = System.nanoTime();
         Map<String, String> env = DevCommandProcessTest.readDevEnv(data.resolve("dev.env"));
 
         // 40 users, 20 requests/s of 10 events for 8 s, retried through the outage for up to 4 minutes.
@@ -88,8 +102,16 @@ class DevCrashRestartProcessTest {
         long orphan = Long.parseLong(Files.readAllLines(data.resolve("postgres").resolve("postmaster.pid")).get(0).strip());
         assertThat(ProcessHandle.of(orphan).map(ProcessHandle::isAlive)).as("PostgreSQL outlived the killed JVM").hasValue(true);
 
+        long restarting = System.nanoTime();
         second = DevProcess.start(work, args);
-        second.awaitLine("dev stack is up", START_TIMEOUT);
+        try {
+            second.awaitLine("dev stack is up", START_TIMEOUT);
+        } catch (AssertionError notUp) {
+            // A restart that never gets ready has been a transaction left open on a changelog (docs/testing.md).
+            throw new AssertionError(notUp.getMessage() + "\nopen transactions: " + openTransactions(env.get("METER_KAFKA_BOOTSTRAP")),
+                    notUp);
+        }
+        long upAgain = System.nanoTime();
         assertThat(second.output()).contains("meter dev: stopped PostgreSQL (pid " + orphan + ") left running from "
                 + data.resolve("postgres"));
 
@@ -109,19 +131,62 @@ class DevCrashRestartProcessTest {
         }
         // Each (user, month) the sink wrote, the enforcer answers alike: the months of the events, not of a clock read
         // here (a run across midnight at a month's end has events in two months).
+        Set<String> months = new TreeSet<>();
         try (Connection c = connect(env); ResultSet rs = c.createStatement().executeQuery(
                 "SELECT user_id, to_char(month, 'YYYY-MM'), calls FROM monthly_usage_summary ORDER BY user_id, month")) {
             while (rs.next()) {
                 UUID user = rs.getObject(1, UUID.class);
                 String expected = "\"calls\":" + rs.getLong(3) + ",";
+                months.add(rs.getString(2));
                 // The enforcer follows the summaries topic and may still be restoring its stores (503 until then).
                 assertThat(awaitUsage(env, user, rs.getString(2), expected)).as(user + " " + rs.getString(2)).contains(expected);
             }
         }
+        // meter reconcile, the one command for all of the above, agrees: the events topic, the dead letters, the
+        // summaries, PostgreSQL and the enforcer, with the admin token the restarted stack wrote.
+        long reconciling = System.nanoTime();
+        Map<String, String> restarted = DevCommandProcessTest.readDevEnv(data.resolve("dev.env"));
+        for (String month : months) {
+            StringWriter out = new StringWriter();
+            CommandLine meter = Meter.commandLine(Map.of("METER_ENFORCER_URL", restarted.get("METER_ENFORCER_URL"),
+                    "METER_ADMIN_TOKEN", restarted.get("METER_ADMIN_TOKEN")));
+            meter.setOut(new PrintWriter(out, true));
+            meter.setErr(new PrintWriter(out, true));
+            assertThat(meter.execute("reconcile", "--month", month, "--wait", "--timeout", "60")).as(out.toString()).isZero();
+            assertThat(out.toString()).contains("differences: 0 unexplained, 0 in flight").contains("verdict: CLEAN");
+        }
 
         // Kafka Streams' recovery from the kill is one line, and nothing in the terminal is a stack trace.
+        // Where the time goes, for docs/testing.md (not asserted: the machine is shared).
+        System.out.printf("first start %.1f s, restart %.1f s, counted and checked %.1f s, meter reconcile %.1f s%n",
+                seconds(began, up), seconds(restarting, upAgain), seconds(upAgain, reconciling),
+                seconds(reconciling, System.nanoTime()));
+
         assertThat(second.errors()).contains("rebuilding it from the changelog").doesNotContain("\tat ")
                 .doesNotContain("TaskCorruptedException");
+    }
+
+    /** Every partition whose last records belong to a transaction not yet ended, with its producer; or why unknown. */
+    private static String openTransactions(String bootstrap) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000))) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (TopicDescription topic : admin.describeTopics(admin.listTopics(new ListTopicsOptions().listInternal(true)).names().get()).allTopicNames().get().values()) {
+                topic.partitions().forEach(p -> partitions.add(new TopicPartition(topic.name(), p.partition())));
+            }
+            List<String> open = new ArrayList<>();
+            admin.describeProducers(partitions).all().get().forEach((partition, state) -> state.activeProducers().stream()
+                    .filter(producer -> producer.currentTransactionStartOffset().isPresent())
+                    .forEach(producer -> open.add(partition + " producer " + producer.producerId() + " epoch "
+                            + producer.producerEpoch() + " from offset " + producer.currentTransactionStartOffset().getAsLong())));
+            return open.isEmpty() ? "none" : String.join("; ", open);
+        } catch (Exception e) {
+            return "not read (" + e + ")";
+        }
+    }
+
+    private static double seconds(long fromNanos, long toNanos) {
+        return (toNanos - fromNanos) / 1e9;
     }
 
     /** The usage answer once it contains {@code expected}, or the last one seen within two minutes. */
