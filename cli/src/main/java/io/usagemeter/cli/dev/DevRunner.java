@@ -205,14 +205,15 @@ public final class DevRunner {
     /** {@code runsBefore}: demos run on this data directory before; a rerun brings its own users and event ids. */
     private Thread startDemo(int runsBefore) {
         Map<String, String> env = shellVars;
+        DemoTraffic.Settings settings = DemoTraffic.Settings.forRun(runsBefore);
         if (runsBefore > 0) {
-            out.println("meter dev: demo run " + (runsBefore + 1) + " on this data directory: another 300 users and new event ids"
-                    + " (the earlier runs' usage stays)");
+            out.println("meter dev: demo run " + (runsBefore + 1) + " on this data directory: another " + settings.users()
+                    + " users and new event ids (the earlier runs' usage stays)");
         }
         Thread thread = new Thread(() -> {
             DemoDisplay display = new DemoDisplay(out, System.console() != null);
             try {
-                DemoTraffic demo = new DemoTraffic(DemoTraffic.Settings.forRun(runsBefore),
+                DemoTraffic demo = new DemoTraffic(settings,
                         DemoTraffic.Endpoints.fromEnvironment(env), Clock.systemUTC());
                 display.summary(demo.run(display));
             } catch (InterruptedException e) {
