@@ -34,7 +34,6 @@ import org.apache.kafka.clients.admin.ListTopicsOptions;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -73,9 +72,6 @@ class DevCrashRestartProcessTest {
     }
 
     @Test
-    @Disabled("a hanging transaction after the restart on transactions version 1 too: 1 run in 8 never got the aggregator"
-            + " ready, its stream thread retrying consumer.committed() while __consumer_offsets held an open transaction of the"
-            + " killed aggregator's producer that the coordinator no longer knew; see docs/testing.md")
     void aStackKilledUnderLoadStartsAgainAndCountsEveryAcceptedEventOnce() throws Exception {
         int portBase = DevCommandProcessTest.freePortBase();
         Path data = work.resolve("data");

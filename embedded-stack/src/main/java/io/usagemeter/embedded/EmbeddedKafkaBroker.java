@@ -192,12 +192,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private synchronized void startServer() {
         long started = System.nanoTime();
         Properties props = brokerProperties();
-        format(props);
+        boolean usedBefore = !format(props);
         KafkaRaftServer raftServer = new KafkaRaftServer(KafkaConfig.fromProps(props), Time.SYSTEM);
         try {
             raftServer.startup();
             server = raftServer;
             awaitReady();
+            if (usedBefore) {
+                endHangingTransactions();
+            }
         } catch (RuntimeException e) {
             server = null;
             raftServer.shutdown();
@@ -236,10 +239,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return props;
     }
 
-    /** Formats the data directory on first use; an already formatted one is left as it is. */
-    private void format(Properties props) {
+    /** Formats the data directory on first use (true); an already formatted one is left as it is (false). */
+    private boolean format(Properties props) {
         if (Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
-            return;
+            return false;
         }
         Path config = dataDir.resolve("server.properties");
         try (OutputStream out = Files.newOutputStream(config)) {
@@ -261,15 +264,40 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new IllegalStateException("could not format Kafka storage in " + dataDir + " (exit " + exitCode + "): "
                     + output.toString(StandardCharsets.UTF_8).trim());
         }
+        return true;
+    }
+
+    /**
+     * A broker killed mid-commit can come back with transactions its coordinator decided but never
+     * marked on some partitions ({@link HangingTransactions}); they are ended before anyone reads them.
+     */
+    private void endHangingTransactions() {
+        try (Admin admin = Admin.create(adminProperties())) {
+            HangingTransactions.Outcome outcome = HangingTransactions.complete(admin);
+            for (HangingTransactions.Completion completion : outcome.completed()) {
+                log.info("Embedded Kafka ended a transaction an unclean stop left open, as its coordinator had decided: {}",
+                        completion);
+            }
+            for (HangingTransactions.Undecided undecided : outcome.undecided()) {
+                log.warn("Embedded Kafka: {} holds an open transaction of producer {} (epoch {}, from offset {}) that its"
+                                + " coordinator no longer tracks ({}); readers of committed data wait at it"
+                                + " (docs/operations/kafka-transactions.md)",
+                        undecided.open().partition(), undecided.open().producerId(), undecided.open().producerEpoch(),
+                        undecided.open().startOffset(), undecided.coordinatorSays());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while ending transactions left open", e);
+        } catch (RuntimeException e) {
+            // The broker itself is up; what it could not end stays as it is, to be ended by hand.
+            log.warn("Embedded Kafka could not check for transactions left open by an unclean stop: {}"
+                    + " (docs/operations/kafka-transactions.md)", e.getMessage());
+        }
     }
 
     /** Startup returns before the broker serves clients; wait until it answers a metadata request. */
     private void awaitReady() {
-        Properties adminProps = new Properties();
-        adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
-        adminProps.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
-        adminProps.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Long.toString(READY_TIMEOUT.toMillis()));
-        try (Admin admin = Admin.create(adminProps)) {
+        try (Admin admin = Admin.create(adminProperties())) {
             admin.describeCluster().nodes().get(READY_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -277,6 +305,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("the broker did not answer within " + READY_TIMEOUT.toSeconds() + " s", e);
         }
+    }
+
+    private Properties adminProperties() {
+        Properties adminProps = new Properties();
+        adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        adminProps.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        adminProps.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Long.toString(READY_TIMEOUT.toMillis()));
+        return adminProps;
     }
 
     private static int freePort() {
