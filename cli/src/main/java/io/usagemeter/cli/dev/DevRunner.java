@@ -42,11 +42,7 @@ public final class DevRunner {
     static final Duration LEFTOVER_STOP_TIMEOUT = Duration.ofSeconds(30);
     /** After the broker's fatal fault, the stack gets this long to stop in order before PostgreSQL is stopped alone. */
     static final Duration FAULT_STOP_TIMEOUT = Duration.ofSeconds(60);
-    /**
-     * A new data directory's broker is formatted with transactions version 1: the broker dies with
-     * {@code meter dev}, and under version 2 a kill between a commit's PrepareCommit and its last marker
-     * can leave a changelog with a transaction that never ends (docs/operations/kafka-transactions.md).
-     */
+    /** A new data directory's broker is formatted with transactions version 1 (docs/operations/kafka-transactions.md). */
     static final Map<String, Short> KAFKA_FEATURE_LEVELS = Map.of("transaction.version", (short) 1);
 
     /**
