@@ -274,12 +274,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private void endHangingTransactions() {
         try (Admin admin = Admin.create(adminProperties())) {
             HangingTransactions.Outcome outcome = HangingTransactions.complete(admin);
+            Logger report = LoggerFactory.getLogger(HangingTransactions.LOGGER);
             for (HangingTransactions.Completion completion : outcome.completed()) {
-                log.info("Embedded Kafka ended a transaction an unclean stop left open, as its coordinator had decided: {}",
+                report.info("Embedded Kafka ended a transaction an unclean stop left open, as its coordinator had decided: {}",
                         completion);
             }
             for (HangingTransactions.Undecided undecided : outcome.undecided()) {
-                log.warn("Embedded Kafka: {} holds an open transaction of producer {} (epoch {}, from offset {}) that its"
+                report.warn("Embedded Kafka: {} holds an open transaction of producer {} (epoch {}, from offset {}) that its"
                                 + " coordinator no longer tracks ({}); readers of committed data wait at it"
                                 + " (docs/operations/kafka-transactions.md)",
                         undecided.open().partition(), undecided.open().producerId(), undecided.open().producerEpoch(),
@@ -290,7 +291,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new IllegalStateException("interrupted while ending transactions left open", e);
         } catch (RuntimeException e) {
             // The broker itself is up; what it could not end stays as it is, to be ended by hand.
-            log.warn("Embedded Kafka could not check for transactions left open by an unclean stop: {}"
+            LoggerFactory.getLogger(HangingTransactions.LOGGER).warn("Embedded Kafka could not check for transactions left open by an unclean stop: {}"
                     + " (docs/operations/kafka-transactions.md)", e.getMessage());
         }
     }

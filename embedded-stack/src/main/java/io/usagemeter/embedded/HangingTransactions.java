@@ -53,6 +53,9 @@ import org.apache.kafka.common.requests.WriteTxnMarkersResponse;
  */
 public final class HangingTransactions {
 
+    /** What was ended or found undecided is logged here (one line each), so a terminal can show just that. */
+    public static final String LOGGER = HangingTransactions.class.getName();
+
     /** One transaction ended here: the marker written and the partitions it closed. */
     public record Completion(String transactionalId, long producerId, short producerEpoch,
                              TransactionResult result, List<TopicPartition> partitions) {
@@ -85,7 +88,7 @@ public final class HangingTransactions {
 
     /**
      * Ends every transaction left open that the coordinator has already decided, waiting up to 30 s
-     * for those it is still completing ({@code Prepare*}).
+     * for those it is still completing ({@code Prepare*}) and for coordinators still loading.
      */
     public static Outcome complete(Admin admin) throws InterruptedException {
         Map<TopicPartition, Node> leaders = leaders(admin);
@@ -98,27 +101,41 @@ public final class HangingTransactions {
             if (open.isEmpty()) {
                 return new Outcome(completed, List.of());
             }
-            Map<Long, Described> coordinator = describeByProducer(admin, producerIds(open.values()));
+            boolean lastTry = System.nanoTime() > deadline;
+            Map<Long, Described> coordinator;
+            try {
+                coordinator = describeByProducer(admin, producerIds(open.values()));
+            } catch (IllegalStateException loading) {
+                if (lastTry) {
+                    throw loading;
+                }
+                Thread.sleep(SETTLE_POLL.toMillis());
+                continue;
+            }
             // Read again after the coordinator: a transaction open before and after its coordinator said it
             // was complete is one whose markers never came (the same start offset: the same transaction).
             Map<TopicPartition, Open> stillOpen = openTransactions(admin, open.keySet());
             Map<Decision, List<Open>> decided = new LinkedHashMap<>();
             List<Undecided> undecided = new ArrayList<>();
-            boolean preparing = false;
+            boolean waiting = false;
             for (Open before : open.values()) {
                 if (!before.equals(stillOpen.get(before.partition()))) {
                     continue;
                 }
                 Described described = coordinator.get(before.producerId());
                 if (described == null) {
-                    undecided.add(new Undecided(before, "no transactional id with this producer id"));
+                    // A coordinator still loading its partition after the start lists nothing yet.
+                    if (lastTry) {
+                        undecided.add(new Undecided(before, "no transactional id with this producer id"));
+                    }
+                    waiting = true;
                     continue;
                 }
                 TransactionDescription description = described.description();
                 TransactionState state = description.state();
                 if (state == TransactionState.PREPARE_COMMIT || state == TransactionState.PREPARE_ABORT
                         || state == TransactionState.PREPARE_EPOCH_FENCE) {
-                    preparing = true;
+                    waiting = true;
                     continue;
                 }
                 if (state == TransactionState.ONGOING && description.producerEpoch() == before.producerEpoch()) {
@@ -137,7 +154,7 @@ public final class HangingTransactions {
             for (Map.Entry<Decision, List<Open>> entry : decided.entrySet()) {
                 completed.add(writeMarkers(entry.getKey(), entry.getValue(), leaders));
             }
-            if (!preparing || System.nanoTime() > deadline) {
+            if (!waiting || lastTry) {
                 return new Outcome(completed, undecided);
             }
             Thread.sleep(SETTLE_POLL.toMillis());

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import ch.qos.logback.core.FileAppender;
+import io.usagemeter.embedded.HangingTransactions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,7 +25,8 @@ import org.slf4j.MDC;
  * ({@code kafka.log}, {@code postgresql.log}, {@code ingest.log}, {@code aggregator.log},
  * {@code enforcer.log}, {@code notifier.log}, and {@code meter.log} for the dev runner itself); the
  * terminal (whatever the root logger wrote to before: stderr) keeps the banner and the demo, and shows
- * only errors, the dev runner's own warnings and the one-line notes of {@link ExpectedRecoveries}. With
+ * only errors, the dev runner's own warnings, the one-line notes of {@link ExpectedRecoveries} and the
+ * broker's note of each transaction it ended after an unclean stop ({@link HangingTransactions}). With
  * {@code --verbose} the terminal shows every log line too. {@link #close()} puts the logging back as it
  * was (tests run the stack inside their own JVM).
  */
@@ -141,7 +143,8 @@ final class DevLogs implements AutoCloseable {
         Level level = event.getLevel();
         return level.isGreaterOrEqual(Level.ERROR)
                 || level.isGreaterOrEqual(Level.WARN) && event.getLoggerName().startsWith(DEV_RUNNER_LOGGERS)
-                || event.getLoggerName().equals(ExpectedRecoveries.loggerName());
+                || event.getLoggerName().equals(ExpectedRecoveries.loggerName())
+                || event.getLoggerName().equals(HangingTransactions.LOGGER);
     }
 
     private static String clientPrefix(String message) {

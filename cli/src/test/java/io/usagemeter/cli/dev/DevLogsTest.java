@@ -6,6 +6,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.usagemeter.embedded.HangingTransactions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
@@ -89,10 +90,13 @@ class DevLogsTest {
             });
             LoggerFactory.getLogger("io.usagemeter.enforcer.EnforcerService").error("enforcer failed: {}", "disk full");
             LoggerFactory.getLogger(ExpectedRecoveries.loggerName()).info("local state of tasks [0_1] not trusted");
+            LoggerFactory.getLogger("io.usagemeter.embedded.EmbeddedKafkaBroker").info("Embedded Kafka started");
+            LoggerFactory.getLogger(HangingTransactions.LOGGER).info("ended a transaction an unclean stop left open");
         }
 
         assertThat(terminal.list).extracting(ILoggingEvent::getFormattedMessage)
-                .containsExactly("enforcer failed: disk full", "local state of tasks [0_1] not trusted");
+                .containsExactly("enforcer failed: disk full", "local state of tasks [0_1] not trusted",
+                        "ended a transaction an unclean stop left open");
         String aggregatorLog = Files.readString(data.resolve("logs").resolve("aggregator.log"));
         assertThat(aggregatorLog).contains(" WARN ").contains("CONCURRENT_TRANSACTIONS").contains(" INFO ")
                 .contains("aggregator started");
