@@ -175,7 +175,11 @@ class DevCrashRestartProcessTest {
                     .filter(producer -> producer.currentTransactionStartOffset().isPresent())
                     .forEach(producer -> open.add(partition + " producer " + producer.producerId() + " epoch "
                             + producer.producerEpoch() + " from offset " + producer.currentTransactionStartOffset().getAsLong())));
-            return open.isEmpty() ? "none" : String.join("; ", open);
+            List<String> coordinator = new ArrayList<>();
+            var ids = admin.listTransactions().all().get().stream().map(t -> t.transactionalId()).toList();
+            admin.describeTransactions(ids).all().get().forEach((id, t) -> coordinator.add(id + " producer " + t.producerId()
+                    + " epoch " + t.producerEpoch() + " " + t.state()));
+            return (open.isEmpty() ? "none" : String.join("; ", open)) + "\ncoordinator: " + String.join("; ", coordinator);
         } catch (Exception e) {
             return "not read (" + e + ")";
         }
