@@ -87,78 +87,93 @@ public final class HangingTransactions {
     }
 
     /**
-     * Ends every transaction left open that the coordinator has already decided, waiting up to 30 s
-     * for those it is still completing ({@code Prepare*}) and for coordinators still loading.
+     * Ends every transaction left open that the coordinator has already decided. Right after a start,
+     * partitions may still be without a leader and coordinators still loading, and the coordinator may
+     * be completing some transactions itself ({@code Prepare*}): passes repeat, up to 30 s, until one
+     * over every partition finds nothing left to end or wait for.
      */
     public static Outcome complete(Admin admin) throws InterruptedException {
-        Map<TopicPartition, Node> leaders = leaders(admin);
         // Version 2 ends each transaction with the epoch one past the transaction's own.
         int endEpochStep = transactionsVersion(admin) >= 2 ? 1 : 0;
         List<Completion> completed = new ArrayList<>();
         long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
         while (true) {
-            Map<TopicPartition, Open> open = openTransactions(admin, leaders.keySet());
-            if (open.isEmpty()) {
-                return new Outcome(completed, List.of());
-            }
             boolean lastTry = System.nanoTime() > deadline;
-            Map<Long, Described> coordinator;
+            Pass pass;
             try {
-                coordinator = describeByProducer(admin, producerIds(open.values()));
-            } catch (IllegalStateException loading) {
+                pass = pass(admin, endEpochStep, lastTry);
+            } catch (IllegalStateException notYet) {
                 if (lastTry) {
-                    throw loading;
+                    throw notYet;
                 }
                 Thread.sleep(SETTLE_POLL.toMillis());
                 continue;
             }
-            // Read again after the coordinator: a transaction open before and after its coordinator said it
-            // was complete is one whose markers never came (the same start offset: the same transaction).
-            Map<TopicPartition, Open> stillOpen = openTransactions(admin, open.keySet());
-            Map<Decision, List<Open>> decided = new LinkedHashMap<>();
-            List<Undecided> undecided = new ArrayList<>();
-            boolean waiting = false;
-            for (Open before : open.values()) {
-                if (!before.equals(stillOpen.get(before.partition()))) {
-                    continue;
-                }
-                Described described = coordinator.get(before.producerId());
-                if (described == null) {
-                    // A coordinator still loading its partition after the start lists nothing yet.
-                    if (lastTry) {
-                        undecided.add(new Undecided(before, "no transactional id with this producer id"));
-                    }
-                    waiting = true;
-                    continue;
-                }
-                TransactionDescription description = described.description();
-                TransactionState state = description.state();
-                if (state == TransactionState.PREPARE_COMMIT || state == TransactionState.PREPARE_ABORT
-                        || state == TransactionState.PREPARE_EPOCH_FENCE) {
-                    waiting = true;
-                    continue;
-                }
-                if (state == TransactionState.ONGOING && description.producerEpoch() == before.producerEpoch()) {
-                    continue;
-                }
-                boolean sameTransaction = description.producerEpoch() == before.producerEpoch() + endEpochStep;
-                if (sameTransaction && (state == TransactionState.COMPLETE_COMMIT || state == TransactionState.COMPLETE_ABORT)) {
-                    TransactionResult result = state == TransactionState.COMPLETE_COMMIT
-                            ? TransactionResult.COMMIT : TransactionResult.ABORT;
-                    decided.computeIfAbsent(new Decision(described.transactionalId(), before.producerId(),
-                            (short) description.producerEpoch(), result), d -> new ArrayList<>()).add(before);
-                } else {
-                    undecided.add(new Undecided(before, state + " at epoch " + description.producerEpoch()));
-                }
+            completed.addAll(pass.completed());
+            if (pass.done() || lastTry) {
+                return new Outcome(completed, pass.undecided());
             }
-            for (Map.Entry<Decision, List<Open>> entry : decided.entrySet()) {
-                completed.add(writeMarkers(entry.getKey(), entry.getValue(), leaders));
+            if (pass.completed().isEmpty()) {
+                Thread.sleep(SETTLE_POLL.toMillis());
             }
-            if (!waiting || lastTry) {
-                return new Outcome(completed, undecided);
-            }
-            Thread.sleep(SETTLE_POLL.toMillis());
         }
+    }
+
+    /** One look at every partition; {@code done} when it ended nothing and waits for nothing. */
+    private record Pass(List<Completion> completed, List<Undecided> undecided, boolean done) {
+    }
+
+    private static Pass pass(Admin admin, int endEpochStep, boolean lastTry) throws InterruptedException {
+        Leaders leaders = leaders(admin);
+        Map<TopicPartition, Open> open = openTransactions(admin, leaders.byPartition().keySet());
+        if (open.isEmpty()) {
+            return new Pass(List.of(), List.of(), leaders.leaderless() == 0);
+        }
+        Map<Long, Described> coordinator = describeByProducer(admin, producerIds(open.values()));
+        // Read again after the coordinator: a transaction open before and after its coordinator said it
+        // was complete is one whose markers never came (the same start offset: the same transaction).
+        Map<TopicPartition, Open> stillOpen = openTransactions(admin, open.keySet());
+        Map<Decision, List<Open>> decided = new LinkedHashMap<>();
+        List<Undecided> undecided = new ArrayList<>();
+        boolean waiting = leaders.leaderless() > 0;
+        for (Open before : open.values()) {
+            if (!before.equals(stillOpen.get(before.partition()))) {
+                continue; // ended meanwhile, or a live producer's next transaction
+            }
+            Described described = coordinator.get(before.producerId());
+            if (described == null) {
+                // A coordinator still loading its partition after the start lists nothing yet.
+                if (lastTry) {
+                    undecided.add(new Undecided(before, "no transactional id with this producer id"));
+                }
+                waiting = true;
+                continue;
+            }
+            TransactionDescription description = described.description();
+            TransactionState state = description.state();
+            if (state == TransactionState.PREPARE_COMMIT || state == TransactionState.PREPARE_ABORT
+                    || state == TransactionState.PREPARE_EPOCH_FENCE) {
+                waiting = true;
+                continue;
+            }
+            if (state == TransactionState.ONGOING && description.producerEpoch() == before.producerEpoch()) {
+                continue;
+            }
+            boolean sameTransaction = description.producerEpoch() == before.producerEpoch() + endEpochStep;
+            if (sameTransaction && (state == TransactionState.COMPLETE_COMMIT || state == TransactionState.COMPLETE_ABORT)) {
+                TransactionResult result = state == TransactionState.COMPLETE_COMMIT
+                        ? TransactionResult.COMMIT : TransactionResult.ABORT;
+                decided.computeIfAbsent(new Decision(described.transactionalId(), before.producerId(),
+                        (short) description.producerEpoch(), result), d -> new ArrayList<>()).add(before);
+            } else {
+                undecided.add(new Undecided(before, state + " at epoch " + description.producerEpoch()));
+            }
+        }
+        List<Completion> completed = new ArrayList<>();
+        for (Map.Entry<Decision, List<Open>> entry : decided.entrySet()) {
+            completed.add(writeMarkers(entry.getKey(), entry.getValue(), leaders.byPartition()));
+        }
+        return new Pass(completed, undecided, completed.isEmpty() && !waiting);
     }
 
     private record Decision(String transactionalId, long producerId, short producerEpoch, TransactionResult result) {
@@ -169,18 +184,25 @@ public final class HangingTransactions {
         return finalized == null ? 0 : finalized.maxVersionLevel();
     }
 
-    private static Map<TopicPartition, Node> leaders(Admin admin) throws InterruptedException {
+    /** Each partition's leader; right after a start some partitions may have none yet. */
+    private record Leaders(Map<TopicPartition, Node> byPartition, int leaderless) {
+    }
+
+    private static Leaders leaders(Admin admin) throws InterruptedException {
         Set<String> topics = get(admin.listTopics(new ListTopicsOptions().listInternal(true)).names());
         Map<String, TopicDescription> descriptions = get(admin.describeTopics(topics).allTopicNames());
         Map<TopicPartition, Node> leaders = new HashMap<>();
+        int leaderless = 0;
         for (TopicDescription topic : descriptions.values()) {
             for (TopicPartitionInfo partition : topic.partitions()) {
                 if (partition.leader() != null && !partition.leader().isEmpty()) {
                     leaders.put(new TopicPartition(topic.name(), partition.partition()), partition.leader());
+                } else {
+                    leaderless++;
                 }
             }
         }
-        return leaders;
+        return new Leaders(leaders, leaderless);
     }
 
     private static Map<TopicPartition, Open> openTransactions(Admin admin, Collection<TopicPartition> partitions)
