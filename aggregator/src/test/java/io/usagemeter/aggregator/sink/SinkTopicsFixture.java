@@ -27,11 +27,12 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Topics of one test class on the shared broker, and a transactional producer writing to them as
+ * Topics of one test class on a broker (the shared one unless told), and a transactional producer writing to them as
  * the aggregator does. Remembers the next offset after the last committed record of each partition:
  * what the sink must end up storing.
  */
@@ -53,14 +54,26 @@ final class SinkTopicsFixture implements AutoCloseable {
     }
 
     static SinkTopicsFixture create(String prefix, int partitions) throws Exception {
-        String bootstrap = TestStack.sharedKafkaBootstrap();
+        return create(TestStack.sharedKafkaBootstrap(), prefix, partitions);
+    }
+
+    /**
+     * The topics keep their records forever. The events carry their event time as record timestamp, as
+     * ingest writes them, and the fixtures' event times are fixed dates early in 2026: with the broker's
+     * default retention (7 days) a segment holding only such records is deleted at the broker's next
+     * retention check (every 5 minutes), and the commit marker that follows a transaction, stamped with
+     * the current time, rolls the segment at once. A reader starting from the beginning after that check
+     * starts past the first transaction's events.
+     */
+    static SinkTopicsFixture create(String bootstrap, String prefix, int partitions) throws Exception {
         String run = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
         SinkTopics topics = new SinkTopics(run + ".usage-summaries", run + ".usage-events", run + ".dead-letter");
         Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
+        Map<String, String> keptForever = Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1");
         admin.createTopics(List.of(
-                new NewTopic(topics.usageSummaries(), partitions, (short) 1),
-                new NewTopic(topics.usageEvents(), partitions, (short) 1),
-                new NewTopic(topics.deadLetter(), 1, (short) 1))).all().get();
+                new NewTopic(topics.usageSummaries(), partitions, (short) 1).configs(keptForever),
+                new NewTopic(topics.usageEvents(), partitions, (short) 1).configs(keptForever),
+                new NewTopic(topics.deadLetter(), 1, (short) 1).configs(keptForever))).all().get();
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, run + "-producer");
@@ -72,7 +85,7 @@ final class SinkTopicsFixture implements AutoCloseable {
     }
 
     SinkConfig sinkConfig(String name) {
-        return SinkConfig.defaults(TestStack.sharedKafkaBootstrap()).withTopics(topics).withName(name)
+        return SinkConfig.defaults(bootstrap).withTopics(topics).withName(name)
                 .withRetryBackoff(Duration.ofMillis(50), Duration.ofMillis(400));
     }
 
