@@ -415,10 +415,13 @@ class AggregatorTopologyTest {
             driver = new AggregatorDriver(config, atLeastOnce);
 
             byte[] garbage = "{\"event_id\": 42, not json".getBytes(StandardCharsets.UTF_8);
+            Instant before = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
             driver.sendRaw(ALICE.toString(), garbage, Instant.parse("2028-03-05T10:00:00Z"));
             driver.send(event("ok", ALICE, "2028-03-05T10:01:00Z"));
 
             TestRecord<byte[], DeadLetter> letter = single(driver.deadLetters().toArray(TestRecord[]::new));
+            // Stamped when written, not with the event's time: retention counts from the record timestamp.
+            assertThat(letter.getRecordTime()).isBetween(before, Instant.now());
             assertThat(header(letter, "__streams.errors.topic")).isEqualTo(Topics.USAGE_EVENTS.name());
             assertThat(header(letter, "__streams.errors.partition")).isEqualTo("0");
             assertThat(header(letter, "__streams.errors.offset")).isEqualTo("0");

@@ -42,10 +42,17 @@ public final class DeadLetterRecords {
         return new DeadLetterRecords(topic.toString());
     }
 
+    /**
+     * The record is stamped with the time it is written, not the source record's (an event's time): the
+     * topic's retention counts from the record timestamp, so a dead letter of an event older than the
+     * retention would be deleted as soon as its segment rolls, and {@code meter reconcile} could no longer
+     * explain that event.
+     */
     public List<ProducerRecord<byte[], byte[]>> of(String stage, ErrorHandlerContext context, Exception failure) {
         String reason = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
+        Instant written = Instant.now();
         DeadLetter letter = DeadLetter.of(stage, context.topic(), context.partition(), context.offset(),
-                context.sourceRawKey(), context.sourceRawValue(), reason, failure, Instant.now());
+                context.sourceRawKey(), context.sourceRawValue(), reason, failure, written);
         Headers headers = new RecordHeaders()
                 .add(HEADER_TOPIC, utf8(context.topic()))
                 .add(HEADER_PARTITION, utf8(Integer.toString(context.partition())))
@@ -53,7 +60,7 @@ public final class DeadLetterRecords {
                 .add(HEADER_EXCEPTION, utf8(failure.getClass().getName()))
                 .add(HEADER_MESSAGE, utf8(reason));
         byte[] value = EventSerdes.deadLetter().serializer().serialize(deadLetterTopic, letter);
-        return List.of(new ProducerRecord<>(deadLetterTopic, null, context.timestamp(), context.sourceRawKey(),
+        return List.of(new ProducerRecord<>(deadLetterTopic, null, written.toEpochMilli(), context.sourceRawKey(),
                 value, headers));
     }
 
