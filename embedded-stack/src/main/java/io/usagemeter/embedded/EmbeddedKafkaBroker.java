@@ -272,9 +272,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * marked on some partitions ({@link HangingTransactions}); they are ended before anyone reads them.
      */
     private void endHangingTransactions() {
+        Logger report = LoggerFactory.getLogger(HangingTransactions.LOGGER);
         try (Admin admin = Admin.create(adminProperties())) {
             HangingTransactions.Outcome outcome = HangingTransactions.complete(admin);
-            Logger report = LoggerFactory.getLogger(HangingTransactions.LOGGER);
             for (HangingTransactions.Completion completion : outcome.completed()) {
                 report.info("Embedded Kafka ended a transaction an unclean stop left open, as its coordinator had decided: {}",
                         completion);
@@ -291,7 +291,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             throw new IllegalStateException("interrupted while ending transactions left open", e);
         } catch (RuntimeException e) {
             // The broker itself is up; what it could not end stays as it is, to be ended by hand.
-            LoggerFactory.getLogger(HangingTransactions.LOGGER).warn("Embedded Kafka could not check for transactions left open by an unclean stop: {}"
+            report.warn("Embedded Kafka could not check for transactions left open by an unclean stop: {}"
                     + " (docs/operations/kafka-transactions.md)", e.getMessage());
         }
     }

@@ -69,7 +69,7 @@ public final class HangingTransactions {
     }
 
     /** A partition's open transaction, as the partition's leader describes it. */
-    record Open(TopicPartition partition, long producerId, short producerEpoch, int coordinatorEpoch, long startOffset) {
+    public record Open(TopicPartition partition, long producerId, short producerEpoch, int coordinatorEpoch, long startOffset) {
     }
 
     /** A transaction left open whose outcome the coordinator does not tell; it is reported, not touched. */
